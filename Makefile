@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:
+#   make up     install seedlab into .venv and start it (SQLite in ./seedlab-data, local agents)
+#   make test   install everything the tests need (incl. Debian's chromium) and run the suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: up install test test-deps lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet .
+
+up: install
+	$(BIN)/seedlab up
+
+test-deps: $(BIN)/python
+	./scripts/install-test-deps.sh
+	$(BIN)/pip install --quiet -e '.[test]'
+
+lint: test-deps
+	$(BIN)/ruff check backend tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info backend/*.egg-info

@@ -1,0 +1,3 @@
+"""seedlab: reproducibility runs of TensorFlow/Keras training."""
+
+__version__ = "0.1.0"

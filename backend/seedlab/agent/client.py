@@ -1,0 +1,84 @@
+"""HTTP client for the seedlab REST API, used by agents and the CLI."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+
+class StaleAttempt(Exception):
+    """The server refused a write: the run moved on to another attempt (HTTP 409)."""
+
+
+class ApiError(Exception):
+    """The server answered with an error the caller cannot retry."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class ServerUnreachable(Exception):
+    """The server did not answer within the retry budget."""
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text
+
+
+class SeedlabClient:
+    """Thin JSON client with retries on connection errors and 5xx answers."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retry_seconds: float = 120.0,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._retry_seconds = retry_seconds
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; retry transient failures; raise on 4xx (409 as StaleAttempt)."""
+        deadline = time.monotonic() + self._retry_seconds
+        delay = 0.2
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise ServerUnreachable(f"{self.base_url} unreachable: {exc}") from exc
+            else:
+                if response.status_code == 409:
+                    raise StaleAttempt(_detail(response))
+                if response.status_code < 500:
+                    if response.status_code >= 400:
+                        raise ApiError(response.status_code, _detail(response))
+                    return response
+                if time.monotonic() > deadline:
+                    raise ApiError(response.status_code, _detail(response))
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON document."""
+        return self.request("GET", path, params=params or None).json()
+
+    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        """POST JSON; returns the decoded body, or None for 204."""
+        response = self.request("POST", path, json=payload)
+        return None if response.status_code == 204 or not response.content else response.json()

@@ -1,0 +1,267 @@
+"""The agent: claims runs over HTTP, launches each in its own process, streams points back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from seedlab import __version__
+from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+
+log = logging.getLogger("seedlab.agent")
+
+TRACEBACK_TAIL = 4000
+
+
+@dataclass
+class _RunState:
+    """What the agent knows about the run it is executing (shared with the pump thread)."""
+
+    run_id: int
+    attempt: int
+    lease_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    epoch: int | None = None
+    epochs: int | None = None
+    cancelled: bool = False
+    stale: bool = False
+    applied: dict[str, Any] | None = None
+    fingerprint: dict[str, Any] | None = None
+    started_sent: bool = False
+
+
+class Agent:
+    """One agent executes one run at a time; run several agents for parallel runs."""
+
+    def __init__(
+        self,
+        client: SeedlabClient,
+        *,
+        name: str | None = None,
+        launcher: Launcher | None = None,
+        poll_interval: float = 0.25,
+        flush_interval: float = 0.5,
+        max_batch: int = 5000,
+    ) -> None:
+        self.client = client
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.launcher = launcher or Launcher()
+        self.poll_interval = poll_interval
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.agent_id: int | None = None
+
+    def register(self) -> int:
+        """Announce this agent to the server."""
+        reply = self.client.post(
+            "/api/v1/agent/register",
+            {
+                "name": self.name,
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "version": __version__,
+            },
+        )
+        self.agent_id = int(reply["id"])
+        log.info("agent %s registered as %s", self.name, self.agent_id)
+        return self.agent_id
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Claim and execute runs until stopped."""
+        stop = stop or threading.Event()
+        if self.agent_id is None:
+            self.register()
+        try:
+            while not stop.is_set():
+                try:
+                    worked = self.run_once()
+                except ServerUnreachable as exc:
+                    log.warning("%s; retrying", exc)
+                    worked = False
+                if not worked:
+                    stop.wait(self.poll_interval)
+        finally:
+            self.launcher.close()
+
+    def run_once(self) -> bool:
+        """Claim one run and execute it; False when the queue was empty."""
+        if self.agent_id is None:
+            self.register()
+        assignment = self.client.post("/api/v1/agent/claim", {"agent_id": self.agent_id})
+        if assignment is None:
+            return False
+        self.execute(assignment)
+        return True
+
+    def execute(self, assignment: dict[str, Any]) -> None:
+        """Run one claimed attempt to its end and report it."""
+        state = _RunState(
+            run_id=assignment["run_id"],
+            attempt=assignment["attempt"],
+            lease_seconds=float(assignment["lease_seconds"]),
+        )
+        log.info("run %s attempt %s: seed %s", state.run_id, state.attempt, assignment["seed"])
+        spec = RunSpec(
+            run_id=state.run_id,
+            attempt=state.attempt,
+            experiment=assignment["experiment"],
+            params=assignment["params"],
+            seed=assignment["seed"],
+            profile=assignment["profile"],
+        )
+        started = time.monotonic()
+        try:
+            handle = self.launcher.start(spec)
+        except Exception as exc:  # a launch failure fails this run, not the agent
+            log.exception("could not launch run %s", state.run_id)
+            self._finish(state, status="failed", error=f"could not start run process: {exc}")
+            return
+        done = threading.Event()
+        pump = threading.Thread(
+            target=self._pump, args=(state, handle, done), name=f"pump-{state.run_id}", daemon=True
+        )
+        pump.start()
+        final: dict[str, Any] | None = None
+        failure: dict[str, Any] | None = None
+        try:
+            for event in handle.events():
+                kind = event.get("event")
+                if kind == "applied":
+                    state.applied = event["profile"]
+                elif kind == "fingerprint":
+                    state.fingerprint = {"hash": event["hash"], "data": event["data"]}
+                elif kind == "epoch":
+                    self._buffer_epoch(state, event)
+                elif kind == "done":
+                    final = event
+                elif kind == "error":
+                    failure = event
+                if state.applied and state.fingerprint and not state.started_sent:
+                    self._send_started(state, handle)
+        finally:
+            code = handle.wait()
+            done.set()
+            pump.join()
+        if state.stale:
+            log.warning("run %s attempt %s was taken over; dropped", state.run_id, state.attempt)
+            return
+        self._flush(state)
+        seconds = time.monotonic() - started
+        if state.cancelled:
+            self._finish(state, status="cancelled", error="cancelled by user", seconds=seconds)
+        elif final is not None and code == 0:
+            self._finish(
+                state,
+                status="succeeded",
+                final_metrics=final.get("final_metrics"),
+                weights_checksum=final.get("weights_checksum"),
+                epoch_checksums=final.get("epoch_checksums"),
+                seconds=seconds,
+            )
+        elif failure is not None:
+            self._finish(
+                state,
+                status="failed",
+                error=failure.get("error"),
+                traceback=failure.get("traceback"),
+                seconds=seconds,
+            )
+        else:
+            self._finish(
+                state,
+                status="failed",
+                error=f"run process exited with code {code} before reporting a result",
+                traceback=handle.stderr_tail()[-TRACEBACK_TAIL:],
+                seconds=seconds,
+            )
+
+    def _send_started(self, state: _RunState, handle: RunHandle) -> None:
+        assert state.applied is not None and state.fingerprint is not None
+        state.started_sent = True
+        try:
+            self.client.post(
+                f"/api/v1/agent/runs/{state.run_id}/started",
+                {
+                    "attempt": state.attempt,
+                    "applied_profile": state.applied,
+                    "fingerprint_hash": state.fingerprint["hash"],
+                    "fingerprint": state.fingerprint["data"],
+                    "isolation": handle.isolation,
+                    "isolation_reason": handle.isolation_reason,
+                },
+            )
+        except StaleAttempt:
+            state.stale = True
+            handle.kill()
+
+    @staticmethod
+    def _buffer_epoch(state: _RunState, event: dict[str, Any]) -> None:
+        epoch = int(event["epoch"])
+        with state.lock:
+            state.pending.extend(
+                {"key": key, "step": epoch, "value": float(value)}
+                for key, value in event["metrics"].items()
+            )
+            state.epoch = epoch
+            state.epochs = event.get("epochs")
+
+    def _flush(self, state: _RunState) -> None:
+        """Send buffered points; they leave the buffer only once the server acknowledged them."""
+        while not state.stale:
+            with state.lock:
+                batch = state.pending[: self.max_batch]
+                epoch, epochs = state.epoch, state.epochs
+            if not batch:
+                return
+            try:
+                self.client.post(
+                    f"/api/v1/agent/runs/{state.run_id}/points",
+                    {"attempt": state.attempt, "points": batch, "epoch": epoch, "epochs": epochs},
+                )
+            except StaleAttempt:
+                state.stale = True
+                return
+            with state.lock:
+                del state.pending[: len(batch)]
+
+    def _pump(self, state: _RunState, handle: RunHandle, done: threading.Event) -> None:
+        """Background: flush points and heartbeat until the run process ends."""
+        beat_every = max(0.5, state.lease_seconds / 3)
+        next_beat = 0.0
+        while not done.wait(self.flush_interval):
+            try:
+                self._flush(state)
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat = now + beat_every
+                    with state.lock:
+                        epoch, epochs = state.epoch, state.epochs
+                    reply = self.client.post(
+                        f"/api/v1/agent/runs/{state.run_id}/heartbeat",
+                        {"attempt": state.attempt, "epoch": epoch, "epochs": epochs},
+                    )
+                    if reply["cancel"] and not state.cancelled:
+                        state.cancelled = True
+                        handle.kill()
+            except StaleAttempt:
+                state.stale = True
+                handle.kill()
+                return
+            except ServerUnreachable as exc:
+                log.warning("run %s: %s", state.run_id, exc)
+
+    def _finish(self, state: _RunState, *, status: str, **fields: Any) -> None:
+        payload = {"attempt": state.attempt, "status": status}
+        payload.update({k: v for k, v in fields.items() if v is not None})
+        try:
+            self.client.post(f"/api/v1/agent/runs/{state.run_id}/finish", payload)
+        except StaleAttempt:
+            log.warning("run %s attempt %s: finish refused (stale)", state.run_id, state.attempt)
+        log.info("run %s attempt %s: %s", state.run_id, state.attempt, status)

@@ -1,0 +1,94 @@
+"""Spread of final metrics across seeds, one run per seed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from seedlab.analysis.types import RunData
+
+
+@dataclass(frozen=True)
+class MetricSpread:
+    """n, mean, std (ddof=1), min, max, range and the t-based 95% CI of the mean."""
+
+    n: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    range: float | None
+    ci95: tuple[float, float] | None
+    seeds: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "range": self.range,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "seeds": list(self.seeds),
+        }
+
+
+def one_run_per_seed(runs: Sequence[RunData]) -> list[RunData]:
+    """The succeeded run with the lowest repeat of each seed, in seed order."""
+    chosen: dict[int, RunData] = {}
+    for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id)):
+        if run.succeeded and run.seed not in chosen:
+            chosen[run.seed] = run
+    return list(chosen.values())
+
+
+def summarize(values: Sequence[float], seeds: Sequence[int] = ()) -> MetricSpread:
+    """Spread statistics of one sample."""
+    n = len(values)
+    if n == 0:
+        return MetricSpread(0, None, None, None, None, None, None, list(seeds))
+    data = np.asarray(values, dtype=np.float64)
+    mean = float(data.mean())
+    lo, hi = float(data.min()), float(data.max())
+    std: float | None = None
+    ci: tuple[float, float] | None = None
+    if n >= 2:
+        std = float(data.std(ddof=1))
+        half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+        ci = (mean - half, mean + half)
+    return MetricSpread(n, mean, std, lo, hi, hi - lo, ci, list(seeds))
+
+
+def compute_spread(
+    runs: Sequence[RunData], metrics: Sequence[str] | None = None
+) -> dict[str, MetricSpread]:
+    """Spread of each final metric across seeds, using one succeeded run per seed."""
+    chosen = one_run_per_seed(runs)
+    names = metrics or sorted({k for run in chosen for k in run.final_metrics})
+    out: dict[str, MetricSpread] = {}
+    for name in names:
+        pairs = [(run.seed, run.final_metrics[name]) for run in chosen if name in run.final_metrics]
+        out[name] = summarize([v for _, v in pairs], [s for s, _ in pairs])
+    return out
+
+
+def band(runs: Sequence[RunData], metric: str) -> list[tuple[int, float, float | None]]:
+    """Per epoch: mean and std (ddof=1) across one run per seed, on epochs all of them logged."""
+    curves = [dict(run.curves.get(metric, [])) for run in one_run_per_seed(runs)]
+    curves = [c for c in curves if c]
+    if not curves:
+        return []
+    common = sorted(set.intersection(*(set(c) for c in curves)))
+    out: list[tuple[int, float, float | None]] = []
+    for step in common:
+        values = np.asarray([c[step] for c in curves], dtype=np.float64)
+        std = float(values.std(ddof=1)) if len(values) >= 2 else None
+        out.append((step, float(values.mean()), std))
+    return out

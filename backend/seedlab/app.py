@@ -1,0 +1,112 @@
+"""The FastAPI application: routers, pages, static files, error handlers, the lease reaper."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from seedlab import __version__
+from seedlab.config import Settings, get_settings
+from seedlab.db import Database
+from seedlab.errors import AppError
+from seedlab.experiments import service as experiments_service
+from seedlab.experiments.router import router as experiments_router
+from seedlab.fingerprints.router import router as fingerprints_router
+from seedlab.jobs.router import router as jobs_router
+from seedlab.pages.router import router as pages_router
+from seedlab.pages.static import router as static_router
+from seedlab.queue import service as queue_service
+from seedlab.queue.router import public_router as agents_router
+from seedlab.queue.router import router as agent_protocol_router
+from seedlab.runs.router import router as runs_router
+
+log = logging.getLogger("seedlab.server")
+
+
+class LeaseReaper:
+    """Background thread that requeues runs whose agent stopped heartbeating."""
+
+    def __init__(self, database: Database, interval: float) -> None:
+        self._database = database
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-reaper", daemon=True)
+
+    def start(self) -> None:
+        """Start reaping."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                with self._database.write() as session:
+                    requeued = queue_service.reap_expired_leases(session=session)
+                if requeued:
+                    log.warning("leases expired for runs %s", requeued)
+            except Exception:  # the reaper must outlive a transient database error
+                log.exception("lease reaper pass failed")
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the application; migrates the database and syncs the catalog on start."""
+    settings = settings or get_settings()
+    database = database or Database(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database.upgrade()
+        with database.write() as session:
+            experiments_service.sync_catalog(session=session)
+        reaper = LeaseReaper(database, settings.reaper_interval_seconds)
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+
+    app = FastAPI(
+        title="seedlab",
+        version=__version__,
+        description="Reproducibility runs of TensorFlow/Keras training: submit jobs, "
+        "agents run every seed in an isolated deterministic process, reports give the "
+        "verdict and the spread across seeds.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        body: dict[str, object] = {"detail": exc.message}
+        if exc.detail is not None:
+            body["errors"] = exc.detail
+        return JSONResponse(status_code=exc.status_code, content=body)
+
+    for router in (
+        experiments_router,
+        jobs_router,
+        runs_router,
+        fingerprints_router,
+        agents_router,
+        agent_protocol_router,
+        static_router,
+        pages_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Liveness and the database engine in use."""
+        return {"status": "ok", "version": __version__, "database": database.dialect}
+
+    return app

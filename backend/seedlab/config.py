@@ -1,0 +1,42 @@
+"""Settings read from the environment (prefix SEEDLAB_)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server and agent settings; every field can be set as SEEDLAB_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="SEEDLAB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./seedlab-data"))
+    database_url: str | None = None
+    agent_token: str | None = None
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    max_runs_per_job: int = Field(default=1000, ge=1)
+    reaper_interval_seconds: float = Field(default=5.0, gt=0)
+
+    def resolved_database_url(self) -> str:
+        """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'seedlab.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Process-wide settings (cached)."""
+    return Settings()
+
+
+def default_agent_count() -> int:
+    """One local agent per CPU core."""
+    return max(1, os.cpu_count() or 1)

@@ -1,0 +1,148 @@
+"""The experiment catalog: names, versions, parameter schemas and entrypoints.
+
+The API server imports this module, so it must never import TensorFlow: training code is named by
+an entrypoint string and imported only inside the run process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("seedlab.experiments")
+
+ENTRY_POINT_GROUP = "seedlab.experiments"
+# Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec):
+# the way to add experiments without packaging them. Server and agents must both see them.
+MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A named, versioned training function with a parameter schema."""
+
+    name: str
+    version: str
+    description: str
+    params_model: type[BaseModel]
+    entrypoint: str
+
+    def params_schema(self) -> dict[str, Any]:
+        """JSON schema of the parameters (drives the browser form)."""
+        return self.params_model.model_json_schema()
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validated parameters with defaults filled in; raises pydantic.ValidationError."""
+        return self.params_model.model_validate(params).model_dump()
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeedCardParams(_Params):
+    """The reference example of the seed-setting article; defaults equal to it."""
+
+    n_samples: int = Field(100, ge=8, le=100_000, description="training samples (np.random.rand)")
+    n_features: int = Field(10, ge=1, le=1000, description="input features")
+    n_val: int = Field(50, ge=8, le=100_000, description="validation samples, drawn after")
+    units: int = Field(64, ge=1, le=4096, description="units of the hidden Dense layer")
+    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="dropout rate after the hidden layer")
+    epochs: int = Field(2, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
+    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
+
+
+class CreditRiskParams(_Params):
+    """Tabular binary classifier with validation AUC."""
+
+    dataset: Literal["breast_cancer", "synthetic_credit"] = Field(
+        "breast_cancer",
+        description="breast_cancer: real, bundled with scikit-learn; synthetic_credit: "
+        "imbalanced (about 10% positives), generated from data_seed",
+    )
+    epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
+    hidden_units: int = Field(32, ge=1, le=4096, description="units of the hidden layer")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate")
+    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
+    data_seed: int = Field(
+        0, ge=0, le=2**32 - 1,
+        description="fixes the split and the synthetic data, so seed variance measures training",
+    )
+    n_samples: int = Field(2000, ge=100, le=1_000_000, description="rows of synthetic_credit")
+
+
+class DigitsCnnParams(_Params):
+    """Small convolutional net on scikit-learn's 8x8 digits."""
+
+    epochs: int = Field(3, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(64, ge=1, le=100_000, description="batch size")
+    filters: int = Field(8, ge=1, le=256, description="convolution filters")
+    dense_units: int = Field(32, ge=1, le=4096, description="units of the dense layer")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate")
+    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
+    data_seed: int = Field(0, ge=0, le=2**32 - 1, description="fixes the train/validation split")
+
+
+BUILTIN: tuple[ExperimentSpec, ...] = (
+    ExperimentSpec(
+        name="seed_card_mlp",
+        version="1",
+        description="The article's reference MLP: Dense(64, relu) -> Dropout(0.5) -> "
+        "Dense(1, sigmoid) on 100 random samples; data drawn from NumPy's global generator.",
+        params_model=SeedCardParams,
+        entrypoint="seedlab.experiments.builtin:train_seed_card_mlp",
+    ),
+    ExperimentSpec(
+        name="credit_risk_mlp",
+        version="1",
+        description="Tabular binary classifier with validation AUC on breast_cancer (real) or "
+        "synthetic_credit (imbalanced); seeded tf.data shuffling.",
+        params_model=CreditRiskParams,
+        entrypoint="seedlab.experiments.builtin:train_credit_risk_mlp",
+    ),
+    ExperimentSpec(
+        name="digits_cnn",
+        version="1",
+        description="Small convolutional net on scikit-learn's 8x8 digits.",
+        params_model=DigitsCnnParams,
+        entrypoint="seedlab.experiments.builtin:train_digits_cnn",
+    ),
+)
+
+
+def _plugins() -> list[ExperimentSpec]:
+    specs: list[ExperimentSpec] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+        except Exception:  # a broken plugin must not take the catalog down
+            log.exception("cannot load experiment plugin %s", entry.name)
+            continue
+        specs.extend(loaded if isinstance(loaded, list | tuple) else [loaded])
+    for module_name in filter(None, os.environ.get(MODULES_ENV, "").split(",")):
+        module = importlib.import_module(module_name.strip())
+        specs.extend(getattr(module, "EXPERIMENTS", []))
+    return [s for s in specs if isinstance(s, ExperimentSpec)]
+
+
+def list_experiments() -> list[ExperimentSpec]:
+    """Built-in and plugin experiments, sorted by name (a plugin cannot shadow a built-in)."""
+    by_name = {spec.name: spec for spec in _plugins()}
+    by_name.update({spec.name: spec for spec in BUILTIN})
+    return sorted(by_name.values(), key=lambda spec: spec.name)
+
+
+def get_experiment(name: str) -> ExperimentSpec:
+    """The named experiment; KeyError when unknown."""
+    for spec in list_experiments():
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

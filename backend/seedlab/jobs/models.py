@@ -1,0 +1,48 @@
+"""Jobs: one submission of an experiment with a seed plan and a profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from seedlab.db import Base, UTCDateTime, utcnow
+from seedlab.status import JobStatus
+
+if TYPE_CHECKING:
+    from seedlab.runs.models import Run
+
+_JOB_STATUSES = ", ".join(f"'{s.value}'" for s in JobStatus)
+
+
+class Job(Base):
+    """A submission; expands into one run per (seed, repeat)."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_JOB_STATUSES})", name="status_allowed"),
+        Index("ix_job_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_name: Mapped[str] = mapped_column(ForeignKey("experiment.name"))
+    experiment_version: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed_plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed_plan_text: Mapped[str] = mapped_column(String(200))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    profile_name: Mapped[str] = mapped_column(String(60))
+    tolerance: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value)
+    run_count: Mapped[int]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    runs: Mapped[list[Run]] = relationship(
+        back_populates="job", order_by="Run.id", cascade="all, delete-orphan"
+    )

@@ -1,0 +1,76 @@
+"""Job endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from seedlab.deps import ReadSession, SettingsDep, WriteSession
+from seedlab.jobs import service as jobs_service
+from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
+from seedlab.runs import service as runs_service
+from seedlab.runs.schemas import RunSummary
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=201)
+def create_job(payload: JobCreate, session: WriteSession, settings: SettingsDep) -> JobRead:
+    """Submit a job: validates the experiment, parameters, seed plan and profile; queues runs."""
+    job = jobs_service.create_job(session=session, payload=payload, settings=settings)
+    return jobs_service.read_job(session=session, job_id=job.id)
+
+
+@router.get("")
+def list_jobs(
+    session: ReadSession,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    status: str | None = None,
+) -> JobList:
+    """Jobs, newest first."""
+    items, total = jobs_service.list_jobs(
+        session=session, limit=limit, offset=offset, status=status
+    )
+    return JobList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}")
+def get_job(job_id: int, session: ReadSession) -> JobRead:
+    """One job with run counts per status."""
+    return jobs_service.read_job(session=session, job_id=job_id)
+
+
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: int, session: WriteSession) -> JobRead:
+    """Cancel queued runs and stop running ones."""
+    jobs_service.cancel_job(session=session, job_id=job_id)
+    return jobs_service.read_job(session=session, job_id=job_id)
+
+
+@router.get("/{job_id}/report")
+def job_report(job_id: int, session: ReadSession) -> JobReport:
+    """Status, verdict with evidence, spread per final metric, and every run."""
+    return jobs_service.build_report(session=session, job_id=job_id)
+
+
+@router.get("/{job_id}/runs")
+def job_runs(job_id: int, session: ReadSession) -> list[RunSummary]:
+    """The job's runs in creation order."""
+    job = jobs_service.get_job(session=session, job_id=job_id)
+    return [runs_service.summarize(run) for run in job.runs]
+
+
+@router.get("/{job_id}/overlay")
+def job_overlay(
+    job_id: int,
+    session: ReadSession,
+    metric: str | None = None,
+    band: bool = True,
+    max_points: int = Query(500, ge=10, le=10_000),
+) -> dict[str, Any]:
+    """Plotly figure overlaying every run's curve of one metric, long curves downsampled."""
+    return jobs_service.overlay(
+        session=session, job_id=job_id, metric=metric, band=band, max_points=max_points
+    )

@@ -1,0 +1,239 @@
+"""Jobs: creation (seed plan expansion), listing, cancel, status derivation, the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from seedlab.analysis.spread import compute_spread
+from seedlab.analysis.verdict import compute_verdict
+from seedlab.charts.overlay import available_metrics, default_metric, overlay_figure
+from seedlab.config import Settings
+from seedlab.db import utcnow
+from seedlab.errors import InvalidInput, NotFound
+from seedlab.experiments import service as experiments_service
+from seedlab.jobs.models import Job
+from seedlab.jobs.schemas import JobCreate, JobRead, JobReport, MetricSpreadOut
+from seedlab.jobs.seedplan import parse_seed_plan
+from seedlab.runner.profile import resolve_profile
+from seedlab.runs import service as runs_service
+from seedlab.runs.models import Run
+from seedlab.status import JobStatus, RunStatus, transition_job, transition_run
+
+
+def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
+    """Validate a submission and expand it into queued runs."""
+    try:
+        spec = experiments_service.find_experiment(name=payload.experiment)
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+    params = experiments_service.validated_params(spec=spec, params=payload.params)
+    plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
+    profile = resolve_profile(payload.profile)
+    if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
+        raise InvalidInput("tolerances must be >= 0")
+    job = Job(
+        experiment_name=spec.name,
+        experiment_version=spec.version,
+        params=params,
+        seed_plan=plan.to_json(),
+        seed_plan_text=plan.text(),
+        profile=profile.model_dump(),
+        profile_name=profile.name,
+        tolerance=payload.tolerance,
+        label=payload.label,
+        status=JobStatus.QUEUED.value,
+        run_count=plan.run_count,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    session.add_all(
+        Run(
+            job_id=job.id,
+            seed=seed,
+            repeat=repeat,
+            max_attempts=settings.max_attempts,
+            queued_at=job.created_at,
+        )
+        for seed, repeat in plan.expand()
+    )
+    session.flush()
+    return job
+
+
+def get_job(*, session: Session, job_id: int) -> Job:
+    """The job, or NotFound."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return job
+
+
+def describe(job: Job, counts: dict[str, int]) -> JobRead:
+    """A job as the API lists it."""
+    return JobRead(
+        id=job.id,
+        experiment=job.experiment_name,
+        experiment_version=job.experiment_version,
+        label=job.label,
+        params=job.params,
+        seed_plan=job.seed_plan_text,
+        seeds=list(job.seed_plan["seeds"]),
+        repeats=int(job.seed_plan["repeats"]),
+        profile_name=job.profile_name,
+        profile=job.profile,
+        tolerance=job.tolerance,
+        status=job.status,
+        run_count=job.run_count,
+        run_counts=counts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def read_job(*, session: Session, job_id: int) -> JobRead:
+    """One job with its run counts."""
+    job = get_job(session=session, job_id=job_id)
+    counts = runs_service.status_counts(session=session, job_ids=[job.id])
+    return describe(job, counts[job.id])
+
+
+def list_jobs(
+    *, session: Session, limit: int, offset: int, status: str | None = None
+) -> tuple[list[JobRead], int]:
+    """A page of jobs, newest first, with run counts (never touches metric rows)."""
+    query = select(Job)
+    count_query = select(func.count()).select_from(Job)
+    if status:
+        allowed = [s.value for s in JobStatus]
+        if status not in allowed:
+            raise InvalidInput(f"unknown status {status!r}; allowed: {', '.join(allowed)}")
+        query = query.where(Job.status == status)
+        count_query = count_query.where(Job.status == status)
+    jobs = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
+    total = session.scalar(count_query) or 0
+    counts = runs_service.status_counts(session=session, job_ids=[j.id for j in jobs])
+    return [describe(job, counts[job.id]) for job in jobs], total
+
+
+def derive_status(counts: dict[str, int], *, cancel_requested: bool, started: bool) -> JobStatus:
+    """The job status implied by its runs' statuses (a started job never goes back to queued)."""
+    total = sum(counts.values())
+    queued = counts.get(RunStatus.QUEUED.value, 0)
+    running = counts.get(RunStatus.RUNNING.value, 0)
+    if queued == total:
+        return JobStatus.RUNNING if started else JobStatus.QUEUED
+    if queued or running:
+        return JobStatus.RUNNING
+    if cancel_requested and counts.get(RunStatus.CANCELLED.value, 0):
+        return JobStatus.CANCELLED
+    if counts.get(RunStatus.FAILED.value, 0) or counts.get(RunStatus.CANCELLED.value, 0):
+        return JobStatus.FAILED
+    return JobStatus.SUCCEEDED
+
+
+def refresh_status(*, session: Session, job: Job) -> None:
+    """Recompute the job status from its runs and move it through the transition table."""
+    session.flush()
+    counts = runs_service.status_counts(session=session, job_ids=[job.id])[job.id]
+    new = derive_status(
+        counts, cancel_requested=job.cancel_requested, started=job.started_at is not None
+    )
+    if transition_job(job, new):
+        now = utcnow()
+        if new is not JobStatus.QUEUED and job.started_at is None:
+            job.started_at = now
+        if new in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+            job.finished_at = now
+
+
+def cancel_job(*, session: Session, job_id: int) -> Job:
+    """Cancel queued runs at once and ask agents to stop running ones."""
+    job = get_job(session=session, job_id=job_id)
+    job.cancel_requested = True
+    now = utcnow()
+    queued = session.scalars(
+        select(Run)
+        .where(Run.job_id == job.id, Run.status == RunStatus.QUEUED.value)
+        .with_for_update()
+    ).all()
+    for run in queued:
+        transition_run(run, RunStatus.CANCELLED)
+        run.finished_at = now
+    session.execute(
+        update(Run)
+        .where(Run.job_id == job.id, Run.status == RunStatus.RUNNING.value)
+        .values(cancel_requested=True)
+        .execution_options(synchronize_session=False)
+    )
+    refresh_status(session=session, job=job)
+    return job
+
+
+def _job_with_runs(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id, options=[selectinload(Job.runs)])
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return job
+
+
+def build_report(*, session: Session, job_id: int) -> JobReport:
+    """Status, verdict with evidence, spread across seeds, and every run."""
+    job = _job_with_runs(session, job_id)
+    curves = runs_service.job_curves(session=session, job_id=job.id)
+    data = [runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs]
+    verdict = compute_verdict(data, tolerance=job.tolerance).to_dict()
+    spread = compute_spread(data)
+    counts: dict[str, int] = {}
+    for run in job.runs:
+        counts[run.status] = counts.get(run.status, 0) + 1
+    return JobReport(
+        id=job.id,
+        status=job.status,
+        experiment=job.experiment_name,
+        experiment_version=job.experiment_version,
+        params=job.params,
+        seed_plan=job.seed_plan_text,
+        profile_name=job.profile_name,
+        profile=job.profile,
+        tolerance=job.tolerance,
+        verdict=verdict["verdict"],
+        verdict_evidence=verdict,
+        metrics={name: MetricSpreadOut(**s.to_dict()) for name, s in sorted(spread.items())},
+        run_counts=counts,
+        runs=[runs_service.summarize(run) for run in job.runs],
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def overlay(
+    *, session: Session, job_id: int, metric: str | None, band: bool, max_points: int
+) -> dict[str, Any]:
+    """Plotly figure of every run's curve for one metric, downsampled, with the seed band."""
+    from seedlab.analysis.downsample import downsample
+
+    job = _job_with_runs(session, job_id)
+    keys = runs_service.job_metric_keys(session=session, job_id=job.id)
+    chosen = metric or default_metric(keys)
+    if chosen is not None and chosen not in keys and keys:
+        raise InvalidInput(f"job {job_id} logged no metric {chosen!r}; logged: {', '.join(keys)}")
+    curves = (
+        runs_service.job_curves(session=session, job_id=job.id, keys=[chosen]) if chosen else {}
+    )
+    data = []
+    for run in job.runs:
+        run_curves = curves.get(run.id, {})
+        points = run_curves.get(chosen or "", [])
+        reduced = {chosen: downsample(points, max_points)} if chosen and points else {}
+        data.append(runs_service.as_run_data(run, reduced))
+    figure = overlay_figure(data, chosen, show_band=band) if chosen else {"data": [], "layout": {}}
+    return {
+        "metric": chosen,
+        "metrics": available_metrics(data) if not keys else keys,
+        "figure": figure,
+    }

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so a plain `pip install .` can migrate."""

@@ -1,0 +1,10 @@
+"""Every ORM model, imported once so the metadata is complete (Alembic, create_all)."""
+
+from seedlab.db import Base
+from seedlab.experiments.models import ExperimentRecord
+from seedlab.fingerprints.models import Fingerprint
+from seedlab.jobs.models import Job
+from seedlab.queue.models import Agent
+from seedlab.runs.models import MetricPoint, Run, RunAttempt
+
+__all__ = ["Agent", "Base", "ExperimentRecord", "Fingerprint", "Job", "MetricPoint", "Run", "RunAttempt"]

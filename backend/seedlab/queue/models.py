@@ -1,0 +1,24 @@
+"""Agents known to the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seedlab.db import Base, UTCDateTime, utcnow
+
+
+class Agent(Base):
+    """A process that claims runs over HTTP and executes them."""
+
+    __tablename__ = "agent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    version: Mapped[str] = mapped_column(String(40))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

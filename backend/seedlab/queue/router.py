@@ -1,0 +1,82 @@
+"""Agent protocol endpoints: register, claim, heartbeat, started, points, finish."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from seedlab.deps import AgentAuth, ReadSession, SettingsDep, WriteSession
+from seedlab.queue import service as queue_service
+from seedlab.queue.schemas import (
+    AgentRead,
+    AgentRegister,
+    ClaimRequest,
+    Heartbeat,
+    HeartbeatReply,
+    PointsAccepted,
+    PointsBatch,
+    RunAssignment,
+    RunFinished,
+    RunStarted,
+)
+
+router = APIRouter(prefix="/api/v1/agent", tags=["agent protocol"], dependencies=[AgentAuth])
+public_router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+@router.post("/register", status_code=201)
+def register(payload: AgentRegister, session: WriteSession) -> AgentRead:
+    """Register an agent; returns its id for later calls."""
+    agent = queue_service.register_agent(session=session, payload=payload)
+    return AgentRead.model_validate(agent, from_attributes=True)
+
+
+@router.post(
+    "/claim", response_model=RunAssignment, responses={204: {"description": "nothing queued"}}
+)
+def claim(
+    payload: ClaimRequest, session: WriteSession, settings: SettingsDep
+) -> RunAssignment | Response:
+    """Lease the oldest queued run to the agent; 204 when the queue is empty."""
+    assignment = queue_service.claim_run(
+        session=session, agent_id=payload.agent_id, settings=settings
+    )
+    return assignment if assignment is not None else Response(status_code=204)
+
+
+@router.post("/runs/{run_id}/heartbeat")
+def heartbeat(
+    run_id: int, payload: Heartbeat, session: WriteSession, settings: SettingsDep
+) -> HeartbeatReply:
+    """Extend the lease; the reply says whether the run was cancelled. 409 on a stale attempt."""
+    return queue_service.heartbeat(
+        session=session, run_id=run_id, payload=payload, settings=settings
+    )
+
+
+@router.post("/runs/{run_id}/started", status_code=204)
+def started(run_id: int, payload: RunStarted, session: WriteSession) -> None:
+    """Record the applied profile and fingerprint from inside the run process."""
+    queue_service.record_started(session=session, run_id=run_id, payload=payload)
+
+
+@router.post("/runs/{run_id}/points")
+def points(run_id: int, payload: PointsBatch, session: WriteSession) -> PointsAccepted:
+    """Store a batch of metric points in one transaction; acknowledged points are durable."""
+    return PointsAccepted(
+        accepted=queue_service.ingest_points(session=session, run_id=run_id, payload=payload)
+    )
+
+
+@router.post("/runs/{run_id}/finish", status_code=204)
+def finish(run_id: int, payload: RunFinished, session: WriteSession) -> None:
+    """Close the attempt: succeeded, failed (with traceback) or cancelled."""
+    queue_service.finish_run(session=session, run_id=run_id, payload=payload)
+
+
+@public_router.get("")
+def list_agents(session: ReadSession) -> list[AgentRead]:
+    """Agents the server has seen."""
+    return [
+        AgentRead.model_validate(agent, from_attributes=True)
+        for agent in queue_service.list_agents(session=session)
+    ]

@@ -1,0 +1,121 @@
+"""Agent protocol shapes (agent <-> server over HTTP)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentRegister(BaseModel):
+    """An agent announcing itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+    hostname: str = Field(max_length=255)
+    pid: int | None = None
+    version: str = Field(default="", max_length=40)
+
+
+class AgentRead(BaseModel):
+    """An agent as the server knows it."""
+
+    id: int
+    name: str
+    hostname: str
+    pid: int | None
+    version: str
+    registered_at: datetime
+    last_seen_at: datetime
+
+
+class ClaimRequest(BaseModel):
+    """An agent asking for work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: int
+
+
+class RunAssignment(BaseModel):
+    """A claimed run: everything the agent needs to launch it."""
+
+    run_id: int
+    job_id: int
+    attempt: int
+    experiment: str
+    params: dict[str, Any]
+    seed: int
+    repeat: int
+    profile: dict[str, Any]
+    lease_seconds: float
+
+
+class AttemptFenced(BaseModel):
+    """Base for every write an agent makes about a run: carries its attempt number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+
+
+class Heartbeat(AttemptFenced):
+    """Keeps the lease alive and reports progress."""
+
+    epoch: int | None = Field(default=None, ge=0)
+    epochs: int | None = Field(default=None, ge=0)
+
+
+class HeartbeatReply(BaseModel):
+    """The new lease and whether the run should stop."""
+
+    lease_expires_at: datetime
+    cancel: bool
+
+
+class RunStarted(AttemptFenced):
+    """What the run process applied and saw, sent once it is set up."""
+
+    applied_profile: dict[str, Any]
+    fingerprint_hash: str = Field(min_length=64, max_length=64)
+    fingerprint: dict[str, Any]
+    isolation: Literal["fork", "process"]
+    isolation_reason: str | None = None
+
+
+class MetricPointIn(BaseModel):
+    """One metric value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=100)
+    step: int = Field(ge=0)
+    value: float = Field(allow_inf_nan=False)
+
+
+class PointsBatch(AttemptFenced):
+    """A batch of metric points, with the progress they imply."""
+
+    points: list[MetricPointIn] = Field(max_length=50_000)
+    epoch: int | None = Field(default=None, ge=0)
+    epochs: int | None = Field(default=None, ge=0)
+
+
+class PointsAccepted(BaseModel):
+    """How many points the batch carried (all are stored; resent ones are ignored)."""
+
+    accepted: int
+
+
+class RunFinished(AttemptFenced):
+    """The end of an attempt."""
+
+    status: Literal["succeeded", "failed", "cancelled"]
+    final_metrics: dict[str, float] | None = None
+    weights_checksum: str | None = Field(default=None, max_length=64)
+    epoch_checksums: list[str] | None = None
+    seconds: float | None = None
+    error: str | None = Field(default=None, max_length=10_000)
+    traceback: str | None = Field(default=None, max_length=20_000)

@@ -1,0 +1,238 @@
+"""The database as the queue: claims with leases, heartbeats, attempt fencing, the lease reaper."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from seedlab import __version__
+from seedlab.config import Settings
+from seedlab.db import utcnow
+from seedlab.errors import Conflict, NotFound
+from seedlab.fingerprints.models import Fingerprint
+from seedlab.jobs import service as jobs_service
+from seedlab.jobs.models import Job
+from seedlab.queue.models import Agent
+from seedlab.queue.schemas import (
+    AgentRegister,
+    Heartbeat,
+    HeartbeatReply,
+    PointsBatch,
+    RunAssignment,
+    RunFinished,
+    RunStarted,
+)
+from seedlab.runs import service as runs_service
+from seedlab.runs.models import Run, RunAttempt
+from seedlab.status import RunStatus, check_run_transition, transition_run
+
+
+def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
+    """Record a new agent."""
+    agent = Agent(
+        name=payload.name,
+        hostname=payload.hostname or socket.gethostname(),
+        pid=payload.pid,
+        version=payload.version or __version__,
+    )
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def list_agents(*, session: Session) -> list[Agent]:
+    """Every agent, most recently seen first."""
+    return list(session.scalars(select(Agent).order_by(Agent.last_seen_at.desc())))
+
+
+def _touch_agent(session: Session, agent_id: int, now: datetime) -> None:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} is not registered; register first")
+    agent.last_seen_at = now
+
+
+def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssignment | None:
+    """Atomically take the oldest queued run and lease it to the agent; None when idle."""
+    now = utcnow()
+    _touch_agent(session, agent_id, now)
+    reap_expired_leases(session=session, now=now)
+    check_run_transition(RunStatus.QUEUED.value, RunStatus.RUNNING)
+    # SKIP LOCKED lets concurrent claimers on PostgreSQL pass over each other's candidate; on
+    # SQLite the write transaction (BEGIN IMMEDIATE) already serialises claimers.
+    candidate = (
+        select(Run.id)
+        .where(Run.status == RunStatus.QUEUED.value)
+        .order_by(Run.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = session.execute(
+        update(Run)
+        .where(Run.id == candidate, Run.status == RunStatus.QUEUED.value)
+        .values(
+            status=RunStatus.RUNNING.value,
+            attempt=Run.attempt + 1,
+            agent_id=agent_id,
+            lease_expires_at=now + timedelta(seconds=settings.lease_seconds),
+            started_at=now,
+            epoch=None,
+        )
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if claimed is None:
+        return None
+    run = session.get(Run, claimed, populate_existing=True)
+    assert run is not None
+    session.add(RunAttempt(run_id=run.id, attempt=run.attempt, agent_id=agent_id, started_at=now))
+    job = session.get(Job, run.job_id)
+    assert job is not None
+    jobs_service.refresh_status(session=session, job=job)
+    return RunAssignment(
+        run_id=run.id,
+        job_id=run.job_id,
+        attempt=run.attempt,
+        experiment=job.experiment_name,
+        params=job.params,
+        seed=run.seed,
+        repeat=run.repeat,
+        profile=job.profile,
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+def _fenced_run(session: Session, run_id: int, attempt: int) -> Run:
+    """The running run locked for update, or 409 when the write carries a stale attempt."""
+    run = session.scalars(
+        select(Run).where(Run.id == run_id).with_for_update()
+    ).one_or_none()
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    if run.attempt != attempt or run.status != RunStatus.RUNNING.value:
+        raise Conflict(
+            f"run {run_id} is at attempt {run.attempt} with status {run.status}; "
+            f"writes from attempt {attempt} are refused"
+        )
+    return run
+
+
+def _set_progress(run: Run, epoch: int | None, epochs: int | None) -> None:
+    if epoch is not None and (run.epoch is None or epoch > run.epoch):
+        run.epoch = epoch
+    if epochs is not None:
+        run.epochs_total = epochs
+
+
+def heartbeat(
+    *, session: Session, run_id: int, payload: Heartbeat, settings: Settings
+) -> HeartbeatReply:
+    """Extend the lease, record progress, and tell the agent whether to stop."""
+    run = _fenced_run(session, run_id, payload.attempt)
+    now = utcnow()
+    run.lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
+    _set_progress(run, payload.epoch, payload.epochs)
+    if run.agent_id is not None:
+        _touch_agent(session, run.agent_id, now)
+    return HeartbeatReply(lease_expires_at=run.lease_expires_at, cancel=run.cancel_requested)
+
+
+def record_started(*, session: Session, run_id: int, payload: RunStarted) -> None:
+    """Store what the run process applied and its fingerprint (once per content hash)."""
+    run = _fenced_run(session, run_id, payload.attempt)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Fingerprint)
+        .values(hash=payload.fingerprint_hash, data=payload.fingerprint, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["hash"])
+    )
+    run.applied_profile = payload.applied_profile
+    run.fingerprint_hash = payload.fingerprint_hash
+    run.isolation = payload.isolation
+    run.isolation_reason = payload.isolation_reason
+
+
+def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:
+    """Store a batch of points for the current attempt; returns how many the batch carried."""
+    run = _fenced_run(session, run_id, payload.attempt)
+    runs_service.insert_points(
+        session=session,
+        run_id=run_id,
+        attempt=payload.attempt,
+        points=[(p.key, p.step, p.value) for p in payload.points],
+    )
+    _set_progress(run, payload.epoch, payload.epochs)
+    return len(payload.points)
+
+
+def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
+    """Close the attempt with its outcome and update the job."""
+    run = _fenced_run(session, run_id, payload.attempt)
+    now = utcnow()
+    transition_run(run, RunStatus(payload.status))
+    run.finished_at = now
+    run.lease_expires_at = None
+    run.final_metrics = payload.final_metrics
+    run.weights_checksum = payload.weights_checksum
+    run.epoch_checksums = payload.epoch_checksums
+    run.seconds = payload.seconds
+    run.error = payload.error
+    run.traceback = payload.traceback
+    if payload.status == RunStatus.SUCCEEDED.value and payload.epoch_checksums:
+        run.epoch = len(payload.epoch_checksums)
+    _close_attempt(session, run, outcome=payload.status, error=payload.error, now=now)
+    jobs_service.refresh_status(session=session, job=run.job)
+
+
+def _close_attempt(
+    session: Session, run: Run, *, outcome: str, error: str | None, now: datetime
+) -> None:
+    attempt = session.scalars(
+        select(RunAttempt).where(RunAttempt.run_id == run.id, RunAttempt.attempt == run.attempt)
+    ).one_or_none()
+    if attempt is not None:
+        attempt.ended_at = now
+        attempt.outcome = outcome
+        attempt.error = error
+
+
+def reap_expired_leases(*, session: Session, now: datetime | None = None) -> list[int]:
+    """Put runs whose lease expired back in the queue as their next attempt, or fail them."""
+    now = now or utcnow()
+    expired = session.scalars(
+        select(Run)
+        .where(Run.status == RunStatus.RUNNING.value, Run.lease_expires_at < now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    touched_jobs: dict[int, Job] = {}
+    for run in expired:
+        lost = f"lease expired on attempt {run.attempt} (agent {run.agent_id} stopped reporting)"
+        _close_attempt(session, run, outcome="lease_expired", error=lost, now=now)
+        run.lease_expires_at = None
+        run.agent_id = None
+        if run.cancel_requested:
+            transition_run(run, RunStatus.CANCELLED)
+            run.finished_at = now
+        elif run.attempt >= run.max_attempts:
+            transition_run(run, RunStatus.FAILED)
+            run.finished_at = now
+            run.error = f"{lost}; gave up after {run.max_attempts} attempts"
+        else:
+            transition_run(run, RunStatus.QUEUED)
+            run.epoch = None
+        touched_jobs[run.job_id] = run.job
+    for job in touched_jobs.values():
+        jobs_service.refresh_status(session=session, job=job)
+    return [run.id for run in expired]
+
+
+def assignment_dict(assignment: RunAssignment) -> dict[str, Any]:
+    """JSON form of an assignment."""
+    return assignment.model_dump()

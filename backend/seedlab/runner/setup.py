@@ -1,0 +1,51 @@
+"""Apply the in-process part of a profile before any experiment code (child side, imports TF)."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from typing import Any
+
+from seedlab.runner.profile import Profile
+
+
+def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, Any]:
+    """Seed and configure this process; return what was applied, read back where possible."""
+    import numpy as np
+    import tensorflow as tf
+
+    from seedlab.runner.tfstate import op_determinism_enabled
+
+    # Threads first: they must be set before the TF runtime starts (no op has run yet).
+    if profile.single_thread:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    if profile.python_seed:
+        random.seed(seed)
+    else:
+        random.seed()  # OS entropy: forked siblings must not share the zygote's state
+    if profile.numpy_seed:
+        np.random.seed(seed)
+    else:
+        np.random.seed()
+    if profile.tf_seed:
+        tf.random.set_seed(seed)
+    if profile.op_determinism:
+        tf.config.experimental.enable_op_determinism()
+    return {
+        "seed": seed,
+        "hash_seed": os.environ.get("PYTHONHASHSEED"),
+        "hash_randomization": bool(sys.flags.hash_randomization),
+        "python_seed": seed if profile.python_seed else None,
+        "numpy_seed": seed if profile.numpy_seed else None,
+        "tf_seed": seed if profile.tf_seed else None,
+        "tf_data_seed": seed if profile.tf_data_seed else None,
+        "op_determinism": op_determinism_enabled(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "isolation": isolation,
+        "profile": profile.name,
+    }

@@ -1,0 +1,111 @@
+"""Runs, their attempts and their metric points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from seedlab.db import Base, UTCDateTime, utcnow
+from seedlab.status import RunStatus
+
+if TYPE_CHECKING:
+    from seedlab.jobs.models import Job
+
+_RUN_STATUSES = ", ".join(f"'{s.value}'" for s in RunStatus)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for many points.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Run(Base):
+    """One execution of one seed; its attempt number fences writes from lost agents."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_RUN_STATUSES})", name="status_allowed"),
+        CheckConstraint("attempt >= 0", name="attempt_not_negative"),
+        Index("ix_run_status_id", "status", "id"),
+        Index("ix_run_job_id_status", "job_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    repeat: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED.value)
+    attempt: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    epoch: Mapped[int | None] = mapped_column(default=None)
+    epochs_total: Mapped[int | None] = mapped_column(default=None)
+    final_metrics: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
+    weights_checksum: Mapped[str | None] = mapped_column(String(64), default=None)
+    epoch_checksums: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    applied_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    fingerprint_hash: Mapped[str | None] = mapped_column(
+        ForeignKey("fingerprint.hash"), default=None
+    )
+    isolation: Mapped[str | None] = mapped_column(String(20), default=None)
+    isolation_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    traceback: Mapped[str | None] = mapped_column(Text, default=None)
+
+    job: Mapped[Job] = relationship(back_populates="runs")
+    attempts: Mapped[list[RunAttempt]] = relationship(
+        back_populates="run", order_by="RunAttempt.attempt", cascade="all, delete-orphan"
+    )
+
+
+class RunAttempt(Base):
+    """One claim of a run by an agent, with how it ended."""
+
+    __tablename__ = "run_attempt"
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    outcome: Mapped[str | None] = mapped_column(String(40), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    run: Mapped[Run] = relationship(back_populates="attempts")
+
+
+class MetricPoint(Base):
+    """One logged value: (run, attempt, key, step) is unique so a resent batch is harmless."""
+
+    __tablename__ = "metric_point"
+    __table_args__ = (
+        # Serves reads by (run_id, attempt, key) ordered by step as well as de-duplication.
+        UniqueConstraint("run_id", "attempt", "key", "step"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    key: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int]
+    value: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,69 @@
+"""Run response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class RunSummary(BaseModel):
+    """A run as it appears in a job report."""
+
+    id: int
+    seed: int
+    repeat: int
+    status: str
+    attempt: int
+    epoch: int | None
+    epochs: int | None
+    final_metrics: dict[str, float] | None
+    weights_checksum: str | None
+    fingerprint_hash: str | None
+    error: str | None
+
+
+class AttemptRead(BaseModel):
+    """One claim of a run."""
+
+    attempt: int
+    agent_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    error: str | None
+
+
+class RunRead(RunSummary):
+    """A run with everything its page shows."""
+
+    job_id: int
+    experiment: str
+    max_attempts: int
+    isolation: str | None
+    isolation_reason: str | None
+    applied_profile: dict[str, Any] | None
+    epoch_checksums: list[str] | None
+    traceback: str | None
+    seconds: float | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: list[AttemptRead]
+
+
+class MetricSeries(BaseModel):
+    """Points of one metric of one run, possibly downsampled."""
+
+    key: str
+    points: list[tuple[int, float]]
+    total_points: int
+
+
+class RunMetrics(BaseModel):
+    """All metric series of a run's current attempt."""
+
+    run_id: int
+    attempt: int
+    series: list[MetricSeries]

@@ -1,0 +1,186 @@
+"""Runs: lookups, metric reads and writes, plain-data views for analysis."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from seedlab.analysis.downsample import downsample
+from seedlab.analysis.types import RunData
+from seedlab.errors import NotFound
+from seedlab.runs.models import MetricPoint, Run
+from seedlab.runs.schemas import AttemptRead, MetricSeries, RunMetrics, RunRead, RunSummary
+
+Curves = dict[str, list[tuple[int, float]]]
+
+
+def get_run(*, session: Session, run_id: int) -> Run:
+    """The run, or NotFound."""
+    run = session.get(Run, run_id, options=[selectinload(Run.attempts), selectinload(Run.job)])
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def summarize(run: Run) -> RunSummary:
+    """A run as it appears in reports."""
+    return RunSummary(
+        id=run.id,
+        seed=run.seed,
+        repeat=run.repeat,
+        status=run.status,
+        attempt=run.attempt,
+        epoch=run.epoch,
+        epochs=run.epochs_total,
+        final_metrics=run.final_metrics,
+        weights_checksum=run.weights_checksum,
+        fingerprint_hash=run.fingerprint_hash,
+        error=run.error,
+    )
+
+
+def describe(run: Run) -> RunRead:
+    """A run with everything its page shows."""
+    return RunRead(
+        **summarize(run).model_dump(),
+        job_id=run.job_id,
+        experiment=run.job.experiment_name,
+        max_attempts=run.max_attempts,
+        isolation=run.isolation,
+        isolation_reason=run.isolation_reason,
+        applied_profile=run.applied_profile,
+        epoch_checksums=run.epoch_checksums,
+        traceback=run.traceback,
+        seconds=run.seconds,
+        queued_at=run.queued_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        attempts=[
+            AttemptRead(
+                attempt=a.attempt,
+                agent_id=a.agent_id,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                outcome=a.outcome,
+                error=a.error,
+            )
+            for a in run.attempts
+        ],
+    )
+
+
+def insert_points(
+    *, session: Session, run_id: int, attempt: int, points: Sequence[tuple[str, int, float]]
+) -> None:
+    """Insert metric points in one statement; points already stored (a resent batch) are skipped."""
+    if not points:
+        return
+    rows = [
+        {"run_id": run_id, "attempt": attempt, "key": key, "step": step, "value": value}
+        for key, step, value in points
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(MetricPoint).on_conflict_do_nothing(
+        index_elements=["run_id", "attempt", "key", "step"]
+    )
+    session.execute(stmt, rows)
+
+
+def run_curves(*, session: Session, run: Run, keys: Sequence[str] | None = None) -> Curves:
+    """Every metric series of the run's current attempt, ordered by step."""
+    query = (
+        select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
+        .where(MetricPoint.run_id == run.id, MetricPoint.attempt == run.attempt)
+        .order_by(MetricPoint.key, MetricPoint.step)
+    )
+    if keys:
+        query = query.where(MetricPoint.key.in_(keys))
+    curves: Curves = defaultdict(list)
+    for key, step, value in session.execute(query):
+        curves[key].append((step, value))
+    return dict(curves)
+
+
+def run_metrics(
+    *, session: Session, run_id: int, keys: Sequence[str] | None, max_points: int
+) -> RunMetrics:
+    """The run's metric series, each downsampled to at most max_points."""
+    run = get_run(session=session, run_id=run_id)
+    curves = run_curves(session=session, run=run, keys=keys)
+    return RunMetrics(
+        run_id=run.id,
+        attempt=run.attempt,
+        series=[
+            MetricSeries(key=key, points=downsample(points, max_points), total_points=len(points))
+            for key, points in sorted(curves.items())
+        ],
+    )
+
+
+def job_curves(
+    *, session: Session, job_id: int, keys: Sequence[str] | None = None
+) -> dict[int, Curves]:
+    """Metric series of every run of a job (current attempts only), keyed by run id."""
+    query = (
+        select(MetricPoint.run_id, MetricPoint.key, MetricPoint.step, MetricPoint.value)
+        .join(Run, (Run.id == MetricPoint.run_id) & (Run.attempt == MetricPoint.attempt))
+        .where(Run.job_id == job_id)
+        .order_by(MetricPoint.run_id, MetricPoint.key, MetricPoint.step)
+    )
+    if keys:
+        query = query.where(MetricPoint.key.in_(keys))
+    out: dict[int, Curves] = defaultdict(lambda: defaultdict(list))
+    for run_id, key, step, value in session.execute(query):
+        out[run_id][key].append((step, value))
+    return {run_id: dict(curves) for run_id, curves in out.items()}
+
+
+def job_metric_keys(*, session: Session, job_id: int) -> list[str]:
+    """The metric names logged by any run of a job."""
+    query = (
+        select(MetricPoint.key)
+        .join(Run, Run.id == MetricPoint.run_id)
+        .where(Run.job_id == job_id)
+        .distinct()
+    )
+    return sorted(session.scalars(query))
+
+
+def as_run_data(run: Run, curves: Curves | None) -> RunData:
+    """The plain-data view of a run the pure analysis functions take."""
+    return RunData(
+        run_id=run.id,
+        seed=run.seed,
+        repeat=run.repeat,
+        status=run.status,
+        final_metrics=dict(run.final_metrics or {}),
+        weights_checksum=run.weights_checksum,
+        epoch_checksums=list(run.epoch_checksums or []),
+        curves=curves or {},
+    )
+
+
+def status_counts(*, session: Session, job_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Run counts per status for each job, from the (job_id, status) index."""
+    counts: dict[int, dict[str, int]] = {job_id: {} for job_id in job_ids}
+    if not job_ids:
+        return counts
+    query = (
+        select(Run.job_id, Run.status, func.count())
+        .where(Run.job_id.in_(job_ids))
+        .group_by(Run.job_id, Run.status)
+    )
+    for job_id, status, n in session.execute(query):
+        counts[job_id][status] = n
+    return counts
+
+
+def applied_profile_summary(run: Run) -> dict[str, Any]:
+    """The profile as recorded inside the run process (empty before it started)."""
+    return dict(run.applied_profile or {})

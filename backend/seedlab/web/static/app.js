@@ -1,0 +1,375 @@
+/* seedlab pages: the new-job form, live fragments and Plotly charts. No framework, no build. */
+"use strict";
+
+window.seedlab = (function () {
+  const POLL_MS = 1500;
+  const PLOTLY_CONFIG = { responsive: true, displaylogo: false };
+
+  async function getJSON(url) {
+    const resp = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (!resp.ok) throw new Error(url + ": HTTP " + resp.status);
+    return resp.json();
+  }
+
+  // Last HTML swapped into each element: identical fragments are skipped so hover, focus and
+  // text selection survive a poll that brought nothing new.
+  const lastHtml = new WeakMap();
+
+  function swap(el, html) {
+    if (!el || typeof html !== "string" || lastHtml.get(el) === html) return;
+    const open = Array.from(el.querySelectorAll("details[open][id]"), (d) => d.id);
+    el.innerHTML = html;
+    lastHtml.set(el, html);
+    for (const id of open) {
+      const d = el.querySelector("#" + CSS.escape(id));
+      if (d) d.open = true;
+    }
+  }
+
+  // Calls onData with each response until it returns false; now() polls at once.
+  function poller(url, onData) {
+    let timer = null;
+    let busy = false;
+    let done = false;
+    async function tick() {
+      if (busy || done) return;
+      busy = true;
+      clearTimeout(timer);
+      try {
+        done = onData(await getJSON(url)) === false;
+      } catch (err) {
+        console.warn("seedlab: poll failed", err);
+      }
+      busy = false;
+      if (!done) timer = setTimeout(tick, POLL_MS);
+    }
+    timer = setTimeout(tick, POLL_MS);
+    return { now: tick };
+  }
+
+  /* ---------- new-job form ---------- */
+
+  function newJobForm(form) {
+    const experiment = form.querySelector("#experiment");
+    const fieldsets = Array.from(form.querySelectorAll("fieldset.params"));
+    const profile = form.querySelector("#profile");
+    const presets = JSON.parse(profile.dataset.presets || "{}");
+    const customise = form.querySelector("#customise");
+    const toggles = form.querySelector("#toggles");
+    const errorBox = form.querySelector("#form-errors");
+    const submit = form.querySelector("#submit");
+
+    const active = () => fieldsets.find((fs) => fs.dataset.experiment === experiment.value);
+
+    function showExperiment() {
+      for (const fs of fieldsets) {
+        const on = fs.dataset.experiment === experiment.value;
+        fs.hidden = !on;
+        fs.disabled = !on; // disabled inputs are skipped when collecting
+      }
+      clearErrors();
+    }
+
+    function applyPreset() {
+      const values = presets[profile.value] || {};
+      for (const box of toggles.querySelectorAll("input[type=checkbox]")) {
+        box.checked = Boolean(values[box.name]);
+      }
+    }
+
+    function showToggles() {
+      toggles.hidden = !customise.checked;
+      toggles.disabled = !customise.checked;
+    }
+
+    function clearErrors() {
+      errorBox.hidden = true;
+      errorBox.replaceChildren();
+      for (const el of form.querySelectorAll(".invalid")) el.classList.remove("invalid");
+      for (const el of form.querySelectorAll(".field-error")) {
+        el.hidden = true;
+        el.textContent = "";
+      }
+    }
+
+    function markField(path, rule) {
+      const name = String(path).replace(/^(body\.)?(params\.)?/, "").split(".")[0];
+      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment"].includes(name)
+        ? active() : form;
+      const field = scope && scope.querySelector('.field[data-field="' + CSS.escape(name) + '"]');
+      if (!field) return null;
+      const input = field.querySelector("input, select");
+      if (input) input.classList.add("invalid");
+      const msg = field.querySelector(".field-error");
+      if (msg) {
+        msg.textContent = rule;
+        msg.hidden = false;
+      }
+      return input;
+    }
+
+    // Turns any error body the API gives (our {detail, errors} or FastAPI's 422 list) into
+    // one headline and field/rule items.
+    function showErrors(status, body) {
+      let headline = "The server refused the job" + (status ? " (HTTP " + status + ")" : "") + ".";
+      const items = [];
+      if (body && typeof body.detail === "string") headline = body.detail;
+      if (body && Array.isArray(body.detail)) {
+        for (const e of body.detail) {
+          const loc = (e.loc || []).filter((p) => p !== "body").join(".");
+          items.push({ field: loc || "request", rule: e.msg || JSON.stringify(e) });
+        }
+      }
+      if (body && Array.isArray(body.errors)) {
+        for (const e of body.errors) items.push({ field: e.field || "params", rule: e.rule || e.msg || "" });
+      }
+      // Seed-plan errors come as a sentence only; point at the seeds input all the same.
+      if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
+
+      const head = document.createElement("strong");
+      head.textContent = headline;
+      errorBox.replaceChildren(head);
+      const list = document.createElement("ul");
+      let first = null;
+      for (const item of items) {
+        const input = markField(item.field, item.rule);
+        first = first || input;
+        if (item.quiet) continue;
+        const li = document.createElement("li");
+        const code = document.createElement("code");
+        code.textContent = item.field;
+        li.append(code, ": " + item.rule);
+        list.append(li);
+      }
+      if (list.children.length) errorBox.append(list);
+      errorBox.hidden = false;
+      errorBox.scrollIntoView({ block: "nearest" });
+      if (first) first.focus();
+    }
+
+    function collect() {
+      const params = {};
+      const problems = [];
+      for (const input of active().querySelectorAll("[data-kind]")) {
+        const kind = input.dataset.kind;
+        const raw = input.value.trim();
+        if (kind === "checkbox") {
+          params[input.name] = input.checked;
+        } else if (input.validity && input.validity.badInput) {
+          problems.push({ field: input.name, rule: "is not a number" });
+        } else if (raw === "") {
+          if (input.dataset.nullable) params[input.name] = null; // else the server's default
+        } else if (kind === "integer" || kind === "number") {
+          params[input.name] = Number(raw); // the server says when an integer is expected
+        } else {
+          params[input.name] = raw;
+        }
+      }
+      let prof = profile.value;
+      if (customise.checked) {
+        prof = { preset: profile.value };
+        for (const box of toggles.querySelectorAll("input[type=checkbox]")) prof[box.name] = box.checked;
+      }
+      const label = form.querySelector("#label").value.trim();
+      const payload = {
+        experiment: experiment.value,
+        params: params,
+        seeds: form.querySelector("#seeds").value.trim(),
+        profile: prof,
+        label: label || null,
+      };
+      return { payload, problems };
+    }
+
+    async function onSubmit(ev) {
+      ev.preventDefault();
+      clearErrors();
+      const { payload, problems } = collect();
+      if (problems.length) {
+        showErrors(0, { detail: "Some parameters are not valid.", errors: problems });
+        return;
+      }
+      submit.disabled = true;
+      try {
+        const resp = await fetch("/api/v1/jobs", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(payload),
+        });
+        let body = null;
+        try {
+          body = await resp.json();
+        } catch (err) {
+          body = null;
+        }
+        if (resp.status === 201 && body && body.id != null) {
+          window.location.assign("/jobs/" + body.id);
+          return;
+        }
+        showErrors(resp.status, body);
+      } catch (err) {
+        showErrors(0, { detail: "Could not reach the server: " + err.message });
+      } finally {
+        submit.disabled = false;
+      }
+    }
+
+    experiment.addEventListener("change", showExperiment);
+    profile.addEventListener("change", applyPreset);
+    customise.addEventListener("change", () => {
+      if (customise.checked) applyPreset();
+      showToggles();
+    });
+    form.addEventListener("submit", onSubmit);
+    showExperiment();
+    showToggles();
+    form.dataset.ready = "1";
+  }
+
+  /* ---------- job page ---------- */
+
+  const isBand = (trace) => trace.meta === "band" || trace.legendgroup === "band";
+
+  function jobPage(root) {
+    const jobId = root.dataset.jobId;
+    const chart = document.getElementById("overlay");
+    const select = document.getElementById("metric-select");
+    const band = document.getElementById("band-toggle");
+    const empty = document.getElementById("overlay-empty");
+    let chartKey = root.dataset.chartKey;
+    let metric = null;
+
+    function fillSelect(metrics, chosen) {
+      const have = Array.from(select.options, (o) => o.value).join("\n");
+      if (have !== metrics.join("\n")) select.replaceChildren(...metrics.map((m) => new Option(m, m)));
+      if (chosen) select.value = chosen;
+      select.disabled = metrics.length === 0;
+    }
+
+    async function loadChart() {
+      const query = new URLSearchParams({ band: band.checked ? "true" : "false" });
+      if (metric) query.set("metric", metric);
+      const body = await getJSON("/api/v1/jobs/" + jobId + "/overlay?" + query);
+      metric = body.metric;
+      fillSelect(body.metrics || [], body.metric);
+      const fig = body.figure || { data: [], layout: {} };
+      const traces = fig.data || [];
+      empty.hidden = traces.length > 0;
+      chart.hidden = traces.length === 0;
+      if (!traces.length) return;
+      // uirevision keeps the user's zoom across live refreshes of the same metric.
+      const layout = Object.assign({}, fig.layout, { uirevision: metric, autosize: true });
+      await Plotly.react(chart, traces, layout, PLOTLY_CONFIG);
+      chart.dataset.traces = String(traces.length);
+    }
+
+    function refreshChart() {
+      return loadChart().catch((err) => {
+        console.warn("seedlab: overlay failed", err);
+        empty.textContent = "The chart could not be loaded: " + err.message;
+        empty.hidden = false;
+      });
+    }
+
+    select.addEventListener("change", () => {
+      metric = select.value;
+      refreshChart();
+    });
+    band.addEventListener("change", () => {
+      const indices = (chart.data || []).map((t, i) => (isBand(t) ? i : -1)).filter((i) => i >= 0);
+      if (indices.length) Plotly.restyle(chart, { visible: band.checked }, indices);
+    });
+
+    let live = null;
+    root.addEventListener("click", async (ev) => {
+      const button = ev.target.closest("#cancel-job");
+      if (!button) return;
+      button.disabled = true;
+      button.textContent = "Cancelling…";
+      const resp = await fetch("/api/v1/jobs/" + jobId + "/cancel", { method: "POST" });
+      if (!resp.ok) {
+        button.disabled = false;
+        button.textContent = "Cancel failed (HTTP " + resp.status + "), retry";
+      }
+      if (live) live.now();
+    });
+
+    if (root.dataset.terminal !== "true") {
+      live = poller("/jobs/" + jobId + "/live", (data) => {
+        swap(document.getElementById("job-status"), data.html.status);
+        swap(document.getElementById("verdict-section"), data.html.verdict);
+        swap(document.getElementById("spread-section"), data.html.spread);
+        swap(document.getElementById("runs-section"), data.html.runs);
+        root.dataset.terminal = String(data.terminal);
+        if (data.chart_key !== chartKey || data.terminal) {
+          chartKey = data.chart_key;
+          refreshChart();
+        }
+        return !data.terminal;
+      });
+    }
+    refreshChart().then(() => {
+      root.dataset.ready = "1";
+    });
+  }
+
+  /* ---------- run page ---------- */
+
+  function runPage(root) {
+    const runId = root.dataset.runId;
+    const grid = document.getElementById("run-curves");
+    const empty = document.getElementById("run-curves-empty");
+    let chartKey = root.dataset.chartKey;
+
+    async function loadCurves() {
+      const body = await getJSON("/api/v1/runs/" + runId + "/metrics?max_points=2000");
+      const series = body.series || [];
+      empty.hidden = series.length > 0;
+      for (const s of series) {
+        let div = grid.querySelector('[data-metric="' + CSS.escape(s.key) + '"]');
+        if (!div) {
+          div = document.createElement("div");
+          div.className = "chart";
+          div.dataset.metric = s.key;
+          grid.append(div);
+        }
+        const trace = {
+          type: "scatter",
+          mode: s.points.length <= 50 ? "lines+markers" : "lines",
+          name: s.key,
+          x: s.points.map((p) => p[0]),
+          y: s.points.map((p) => p[1]),
+          hovertemplate: "epoch %{x}: %{y:.6g}<extra></extra>",
+        };
+        const layout = {
+          title: { text: s.key + (s.total_points > s.points.length ? " (downsampled)" : "") },
+          xaxis: { title: { text: "epoch" } },
+          margin: { l: 60, r: 20, t: 40, b: 45 },
+          uirevision: s.key,
+        };
+        await Plotly.react(div, [trace], layout, PLOTLY_CONFIG);
+      }
+    }
+
+    function refresh() {
+      return loadCurves().catch((err) => console.warn("seedlab: curves failed", err));
+    }
+
+    if (root.dataset.terminal !== "true") {
+      poller("/runs/" + runId + "/live", (data) => {
+        swap(document.getElementById("run-detail"), data.html.detail);
+        root.dataset.terminal = String(data.terminal);
+        if (data.chart_key !== chartKey || data.terminal) {
+          chartKey = data.chart_key;
+          refresh();
+        }
+        return !data.terminal;
+      });
+    }
+    refresh().then(() => {
+      root.dataset.ready = "1";
+    });
+  }
+
+  return { newJobForm, jobPage, runPage };
+})();

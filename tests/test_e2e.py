@@ -1,0 +1,138 @@
+"""End to end: a real server process, real agent processes, real TensorFlow, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.livesystem import LiveSystem
+
+pytestmark = pytest.mark.tf
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
+    live = LiveSystem(tmp_path_factory.mktemp("e2e"))
+    live.start_server()
+    live.start_agent("one")
+    live.start_agent("two")
+    yield live
+    live.stop()
+
+
+def _submit_wait(system: LiveSystem, *args: str) -> dict:  # type: ignore[type-arg]
+    result = system.cli("submit", *args, "--wait", "--json")
+    assert result.returncode in (0, 1), result.stderr + system.logs()
+    report: dict = json.loads(result.stdout)  # type: ignore[type-arg]
+    report["_exit"] = result.returncode
+    return report
+
+
+def test_full_profile_is_bitwise(system: LiveSystem) -> None:
+    report = _submit_wait(system, "seed_card_mlp", "--seeds", "42:2x2", "--profile", "full")
+    assert report["_exit"] == 0, report
+    assert report["status"] == "succeeded"
+    assert report["verdict"] == "bitwise"
+    runs = report["runs"]
+    assert sorted((r["seed"], r["repeat"]) for r in runs) == [(42, 0), (42, 1), (43, 0), (43, 1)]
+    by_seed: dict[int, set[str]] = {}
+    for run in runs:
+        assert run["status"] == "succeeded" and run["attempt"] == 1
+        assert run["fingerprint_hash"] and len(run["weights_checksum"]) == 64
+        by_seed.setdefault(run["seed"], set()).add(run["weights_checksum"])
+    assert all(len(checksums) == 1 for checksums in by_seed.values())
+    assert by_seed[42] != by_seed[43]  # different seeds, different weights
+    spread = report["metrics"]["val_accuracy"]
+    assert spread["n"] == 2 and spread["std"] is not None and len(spread["ci95"]) == 2
+    evidence = report["verdict_evidence"]["seeds"]
+    assert {e["seed"] for e in evidence} == {42, 43}
+    assert all(e["weights_identical"] and e["metrics_identical"] for e in evidence)
+    # The same report from the REST API and from `seedlab status`.
+    api = httpx.get(f"{system.url}/api/v1/jobs/{report['id']}/report").json()
+    assert api["verdict"] == "bitwise" and api["runs"] == report["runs"]
+    status = system.cli("status", str(report["id"]), "--json")
+    assert json.loads(status.stdout)["runs"] == report["runs"]
+    run = httpx.get(f"{system.url}/api/v1/runs/{runs[0]['id']}").json()
+    assert run["applied_profile"]["op_determinism"] is True
+    assert run["isolation"] == "fork"
+    fingerprint = httpx.get(f"{system.url}/api/v1/fingerprints/{run['fingerprint_hash']}").json()
+    assert fingerprint["data"]
+
+
+def test_none_profile_is_not_bitwise(system: LiveSystem) -> None:
+    report = _submit_wait(system, "seed_card_mlp", "--seeds", "42:2x2", "--profile", "none")
+    assert report["status"] == "succeeded"
+    assert report["verdict"] == "nondeterministic"
+    run = httpx.get(f"{system.url}/api/v1/runs/{report['runs'][0]['id']}").json()
+    assert run["applied_profile"]["op_determinism"] is False
+    assert run["isolation"] == "process" and run["isolation_reason"]
+
+
+def test_submit_without_wait_returns_the_job_at_once(system: LiveSystem) -> None:
+    result = system.cli("submit", "seed_card_mlp", "--seeds", "1:1x1", "--json")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["id"] > 0 and job["status"] in ("queued", "running")
+    bad = system.cli("submit", "seed_card_mlp", "--param", "epochs=-3")
+    assert bad.returncode == 2 and "epochs" in bad.stderr
+
+
+def _wait_for(predicate, timeout: float = 120.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_cancel_stops_running_and_queued_runs(system: LiveSystem) -> None:
+    result = system.cli(
+        "submit", "credit_risk_mlp", "--param", "epochs=400", "--seeds", "1:4x1", "--json"
+    )
+    job_id = json.loads(result.stdout)["id"]
+    report_url = f"{system.url}/api/v1/jobs/{job_id}/report"
+    _wait_for(lambda: any(
+        r["status"] == "running" and r["epoch"] for r in httpx.get(report_url).json()["runs"]
+    ))
+    assert system.cli("cancel", str(job_id)).returncode == 0
+    final = _wait_for(
+        lambda: (r := httpx.get(report_url).json())["status"] == "cancelled" and r, timeout=60
+    )
+    assert {r["status"] for r in final["runs"]} == {"cancelled"}
+
+
+def test_killed_agent_run_is_retried_as_next_attempt(tmp_path: Path) -> None:
+    live = LiveSystem(tmp_path, lease_seconds=4)
+    try:
+        live.start_server()
+        doomed = live.start_agent("doomed")
+        result = live.cli(
+            "submit", "credit_risk_mlp", "--param", "epochs=150", "--seeds", "3:1x1", "--json"
+        )
+        job_id = json.loads(result.stdout)["id"]
+        report_url = f"{live.url}/api/v1/jobs/{job_id}/report"
+        _wait_for(lambda: (httpx.get(report_url).json()["runs"][0]["epoch"] or 0) >= 2)
+        os.kill(doomed.pid, signal.SIGKILL)
+        live.start_agent("rescuer")
+        final = _wait_for(
+            lambda: (r := httpx.get(report_url).json())["status"] in ("succeeded", "failed") and r,
+            timeout=300,
+        )
+        assert final["status"] == "succeeded", live.logs()
+        run = httpx.get(f"{live.url}/api/v1/runs/{final['runs'][0]['id']}").json()
+        assert run["attempt"] == 2
+        assert [a["outcome"] for a in run["attempts"]] == ["lease_expired", "succeeded"]
+        metrics = httpx.get(f"{live.url}/api/v1/runs/{run['id']}/metrics").json()
+        steps = [p[0] for s in metrics["series"] if s["key"] == "loss" for p in s["points"]]
+        assert steps == list(range(1, 151))  # only the second attempt's points, all of them
+    finally:
+        live.stop()

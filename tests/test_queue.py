@@ -1,0 +1,202 @@
+"""The database as the queue: claims, leases, fencing, retries, cancel; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from seedlab.config import Settings
+from seedlab.db import Database, utcnow
+from seedlab.errors import Conflict
+from seedlab.jobs import service as jobs_service
+from seedlab.jobs.models import Job
+from seedlab.jobs.schemas import JobCreate
+from seedlab.queue import service as queue_service
+from seedlab.queue.schemas import AgentRegister, Heartbeat, PointsBatch, RunFinished
+from seedlab.runs.models import MetricPoint, Run
+
+
+def _job(db: Database, settings: Settings, seeds: str = "1:2x1") -> int:
+    with db.write() as session:
+        job = jobs_service.create_job(
+            session=session,
+            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds, profile="full"),
+            settings=settings,
+        )
+        return job.id
+
+
+def _agent(db: Database, name: str = "a") -> int:
+    with db.write() as session:
+        return queue_service.register_agent(
+            session=session, payload=AgentRegister(name=name, hostname="test")
+        ).id
+
+
+def _claim(db: Database, settings: Settings, agent_id: int):  # type: ignore[no-untyped-def]
+    with db.write() as session:
+        return queue_service.claim_run(session=session, agent_id=agent_id, settings=settings)
+
+
+def _finish(db: Database, run_id: int, attempt: int, status: str = "succeeded") -> None:
+    with db.write() as session:
+        queue_service.finish_run(
+            session=session,
+            run_id=run_id,
+            payload=RunFinished(attempt=attempt, status=status, final_metrics={"loss": 0.5}),
+        )
+
+
+def _expire_all(db: Database) -> list[int]:
+    with db.write() as session:
+        return queue_service.reap_expired_leases(
+            session=session, now=utcnow() + timedelta(hours=1)
+        )
+
+
+def test_claims_oldest_first_and_returns_none_when_empty(
+    database: Database, settings: Settings
+) -> None:
+    job_id = _job(database, settings)
+    agent = _agent(database)
+    first = _claim(database, settings, agent)
+    second = _claim(database, settings, agent)
+    assert (first.seed, first.attempt) == (1, 1)
+    assert (second.seed, second.attempt) == (2, 1)
+    assert first.job_id == job_id and first.experiment == "seed_card_mlp"
+    assert first.profile["op_determinism"] is True
+    assert _claim(database, settings, agent) is None
+    with database.read() as session:
+        assert session.get(Job, job_id).status == "running"  # type: ignore[union-attr]
+
+
+def test_concurrent_claims_never_hand_out_a_run_twice(
+    database: Database, settings: Settings
+) -> None:
+    _job(database, settings, seeds="1:12x1")
+    agents = [_agent(database, f"a{i}") for i in range(6)]
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(agents))
+
+    def worker(agent_id: int) -> None:
+        try:
+            barrier.wait()
+            while (assignment := _claim(database, settings, agent_id)) is not None:
+                claimed.append(assignment.run_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 12
+
+
+def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
+    database: Database, settings: Settings
+) -> None:
+    _job(database, settings, seeds="5:1x1")
+    old_agent, new_agent = _agent(database, "old"), _agent(database, "new")
+    first = _claim(database, settings, old_agent)
+    assert _expire_all(database) == [first.run_id]
+    second = _claim(database, settings, new_agent)
+    assert (second.run_id, second.attempt) == (first.run_id, 2)
+    with database.write() as session, pytest.raises(Conflict, match="attempt 2"):
+        queue_service.heartbeat(
+            session=session, run_id=first.run_id, payload=Heartbeat(attempt=1),
+            settings=settings,
+        )
+    with database.write() as session, pytest.raises(Conflict):
+        queue_service.ingest_points(
+            session=session,
+            run_id=first.run_id,
+            payload=PointsBatch(attempt=1, points=[{"key": "loss", "step": 1, "value": 1.0}]),
+        )
+    _finish(database, second.run_id, 2)
+    with database.read() as session:
+        run = session.get(Run, first.run_id)
+        assert run is not None and run.status == "succeeded" and run.attempt == 2
+        assert [(a.attempt, a.outcome) for a in run.attempts] == [
+            (1, "lease_expired"),
+            (2, "succeeded"),
+        ]
+
+
+def test_retries_are_bounded(database: Database, settings: Settings) -> None:
+    settings = settings.model_copy(update={"max_attempts": 2})
+    job_id = _job(database, settings, seeds="5:1x1")
+    agent = _agent(database)
+    for _ in range(2):
+        assert _claim(database, settings, agent) is not None
+        _expire_all(database)
+    assert _claim(database, settings, agent) is None
+    with database.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "failed"
+        assert "gave up after 2 attempts" in (job.runs[0].error or "")
+
+
+def test_cancel_stops_queued_and_flags_running(database: Database, settings: Settings) -> None:
+    job_id = _job(database, settings, seeds="1:3x1")
+    agent = _agent(database)
+    running = _claim(database, settings, agent)
+    with database.write() as session:
+        jobs_service.cancel_job(session=session, job_id=job_id)
+    with database.write() as session:
+        reply = queue_service.heartbeat(
+            session=session, run_id=running.run_id, payload=Heartbeat(attempt=1),
+            settings=settings,
+        )
+    assert reply.cancel is True
+    assert _claim(database, settings, agent) is None
+    _finish(database, running.run_id, 1, status="cancelled")
+    with database.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "cancelled" and job.finished_at is not None
+        assert {r.status for r in job.runs} == {"cancelled"}
+
+
+def test_job_succeeds_when_every_run_succeeded(database: Database, settings: Settings) -> None:
+    job_id = _job(database, settings, seeds="1:2x1")
+    agent = _agent(database)
+    for _ in range(2):
+        a = _claim(database, settings, agent)
+        _finish(database, a.run_id, a.attempt)
+    with database.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "succeeded"
+
+
+def test_resent_points_batch_is_stored_once(database: Database, settings: Settings) -> None:
+    _job(database, settings, seeds="1:1x1")
+    a = _claim(database, settings, _agent(database))
+    batch = PointsBatch(
+        attempt=1, points=[{"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, 4)]
+    )
+    for _ in range(2):
+        with database.write() as session:
+            queue_service.ingest_points(session=session, run_id=a.run_id, payload=batch)
+    with database.read() as session:
+        values = session.scalars(
+            select(MetricPoint.value).where(MetricPoint.run_id == a.run_id).order_by(
+                MetricPoint.step
+            )
+        ).all()
+    assert values == [1.0, 0.5, 1.0 / 3]
+
+
+def test_status_check_constraint_rejects_unknown_status(
+    database: Database, settings: Settings
+) -> None:
+    _job(database, settings, seeds="1:1x1")
+    with pytest.raises(IntegrityError), database.write() as session:
+        session.execute(text("UPDATE run SET status = 'bogus'"))
