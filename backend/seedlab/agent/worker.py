@@ -35,6 +35,13 @@ class _RunState:
     applied: dict[str, Any] | None = None
     fingerprint: dict[str, Any] | None = None
     started_sent: bool = False
+    handle: RunHandle | None = None
+
+    def kill(self) -> None:
+        """Stop the run process if it was launched already."""
+        with self.lock:
+            if self.handle is not None:
+                self.handle.kill()
 
 
 class Agent:
@@ -117,17 +124,24 @@ class Agent:
             profile=assignment["profile"],
         )
         started = time.monotonic()
+        done = threading.Event()
+        # Heartbeats start before the launch: starting a zygote can take longer than a lease.
+        pump = threading.Thread(
+            target=self._pump, args=(state, done), name=f"pump-{state.run_id}", daemon=True
+        )
+        pump.start()
         try:
             handle = self.launcher.start(spec)
         except Exception as exc:  # a launch failure fails this run, not the agent
             log.exception("could not launch run %s", state.run_id)
+            done.set()
+            pump.join()
             self._finish(state, status="failed", error=f"could not start run process: {exc}")
             return
-        done = threading.Event()
-        pump = threading.Thread(
-            target=self._pump, args=(state, handle, done), name=f"pump-{state.run_id}", daemon=True
-        )
-        pump.start()
+        with state.lock:
+            state.handle = handle
+            if state.cancelled or state.stale:
+                handle.kill()
         final: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
         try:
@@ -231,7 +245,7 @@ class Agent:
             with state.lock:
                 del state.pending[: len(batch)]
 
-    def _pump(self, state: _RunState, handle: RunHandle, done: threading.Event) -> None:
+    def _pump(self, state: _RunState, done: threading.Event) -> None:
         """Background: flush points and heartbeat until the run process ends."""
         beat_every = max(0.5, state.lease_seconds / 3)
         next_beat = 0.0
@@ -249,10 +263,10 @@ class Agent:
                     )
                     if reply["cancel"] and not state.cancelled:
                         state.cancelled = True
-                        handle.kill()
+                        state.kill()
             except StaleAttempt:
                 state.stale = True
-                handle.kill()
+                state.kill()
                 return
             except ServerUnreachable as exc:
                 log.warning("run %s: %s", state.run_id, exc)

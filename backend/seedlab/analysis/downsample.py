@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+Point = tuple[int, float]
 
-def downsample(points: Sequence[tuple[int, float]], max_points: int) -> list[tuple[int, float]]:
-    """Reduce a step-ordered curve to about max_points, keeping its shape.
 
-    The first and last points are always kept. The points in between are split into equal
-    buckets; each bucket keeps its minimum, its maximum and its last point (in step order, without
-    duplicates), so spikes survive and the curve ends where it really ends.
+def _low(value: float) -> float:
+    # NaN sorts as the lowest and highest value, so a divergence stays visible as a gap.
+    return -math.inf if math.isnan(value) else value
+
+
+def _high(value: float) -> float:
+    return math.inf if math.isnan(value) else value
+
+
+def downsample(points: Sequence[Point], max_points: int) -> list[Point]:
+    """Reduce a step-ordered curve to at most max_points points, keeping its shape.
+
+    Rule: a curve of at most max_points points is returned unchanged. Otherwise the first and
+    the last point are always kept, and the points between them are split into
+    (max_points - 2) // 3 buckets of (nearly) equal size; each bucket keeps its minimum, its
+    maximum and its last point, in step order and without duplicates, so spikes survive.
+    NaN counts as both a minimum and a maximum. With room for only one or two inner points,
+    the inner points form one bucket that keeps its maximum and minimum (with one, whichever is
+    farther from the mean of the two end points). The result never exceeds max_points points.
     """
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2 (first and last point), not {max_points}")
     n = len(points)
-    if n <= max_points or max_points < 5:
+    if n <= max_points:
         return list(points)
     inner = points[1:-1]
-    buckets = max(1, (max_points - 2) // 3)
-    size = len(inner) / buckets
-    kept: list[tuple[int, float]] = [points[0]]
+    budget = max_points - 2
+    if budget < 3:
+        return [points[0], *_extremes(inner, budget, points[0][1], points[-1][1]), points[-1]]
+    buckets = budget // 3
+    kept: list[Point] = [points[0]]
     for b in range(buckets):
-        chunk = inner[int(b * size) : int((b + 1) * size)]
-        if not chunk:
-            continue
+        # Integer bounds spread the remainder over the buckets, so none is empty.
+        chunk = inner[b * len(inner) // buckets : (b + 1) * len(inner) // buckets]
         picks = {
-            min(range(len(chunk)), key=lambda i: chunk[i][1]),
-            max(range(len(chunk)), key=lambda i: chunk[i][1]),
+            min(range(len(chunk)), key=lambda i: _low(chunk[i][1])),
+            max(range(len(chunk)), key=lambda i: _high(chunk[i][1])),
             len(chunk) - 1,
         }
         kept.extend(chunk[i] for i in sorted(picks))
     kept.append(points[-1])
     return kept
+
+
+def _extremes(inner: Sequence[Point], budget: int, first: float, last: float) -> list[Point]:
+    """The minimum and maximum of inner (only the more extreme one for a budget of 1)."""
+    lo = min(range(len(inner)), key=lambda i: _low(inner[i][1]))
+    hi = max(range(len(inner)), key=lambda i: _high(inner[i][1]))
+    if budget >= 2:
+        return [inner[i] for i in sorted({lo, hi})]
+    centre = (first + last) / 2
+    lo_gap = abs(_low(inner[lo][1]) - centre)
+    hi_gap = abs(_high(inner[hi][1]) - centre)
+    return [inner[hi] if not hi_gap < lo_gap else inner[lo]]

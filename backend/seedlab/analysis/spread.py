@@ -27,17 +27,25 @@ class MetricSpread:
     seeds: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form: a statistic a NaN or infinite value made undefined becomes None."""
+        ci = None
+        if self.ci95 is not None:
+            lo, hi = _finite(self.ci95[0]), _finite(self.ci95[1])
+            ci = [lo, hi] if lo is not None and hi is not None else None
         return {
             "n": self.n,
-            "mean": self.mean,
-            "std": self.std,
-            "min": self.min,
-            "max": self.max,
-            "range": self.range,
-            "ci95": list(self.ci95) if self.ci95 else None,
+            "mean": _finite(self.mean),
+            "std": _finite(self.std),
+            "min": _finite(self.min),
+            "max": _finite(self.max),
+            "range": _finite(self.range),
+            "ci95": ci,
             "seeds": list(self.seeds),
         }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def one_run_per_seed(runs: Sequence[RunData]) -> list[RunData]:
@@ -49,18 +57,27 @@ def one_run_per_seed(runs: Sequence[RunData]) -> list[RunData]:
     return list(chosen.values())
 
 
+def _mean_std(data: np.ndarray[Any, np.dtype[np.float64]]) -> tuple[float, float]:
+    """Mean and std (ddof=1, NaN for one value); identical values give exactly that value and 0."""
+    first = float(data[0])
+    # Summation round-off would otherwise report a tiny spread for bit-identical values.
+    if bool(np.all(data == first)):
+        return first, 0.0 if len(data) >= 2 else math.nan
+    return float(data.mean()), float(data.std(ddof=1)) if len(data) >= 2 else math.nan
+
+
 def summarize(values: Sequence[float], seeds: Sequence[int] = ()) -> MetricSpread:
     """Spread statistics of one sample."""
     n = len(values)
     if n == 0:
         return MetricSpread(0, None, None, None, None, None, None, list(seeds))
     data = np.asarray(values, dtype=np.float64)
-    mean = float(data.mean())
+    mean, sd = _mean_std(data)
     lo, hi = float(data.min()), float(data.max())
     std: float | None = None
     ci: tuple[float, float] | None = None
     if n >= 2:
-        std = float(data.std(ddof=1))
+        std = sd
         half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
         ci = (mean - half, mean + half)
     return MetricSpread(n, mean, std, lo, hi, hi - lo, ci, list(seeds))
@@ -71,7 +88,10 @@ def compute_spread(
 ) -> dict[str, MetricSpread]:
     """Spread of each final metric across seeds, using one succeeded run per seed."""
     chosen = one_run_per_seed(runs)
-    names = metrics or sorted({k for run in chosen for k in run.final_metrics})
+    if metrics is None:
+        names = sorted({key for run in chosen for key in run.final_metrics})
+    else:
+        names = list(metrics)
     out: dict[str, MetricSpread] = {}
     for name in names:
         pairs = [(run.seed, run.final_metrics[name]) for run in chosen if name in run.final_metrics]
@@ -80,7 +100,10 @@ def compute_spread(
 
 
 def band(runs: Sequence[RunData], metric: str) -> list[tuple[int, float, float | None]]:
-    """Per epoch: mean and std (ddof=1) across one run per seed, on epochs all of them logged."""
+    """Per epoch: mean and std (ddof=1, None for one seed) across one run per seed.
+
+    Only seeds whose chosen run logged the metric take part, and only epochs all of them logged.
+    """
     curves = [dict(run.curves.get(metric, [])) for run in one_run_per_seed(runs)]
     curves = [c for c in curves if c]
     if not curves:
@@ -88,7 +111,6 @@ def band(runs: Sequence[RunData], metric: str) -> list[tuple[int, float, float |
     common = sorted(set.intersection(*(set(c) for c in curves)))
     out: list[tuple[int, float, float | None]] = []
     for step in common:
-        values = np.asarray([c[step] for c in curves], dtype=np.float64)
-        std = float(values.std(ddof=1)) if len(values) >= 2 else None
-        out.append((step, float(values.mean()), std))
+        mean, std = _mean_std(np.asarray([c[step] for c in curves], dtype=np.float64))
+        out.append((step, mean, std if len(curves) >= 2 else None))
     return out

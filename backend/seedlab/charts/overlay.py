@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from plotly.colors import qualitative
 
 from seedlab.analysis.spread import band
 from seedlab.analysis.types import RunData
 
-# Plotly's default qualitative palette: one colour per seed.
-PALETTE = (
-    "#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A",
-    "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52",
-)
+# Plotly's default qualitative palette, cycled by seed order: one colour per seed.
+PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
+# Repeats of one seed share its colour, so the dash tells them apart.
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 DEFAULT_METRIC_ORDER = ("val_auc", "val_accuracy", "val_loss", "loss")
+# The page finds the band traces by this meta (and legendgroup) to toggle them.
 BAND = "band"
+BAND_FILL = "rgba(68,68,68,0.15)"
+BAND_LINE = "#222222"
+# Markers help on short curves but clutter long ones.
+MARKER_LIMIT = 50
 
 
 def available_metrics(runs: Iterable[RunData]) -> list[str]:
@@ -31,54 +37,84 @@ def default_metric(metrics: Sequence[str]) -> str | None:
     return metrics[0] if metrics else None
 
 
-def _rgba(hex_colour: str, alpha: float) -> str:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
+def _y(value: float) -> float | None:
+    # JSON has no NaN or infinity; null leaves a gap in the Plotly line.
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
-def overlay_figure(runs: Sequence[RunData], metric: str, *, show_band: bool = True) -> dict[str, Any]:
+def _run_trace(run: RunData, points: Sequence[tuple[int, float]], colour: str) -> dict[str, Any]:
+    repeat = run.repeat + 1  # the pages count repeats from 1
+    return {
+        "type": "scatter",
+        "mode": "lines+markers" if len(points) <= MARKER_LIMIT else "lines",
+        "name": f"seed {run.seed} · repeat {repeat} (run {run.run_id})",
+        "x": [int(step) for step, _ in points],
+        "y": [_y(value) for _, value in points],
+        "line": {"color": colour, "dash": DASHES[run.repeat % len(DASHES)]},
+        "marker": {"color": colour},
+        "legendgroup": f"seed-{run.seed}",
+        "customdata": [[run.seed, repeat, run.run_id] for _ in points],
+        "hovertemplate": "seed %{customdata[0]} · repeat %{customdata[1]} · run %{customdata[2]}"
+        "<br>epoch %{x}: %{y:.6g}<extra></extra>",
+    }
+
+
+def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[dict[str, Any]]:
+    """Upper bound (invisible line), lower bound filled up to it, and the dashed mean line."""
+    rows = [(step, mean, std) for step, mean, std in band(runs, metric) if std is not None]
+    if not rows:
+        return []  # a band needs at least two seeds
+    x = [step for step, _, _ in rows]
+    common: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "legendgroup": BAND,
+        "meta": BAND,
+        "visible": visible,
+    }
+    upper = {
+        **common,
+        "name": "mean + std",
+        "y": [_y(mean + std) for _, mean, std in rows],
+        "line": {"width": 0, "color": BAND_FILL},
+        "showlegend": False,
+        "hoverinfo": "skip",
+    }
+    lower = {
+        **common,
+        "name": "mean ± std across seeds",
+        "y": [_y(mean - std) for _, mean, std in rows],
+        "line": {"width": 0, "color": BAND_FILL},
+        "fill": "tonexty",  # fills up to the upper trace just before it
+        "fillcolor": BAND_FILL,
+        "hoverinfo": "skip",
+    }
+    mean_line = {
+        **common,
+        "name": "mean across seeds",
+        "y": [_y(mean) for _, mean, _ in rows],
+        "line": {"color": BAND_LINE, "dash": "dash", "width": 2},
+        "showlegend": False,
+        "hovertemplate": "mean across seeds<br>epoch %{x}: %{y:.6g}<extra></extra>",
+    }
+    return [upper, lower, mean_line]
+
+
+def overlay_figure(
+    runs: Sequence[RunData], metric: str, *, show_band: bool = True
+) -> dict[str, Any]:
     """One line per run (colour = seed, dash = repeat) plus a toggleable mean ± std band."""
+    # Colours follow all seeds of the job, so a seed keeps its colour whatever the metric.
     seeds = sorted({run.seed for run in runs})
     colour = {seed: PALETTE[i % len(PALETTE)] for i, seed in enumerate(seeds)}
-    traces: list[dict[str, Any]] = []
-    for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id)):
-        points = run.curves.get(metric, [])
-        if not points:
-            continue
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers" if len(points) <= 50 else "lines",
-                "name": f"seed {run.seed} · repeat {run.repeat + 1} (run {run.run_id})",
-                "x": [p[0] for p in points],
-                "y": [p[1] for p in points],
-                "line": {"color": colour[run.seed], "dash": DASHES[run.repeat % len(DASHES)]},
-                "legendgroup": f"seed-{run.seed}",
-                "customdata": [[run.seed, run.repeat + 1, run.run_id]] * len(points),
-                "hovertemplate": "seed %{customdata[0]} · repeat %{customdata[1]} · run "
-                "%{customdata[2]}<br>epoch %{x}: %{y:.6g}<extra></extra>",
-            }
-        )
-    stats = [(step, mean, std) for step, mean, std in band(runs, metric) if std is not None]
-    if stats:
-        x = [s[0] for s in stats]
-        upper = [s[1] + s[2] for s in stats]  # type: ignore[operator]
-        lower = [s[1] - s[2] for s in stats]  # type: ignore[operator]
-        common = {"type": "scatter", "legendgroup": BAND, "meta": BAND, "visible": show_band}
-        traces.append(
-            {**common, "name": "mean + std", "x": x, "y": upper, "mode": "lines",
-             "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"}
-        )
-        traces.append(
-            {**common, "name": "mean ± std across seeds", "x": x, "y": lower, "mode": "lines",
-             "line": {"width": 0}, "fill": "tonexty", "fillcolor": _rgba("#444444", 0.15),
-             "hoverinfo": "skip"}
-        )
-        traces.append(
-            {**common, "name": "mean across seeds", "x": x, "y": [s[1] for s in stats],
-             "mode": "lines", "line": {"color": "#222222", "dash": "dash", "width": 2},
-             "showlegend": False}
-        )
+    traces = [
+        _run_trace(run, run.curves[metric], colour[run.seed])
+        for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id))
+        if run.curves.get(metric)
+    ]
+    traces.extend(_band_traces(runs, metric, show_band))
     return {
         "data": traces,
         "layout": {

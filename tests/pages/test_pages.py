@@ -1,0 +1,252 @@
+"""Server-rendered pages through the real app and services (no browser)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from seedlab.pages.router import fmt_num, form_fields
+from seedlab.pages.static import plotly_url
+from tests.pages.support import METRICS, AgentDriver, checksum, table_rows
+
+
+def _submit(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "experiment": "credit_risk_mlp", "seeds": "42:2x2", "profile": "full",
+        "params": {"epochs": 4}, "label": "page test",
+    }
+    payload.update(overrides)
+    response = client.post("/api/v1/jobs", json=payload)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_jobs_list_empty_state(client: TestClient) -> None:
+    html = client.get("/").text
+    assert 'data-testid="empty"' in html and "No jobs yet" in html
+    assert 'href="/jobs/new"' in html and 'href="/docs"' in html
+
+
+def test_jobs_list_rows_counts_and_pagination(client: TestClient, driver: AgentDriver) -> None:
+    first = _submit(client, seeds="42:1x2")
+    driver.complete_next(epochs=2)
+    for _ in range(29):
+        _submit(client, seeds="1:1x1", label=None)
+    page1 = client.get("/").text
+    rows = table_rows(page1, "jobs-table")
+    assert len(rows) == 25
+    assert rows[0].attrs["data-job-id"] == "30"  # newest first
+    assert 'href="/?offset=25"' in page1 and "1–25 of 30" in page1
+    page2 = client.get("/?offset=25").text
+    rows = table_rows(page2, "jobs-table")
+    assert [r.attrs["data-job-id"] for r in rows] == ["5", "4", "3", "2", "1"]
+    oldest = rows[-1]
+    assert oldest.attrs["data-status"] == "running"
+    label, experiment, plan, profile, status, counts = oldest.cells[1:7]
+    assert (label, plan, profile, status) == ("page test", "42x2", "full", "running")
+    assert experiment == "credit_risk_mlp v1"
+    assert counts == "1 queued 1 succeeded"
+    assert f'href="/jobs/{first["id"]}"' in page2 and 'href="/?offset=0"' in page2
+
+
+def test_new_job_form_is_generated_from_each_schema(client: TestClient) -> None:
+    html = client.get("/jobs/new").text
+    for name in ("seed_card_mlp", "credit_risk_mlp", "digits_cnn"):
+        assert f'data-experiment="{name}"' in html
+    epochs = re.search(r'<input type="number" id="param-credit_risk_mlp-epochs"[^>]*>', html)
+    assert epochs, html
+    tag = epochs.group(0)
+    for attr in ('data-kind="integer"', 'step="1"', 'min="1"', 'max="10000"', 'value="10"'):
+        assert attr in tag
+    dropout = re.search(r'<input type="number" id="param-credit_risk_mlp-dropout"[^>]*>', html)
+    assert dropout and 'step="any"' in dropout.group(0) and 'value="0.2"' in dropout.group(0)
+    assert '<select id="param-credit_risk_mlp-dataset" name="dataset" data-kind="select">' in html
+    assert '<option value="breast_cancer" selected>' in html
+    assert "rows of synthetic_credit" in html  # the field's description is its help text
+    # Only the selected experiment's fieldset is enabled; the others are hidden and disabled.
+    assert re.search(r'data-experiment="credit_risk_mlp">', html)
+    assert re.search(r'data-experiment="seed_card_mlp" hidden disabled>', html)
+    assert 'id="seeds" name="seeds" value="42:5x2"' in html and "COUNTxREPEATS" in html
+    for preset in ("full", "seeds_only", "none"):
+        assert f'<option value="{preset}"' in html
+    for toggle in ("hash_seed", "op_determinism", "single_thread", "onednn_off"):
+        assert f'id="toggle-{toggle}"' in html
+    chosen = client.get("/jobs/new?experiment=digits_cnn").text
+    assert re.search(r'data-experiment="digits_cnn">', chosen)
+
+
+class _Kinds(BaseModel):
+    flag: bool = True
+    mode: Literal["a", "b"] = "b"
+    count: int | None = Field(None, ge=0, description="optional count")
+    rate: float = Field(0.5, gt=0.0, lt=1.0)
+    name: str = "x"
+
+
+def test_form_fields_map_schema_types_to_inputs() -> None:
+    fields = {f.name: f for f in form_fields(_Kinds.model_json_schema(), {"name": "y"})}
+    assert fields["flag"].kind == "checkbox" and fields["flag"].default is True
+    assert fields["mode"].kind == "select" and fields["mode"].options == ["a", "b"]
+    count = fields["count"]
+    assert (count.kind, count.nullable, count.minimum, count.help) == (
+        "integer", True, 0, "optional count",
+    )
+    assert fields["rate"].kind == "number" and fields["rate"].step == "any"
+    assert (fields["rate"].minimum, fields["rate"].maximum) == (0.0, 1.0)
+    assert fields["name"].kind == "text" and fields["name"].default == "y"
+
+
+def test_fmt_num_six_significant_digits() -> None:
+    assert fmt_num(0.123456789) == "0.123457"
+    assert fmt_num(1234567.0) == "1.23457e+06"
+    assert fmt_num(3) == "3"
+    assert fmt_num(None) == "—"
+    assert fmt_num(2.5e-9) == "2.5e-09"
+
+
+def test_job_page_queued(client: TestClient) -> None:
+    job = _submit(client)
+    html = client.get(f"/jobs/{job['id']}").text
+    assert f'<script src="{plotly_url()}"></script>' in html
+    assert 'data-verdict="not_checked"' in html and 'id="spread-empty"' in html
+    assert 'id="cancel-job"' in html and 'data-terminal="false"' in html
+    runs = table_rows(html, "runs-table")
+    assert [r.attrs["data-status"] for r in runs] == ["queued"] * 4
+    assert [r.cells[1:3] for r in runs] == [["42", "1"], ["43", "1"], ["42", "2"], ["43", "2"]]
+    assert "page test" in html and "credit_risk_mlp" in html
+    params = {r.cells[0]: r.cells[1] for r in table_rows(html, "params-table")}
+    assert params["epochs"] == "4" and params["dataset"] == "breast_cancer"
+    assert '"figure"' not in html  # the chart data is fetched, never inlined
+
+
+def test_job_page_with_finished_runs(client: TestClient, driver: AgentDriver) -> None:
+    job = _submit(client, seeds="42:3x2")
+    for _ in range(6):
+        driver.complete_next(epochs=5)
+    report = client.get(f"/api/v1/jobs/{job['id']}/report").json()
+    html = client.get(f"/jobs/{job['id']}").text
+    assert report["verdict"] == "bitwise" and 'data-verdict="bitwise"' in html
+    assert report["verdict_evidence"]["summary"] in html
+    assert 'id="cancel-job"' not in html and 'data-terminal="true"' in html
+    evidence = table_rows(html, "evidence-table")
+    assert [r.attrs["data-seed"] for r in evidence] == ["42", "43", "44"]
+    seed42 = evidence[0].cells
+    assert seed42[1] == ", ".join(f"#{i}" for i in report["verdict_evidence"]["seeds"][0]["run_ids"])
+    assert seed42[2:4] == ["yes", "yes"] and seed42[5] == "none"
+    spread = {r.attrs["data-metric"]: r.cells for r in table_rows(html, "spread-table")}
+    assert set(spread) == set(METRICS)
+    auc = report["metrics"]["val_auc"]
+    assert spread["val_auc"][1:7] == [
+        "3", fmt_num(auc["mean"]), fmt_num(auc["std"]), fmt_num(auc["min"]),
+        fmt_num(auc["max"]), fmt_num(auc["range"]),
+    ]
+    assert spread["val_auc"][7] == f"[{fmt_num(auc['ci95'][0])}, {fmt_num(auc['ci95'][1])}]"
+    runs = table_rows(html, "runs-table")
+    assert {r.attrs["data-status"] for r in runs} == {"succeeded"}
+    assert runs[0].cells[4] == "epoch 5 of 5"
+    full = checksum(42, 5)
+    assert f'<code title="{full}">{full[:12]}</code>' in html
+    header = re.search(r"<thead>\s*<tr><th>Run</th>(.*?)</tr>", html, re.S)
+    assert header and "val_auc" in header.group(1) and "val_loss" in header.group(1)
+
+
+def test_nondeterministic_verdict_names_the_divergent_epoch(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, seeds="7:1x2")
+    driver.complete_next(epochs=5)
+    driver.complete_next(epochs=5, salt="other kernel order")
+    html = client.get(f"/jobs/{job['id']}").text
+    assert 'data-verdict="nondeterministic"' in html
+    row = table_rows(html, "evidence-table")[0].cells
+    assert row[2:4] == ["no", "no"] and row[5] == "3"
+    assert "val_auc" in row[4] and "1e-07" in row[4]
+
+
+def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) -> None:
+    job = _submit(client, seeds="42:1x2")
+    live = client.get(f"/jobs/{job['id']}/live")
+    assert live.status_code == 200 and live.headers["cache-control"] == "no-store"
+    body = live.json()
+    assert body["status"] == "queued" and body["terminal"] is False
+    assert set(body["html"]) == {"status", "verdict", "spread", "runs"}
+    page = client.get(f"/jobs/{job['id']}").text
+    for fragment in body["html"].values():
+        assert fragment.strip() in page
+    before = body["chart_key"]
+    driver.complete_next(epochs=3)
+    body = client.get(f"/jobs/{job['id']}/live").json()
+    assert body["status"] == "running" and body["chart_key"] != before
+    assert 'data-status="succeeded"' in body["html"]["runs"]
+    driver.complete_next(epochs=3)
+    body = client.get(f"/jobs/{job['id']}/live").json()
+    assert body["terminal"] is True and 'data-verdict="bitwise"' in body["html"]["verdict"]
+    assert 'id="cancel-job"' not in body["html"]["status"]
+
+
+def test_run_page_shows_profile_fingerprint_and_checksums(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    _submit(client, seeds="42:1x1")
+    run_id = driver.complete_next(epochs=4)["run_id"]
+    html = client.get(f"/runs/{run_id}").text
+    assert 'id="run-status" data-status="succeeded"' in html
+    assert f'<script src="{plotly_url()}"></script>' in html and 'id="run-curves"' in html
+    profile = {r.cells[0]: r.cells[1] for r in table_rows(html, "applied-profile")}
+    assert profile["op_determinism"] == "yes" and profile["seed"] == "42"
+    assert profile["intra_op_threads"] == "1"
+    fp = {r.cells[0]: r.cells[1] for r in table_rows(html, "fingerprint")}
+    assert fp["CPU model"] == "Test CPU 9000" and fp["ISA flags"] == "avx, avx2, fma"
+    assert fp["TensorFlow"] == "2.18.0" and fp["scikit-learn"] == "1.5.2"
+    assert fp["Environment variables"] == "PYTHONHASHSEED=0, OMP_NUM_THREADS=1"
+    assert fp["Experiment source hash"] == "ab" * 32
+    assert '<details id="distributions">' in html and "numpy==2.0.2" in html
+    finals = {r.attrs["data-metric"]: r.cells[1] for r in table_rows(html, "final-metrics")}
+    assert set(finals) == set(METRICS)
+    attempts = table_rows(html, "attempts-table")
+    assert len(attempts) == 1 and attempts[0].cells[4] == "succeeded"
+    assert html.count("<li><code title=") == 4  # one checksum per epoch
+    assert "fork" in html and "zygote for this pre-import environment" in html
+    live = client.get(f"/runs/{run_id}/live").json()
+    assert live["terminal"] is True and live["html"]["detail"].strip() in html
+
+
+def test_failed_run_shows_error_and_traceback(client: TestClient, driver: AgentDriver) -> None:
+    _submit(client, seeds="42:1x1")
+    run_id = driver.complete_next(epochs=2, fail="ValueError: loss became NaN")["run_id"]
+    html = client.get(f"/runs/{run_id}").text
+    assert 'data-status="failed"' in html
+    assert '<div class="error-box" id="run-error">ValueError: loss became NaN</div>' in html
+    assert re.search(r'<pre class="traceback" id="traceback">Traceback', html)
+
+
+def test_queued_run_page_says_what_is_missing(client: TestClient) -> None:
+    _submit(client, seeds="42:1x1")
+    html = client.get("/runs/1").text
+    assert 'data-terminal="false"' in html and 'id="applied-profile-empty"' in html
+    assert "Not claimed by an agent yet" in html
+
+
+@pytest.mark.parametrize("url", ["/jobs/999", "/runs/999"])
+def test_unknown_ids_get_an_html_404(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-testid="not-found"' in response.text and "999 does not exist" in response.text
+
+
+def test_unknown_ids_live_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/jobs/999/live")
+    assert response.status_code == 404 and "999" in response.json()["detail"]
+
+
+def test_pages_link_assets_that_exist(client: TestClient) -> None:
+    html = client.get("/").text
+    for url in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
+        assert client.get(url).status_code == 200, url
+    assert client.get(plotly_url()).status_code == 200
