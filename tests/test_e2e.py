@@ -14,12 +14,18 @@ import pytest
 
 from tests.livesystem import LiveSystem
 
+REPO = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.tf
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(tmp_path_factory.mktemp("e2e"))
+    live = LiveSystem(
+        tmp_path_factory.mktemp("e2e"),
+        extra_env={"SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
+                   "PYTHONPATH": str(REPO)},
+    )
     live.start_server()
     live.start_agent("one")
     live.start_agent("two")
@@ -82,6 +88,21 @@ def test_submit_without_wait_returns_the_job_at_once(system: LiveSystem) -> None
     assert job["id"] > 0 and job["status"] in ("queued", "running")
     bad = system.cli("submit", "seed_card_mlp", "--param", "epochs=-3")
     assert bad.returncode == 2 and "epochs" in bad.stderr
+
+
+def test_failing_run_stores_its_traceback_and_the_others_go_on(system: LiveSystem) -> None:
+    report = _submit_wait(
+        system, "flaky_test", "--param", "fail_seed=8", "--seeds", "7:3x1", "--profile", "full"
+    )
+    assert report["_exit"] == 1 and report["status"] == "failed"
+    by_seed = {r["seed"]: r for r in report["runs"]}
+    assert by_seed[7]["status"] == by_seed[9]["status"] == "succeeded"
+    assert by_seed[8]["status"] == "failed"
+    assert "deliberate failure for seed 8" in by_seed[8]["error"]
+    run = httpx.get(f"{system.url}/api/v1/runs/{by_seed[8]['id']}").json()
+    assert "ValueError" in run["traceback"] and "plugin_experiments.py" in run["traceback"]
+    page = httpx.get(f"{system.url}/runs/{by_seed[8]['id']}").text
+    assert "deliberate failure for seed 8" in page
 
 
 def _wait_for(predicate, timeout: float = 120.0):  # type: ignore[no-untyped-def]
