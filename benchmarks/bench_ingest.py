@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 from common import median, report
-
 from tests.livesystem import TOKEN, LiveSystem
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -94,7 +93,9 @@ def main() -> None:
         try:
             pg = measure(
                 args.pg.rsplit("/", 1)[0] + f"/{name}",
-                points=args.points, batch=args.batch, senders=args.senders,
+                points=args.points,
+                batch=args.batch,
+                senders=args.senders,
             )
             rows.append((f"PostgreSQL, {args.senders} senders", " | ".join(pg)))
         finally:

@@ -78,6 +78,9 @@ def database(database_url: str) -> Iterator[Database]:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a test server with short leases."""
     return Settings(
-        data_dir=tmp_path, database_url=database_url, lease_seconds=30, max_attempts=3,
+        data_dir=tmp_path,
+        database_url=database_url,
+        lease_seconds=30,
+        max_attempts=3,
         reaper_interval_seconds=3600,
     )

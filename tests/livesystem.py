@@ -24,8 +24,14 @@ def free_port() -> int:
 class LiveSystem:
     """A seedlab server process plus agent processes, all talking real HTTP."""
 
-    def __init__(self, data_dir: Path, *, database_url: str | None = None,
-                 lease_seconds: float = 6.0, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        lease_seconds: float = 6.0,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -47,7 +53,9 @@ class LiveSystem:
         log = open(self.data_dir / "server.log", "wb")  # noqa: SIM115 - lives with the process
         self.server = subprocess.Popen(
             [sys.executable, "-m", "seedlab.cli", "server", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -66,7 +74,9 @@ class LiveSystem:
         log = open(self.data_dir / f"agent-{name}.log", "wb")  # noqa: SIM115
         agent = subprocess.Popen(
             [sys.executable, "-m", "seedlab.cli", "agent", "--server", self.url, "--name", name],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.agents.append(agent)
         return agent
@@ -75,7 +85,10 @@ class LiveSystem:
         """Run the seedlab CLI against this server."""
         return subprocess.run(
             [sys.executable, "-m", "seedlab.cli", *args, "--server", self.url],
-            env=self.env, capture_output=True, text=True, timeout=timeout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def logs(self) -> str:

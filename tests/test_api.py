@@ -38,10 +38,19 @@ def test_create_list_get_report(client: TestClient) -> None:
     report = client.get(f"/api/v1/jobs/{job['id']}/report").json()
     assert report["verdict"] == "not_checked"
     assert [(r["seed"], r["repeat"], r["status"]) for r in report["runs"]] == [
-        (42, 0, "queued"), (43, 0, "queued"), (42, 1, "queued"), (43, 1, "queued"),
+        (42, 0, "queued"),
+        (43, 0, "queued"),
+        (42, 1, "queued"),
+        (43, 1, "queued"),
     ]
     assert set(report["runs"][0]) >= {
-        "id", "seed", "repeat", "status", "attempt", "final_metrics", "weights_checksum",
+        "id",
+        "seed",
+        "repeat",
+        "status",
+        "attempt",
+        "final_metrics",
+        "weights_checksum",
         "fingerprint_hash",
     }
 
@@ -69,9 +78,7 @@ def test_invalid_params_name_the_field_and_rule(client: TestClient) -> None:
 
 
 def test_seed_plan_over_limit_is_refused(client: TestClient) -> None:
-    response = client.post(
-        "/api/v1/jobs", json={"experiment": "seed_card_mlp", "seeds": "0:501x2"}
-    )
+    response = client.post("/api/v1/jobs", json={"experiment": "seed_card_mlp", "seeds": "0:501x2"})
     assert response.status_code == 422
     assert "1002 runs" in response.json()["detail"]
 
@@ -107,9 +114,9 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
     ):
         response = client.get(path)
         assert response.status_code == 404, path
-        assert "does not exist" in response.json()["detail"] or "unknown" in response.json()[
-            "detail"
-        ]
+        assert (
+            "does not exist" in response.json()["detail"] or "unknown" in response.json()["detail"]
+        )
     assert client.post("/api/v1/jobs/999/cancel").status_code == 404
 
 
@@ -117,8 +124,15 @@ def test_experiments_catalog_has_json_schemas(client: TestClient) -> None:
     items = {e["name"]: e for e in client.get("/api/v1/experiments").json()}
     assert {"seed_card_mlp", "credit_risk_mlp", "digits_cnn"} <= set(items)
     schema = items["credit_risk_mlp"]["params_schema"]
-    assert {"dataset", "epochs", "batch_size", "hidden_units", "dropout", "learning_rate",
-            "data_seed"} <= set(schema["properties"])
+    assert {
+        "dataset",
+        "epochs",
+        "batch_size",
+        "hidden_units",
+        "dropout",
+        "learning_rate",
+        "data_seed",
+    } <= set(schema["properties"])
     assert items["seed_card_mlp"]["defaults"]["n_samples"] == 100
 
 
@@ -138,9 +152,7 @@ def test_agent_endpoints_require_the_token_when_set(
     with TestClient(app) as c:
         body = {"name": "x", "hostname": "h"}
         assert c.post("/api/v1/agent/register", json=body).status_code == 401
-        ok = c.post(
-            "/api/v1/agent/register", json=body, headers={"Authorization": "Bearer s3cret"}
-        )
+        ok = c.post("/api/v1/agent/register", json=body, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 201
 
 
@@ -153,23 +165,36 @@ def test_agent_protocol_roundtrip_fills_the_report(client: TestClient) -> None:
         started = client.post(
             f"/api/v1/agent/runs/{run_id}/started",
             json={
-                "attempt": attempt, "applied_profile": {"op_determinism": True},
-                "fingerprint_hash": "a" * 64, "fingerprint": {"python": "3.11"},
+                "attempt": attempt,
+                "applied_profile": {"op_determinism": True},
+                "fingerprint_hash": "a" * 64,
+                "fingerprint": {"python": "3.11"},
                 "isolation": "fork",
             },
         )
         assert started.status_code == 204
         points = client.post(
             f"/api/v1/agent/runs/{run_id}/points",
-            json={"attempt": attempt, "epoch": 2, "epochs": 2, "points": [
-                {"key": "loss", "step": 1, "value": 0.7}, {"key": "loss", "step": 2, "value": 0.6},
-            ]},
+            json={
+                "attempt": attempt,
+                "epoch": 2,
+                "epochs": 2,
+                "points": [
+                    {"key": "loss", "step": 1, "value": 0.7},
+                    {"key": "loss", "step": 2, "value": 0.6},
+                ],
+            },
         )
         assert points.json() == {"accepted": 2}
         finish = client.post(
             f"/api/v1/agent/runs/{run_id}/finish",
-            json={"attempt": attempt, "status": "succeeded", "final_metrics": {"loss": 0.6},
-                  "weights_checksum": "c" * 64, "epoch_checksums": ["b" * 64, "c" * 64]},
+            json={
+                "attempt": attempt,
+                "status": "succeeded",
+                "final_metrics": {"loss": 0.6},
+                "weights_checksum": "c" * 64,
+                "epoch_checksums": ["b" * 64, "c" * 64],
+            },
         )
         assert finish.status_code == 204
     assert client.post("/api/v1/agent/claim", json={"agent_id": agent["id"]}).status_code == 204
@@ -183,7 +208,5 @@ def test_agent_protocol_roundtrip_fills_the_report(client: TestClient) -> None:
     assert [a["outcome"] for a in run["attempts"]] == ["succeeded"]
     metrics = client.get(f"/api/v1/runs/{run['id']}/metrics").json()
     assert metrics["series"][0]["points"] == [[1, 0.7], [2, 0.6]]
-    stale = client.post(
-        f"/api/v1/agent/runs/{run['id']}/heartbeat", json={"attempt": 1}
-    )
+    stale = client.post(f"/api/v1/agent/runs/{run['id']}/heartbeat", json={"attempt": 1})
     assert stale.status_code == 409

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.tf
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     live = LiveSystem(
         tmp_path_factory.mktemp("e2e"),
-        extra_env={"SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
-                   "PYTHONPATH": str(REPO)},
+        extra_env={
+            "SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
+            "PYTHONPATH": str(REPO),
+        },
     )
     live.start_server()
     live.start_agent("one")
@@ -121,9 +123,11 @@ def test_cancel_stops_running_and_queued_runs(system: LiveSystem) -> None:
     )
     job_id = json.loads(result.stdout)["id"]
     report_url = f"{system.url}/api/v1/jobs/{job_id}/report"
-    _wait_for(lambda: any(
-        r["status"] == "running" and r["epoch"] for r in httpx.get(report_url).json()["runs"]
-    ))
+    _wait_for(
+        lambda: any(
+            r["status"] == "running" and r["epoch"] for r in httpx.get(report_url).json()["runs"]
+        )
+    )
     assert system.cli("cancel", str(job_id)).returncode == 0
     final = _wait_for(
         lambda: (r := httpx.get(report_url).json())["status"] == "cancelled" and r, timeout=60

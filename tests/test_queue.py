@@ -53,9 +53,7 @@ def _finish(db: Database, run_id: int, attempt: int, status: str = "succeeded") 
 
 def _expire_all(db: Database) -> list[int]:
     with db.write() as session:
-        return queue_service.reap_expired_leases(
-            session=session, now=utcnow() + timedelta(hours=1)
-        )
+        return queue_service.reap_expired_leases(session=session, now=utcnow() + timedelta(hours=1))
 
 
 def test_claims_oldest_first_and_returns_none_when_empty(
@@ -112,7 +110,9 @@ def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
     assert (second.run_id, second.attempt) == (first.run_id, 2)
     with database.write() as session, pytest.raises(Conflict, match="attempt 2"):
         queue_service.heartbeat(
-            session=session, run_id=first.run_id, payload=Heartbeat(attempt=1),
+            session=session,
+            run_id=first.run_id,
+            payload=Heartbeat(attempt=1),
             settings=settings,
         )
     with database.write() as session, pytest.raises(Conflict):
@@ -153,7 +153,9 @@ def test_cancel_stops_queued_and_flags_running(database: Database, settings: Set
         jobs_service.cancel_job(session=session, job_id=job_id)
     with database.write() as session:
         reply = queue_service.heartbeat(
-            session=session, run_id=running.run_id, payload=Heartbeat(attempt=1),
+            session=session,
+            run_id=running.run_id,
+            payload=Heartbeat(attempt=1),
             settings=settings,
         )
     assert reply.cancel is True
@@ -187,9 +189,9 @@ def test_resent_points_batch_is_stored_once(database: Database, settings: Settin
             queue_service.ingest_points(session=session, run_id=a.run_id, payload=batch)
     with database.read() as session:
         values = session.scalars(
-            select(MetricPoint.value).where(MetricPoint.run_id == a.run_id).order_by(
-                MetricPoint.step
-            )
+            select(MetricPoint.value)
+            .where(MetricPoint.run_id == a.run_id)
+            .order_by(MetricPoint.step)
         ).all()
     assert values == [1.0, 0.5, 1.0 / 3]
 

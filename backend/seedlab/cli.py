@@ -64,7 +64,7 @@ def up(
         int | None, typer.Option("--agents", help="local agents (default: one per CPU core)")
     ] = None,
 ) -> None:
-    """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR unless SEEDLAB_DATABASE_URL)."""
+    """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR, or SEEDLAB_DATABASE_URL)."""
     _logging()
     count = default_agent_count() if agents is None else agents
     token = os.environ.get("SEEDLAB_AGENT_TOKEN") or secrets.token_urlsafe(24)
@@ -78,8 +78,16 @@ def up(
         for index in range(count):
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "seedlab.cli", "agent", "--server", url,
-                     "--name", f"local-{index + 1}"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "seedlab.cli",
+                        "agent",
+                        "--server",
+                        url,
+                        "--name",
+                        f"local-{index + 1}",
+                    ],
                     env={**os.environ, "SEEDLAB_AGENT_TOKEN": token},
                 )
             )
@@ -169,6 +177,13 @@ def _print_report(report: dict[str, Any]) -> None:
         )
 
 
+def _show(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+
+
 def _exit_code(report: dict[str, Any], require_bitwise: bool) -> int:
     if report["status"] != "succeeded":
         return 1
@@ -230,12 +245,13 @@ def submit(
                 raise _fail(f"job {job['id']} still {report['status']} after {timeout:.0f} s", 4)
             time.sleep(1.0)
     except ApiError as exc:
-        raise _fail(str(exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)))
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        raise _fail(detail) from None
     except ServerUnreachable as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     finally:
         client.close()
-    typer.echo(json.dumps(report, indent=2)) if as_json else _print_report(report)
+    _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
 
 
@@ -250,20 +266,22 @@ def status(
     try:
         report = _report(client, job)
     except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     finally:
         client.close()
-    typer.echo(json.dumps(report, indent=2)) if as_json else _print_report(report)
+    _show(report, as_json)
 
 
 @app.command()
-def cancel(job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = DEFAULT_SERVER) -> None:
+def cancel(
+    job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = DEFAULT_SERVER
+) -> None:
     """Cancel a job: queued runs are cancelled, running ones stopped."""
     client = _client(server)
     try:
         result = client.post(f"/api/v1/jobs/{job}/cancel")
     except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     finally:
         client.close()
     typer.echo(f"job {job}: {result['status']}")
@@ -276,7 +294,7 @@ def experiments(as_json: JsonOpt = False, server: ServerOpt = DEFAULT_SERVER) ->
     try:
         items = client.get("/api/v1/experiments")
     except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     finally:
         client.close()
     if as_json:

@@ -86,7 +86,9 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8,
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
             max_overflow=16,
         )
         _configure_sqlite(engine)

@@ -36,9 +36,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _agent_token(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> None:
+def _agent_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     expected = _settings(request).agent_token
     if not expected:
         return

@@ -7,4 +7,13 @@ from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
 from seedlab.runs.models import MetricPoint, Run, RunAttempt
 
-__all__ = ["Agent", "Base", "ExperimentRecord", "Fingerprint", "Job", "MetricPoint", "Run", "RunAttempt"]
+__all__ = [
+    "Agent",
+    "Base",
+    "ExperimentRecord",
+    "Fingerprint",
+    "Job",
+    "MetricPoint",
+    "Run",
+    "RunAttempt",
+]

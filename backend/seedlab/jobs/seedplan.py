@@ -38,7 +38,7 @@ class SeedPlan:
         return {"seeds": list(self.seeds), "repeats": self.repeats}
 
     def expand(self) -> list[tuple[int, int]]:
-        """(seed, repeat) pairs: every seed's first repeat before any second, so spread shows early."""
+        """(seed, repeat) pairs, first repeats of every seed first so the spread shows early."""
         return [(seed, r) for r in range(self.repeats) for seed in self.seeds]
 
 
@@ -81,7 +81,9 @@ def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
             seeds = [int(s) for s in m[1].split(",")]
             return _checked(seeds, int(m[2] or 1), max_runs)
         raise InvalidInput(f"cannot read seed plan {value!r}; use {FORMS}")
-    if isinstance(value, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+    if isinstance(value, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) for s in value
+    ):
         return _checked(list(value), 1, max_runs)
     if isinstance(value, dict):
         repeats = value.get("repeats", 1)

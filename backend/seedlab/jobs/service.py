@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from seedlab.analysis.downsample import downsample
 from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
-from seedlab.charts.overlay import available_metrics, default_metric, overlay_figure
+from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
@@ -215,25 +216,25 @@ def overlay(
     *, session: Session, job_id: int, metric: str | None, band: bool, max_points: int
 ) -> dict[str, Any]:
     """Plotly figure of every run's curve for one metric, downsampled, with the seed band."""
-    from seedlab.analysis.downsample import downsample
-
     job = _job_with_runs(session, job_id)
     keys = runs_service.job_metric_keys(session=session, job_id=job.id)
     chosen = metric or default_metric(keys)
-    if chosen is not None and chosen not in keys and keys:
-        raise InvalidInput(f"job {job_id} logged no metric {chosen!r}; logged: {', '.join(keys)}")
-    curves = (
-        runs_service.job_curves(session=session, job_id=job.id, keys=[chosen]) if chosen else {}
-    )
-    data = []
-    for run in job.runs:
-        run_curves = curves.get(run.id, {})
-        points = run_curves.get(chosen or "", [])
-        reduced = {chosen: downsample(points, max_points)} if chosen and points else {}
-        data.append(runs_service.as_run_data(run, reduced))
-    figure = overlay_figure(data, chosen, show_band=band) if chosen else {"data": [], "layout": {}}
-    return {
-        "metric": chosen,
-        "metrics": available_metrics(data) if not keys else keys,
-        "figure": figure,
-    }
+    if chosen is None:
+        return {"metric": None, "metrics": keys, "figure": {"data": [], "layout": {}}}
+    if chosen not in keys:
+        raise InvalidInput(
+            f"job {job_id} logged no metric {chosen!r}; logged: {', '.join(keys) or 'none yet'}"
+        )
+    curves = runs_service.job_curves(session=session, job_id=job.id, keys=[chosen])
+    data = [runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs]
+    # The band needs every run's full curve (epochs common to all seeds); only the drawn run
+    # traces are downsampled afterwards.
+    figure = overlay_figure(data, chosen, show_band=band)
+    for trace in figure["data"]:
+        if trace.get("meta") != "band" and len(trace["x"]) > max_points:
+            kept = downsample(list(zip(trace["x"], trace["y"], strict=True)), max_points)
+            trace["x"] = [p[0] for p in kept]
+            trace["y"] = [p[1] for p in kept]
+            if isinstance(trace.get("customdata"), list) and trace["customdata"]:
+                trace["customdata"] = [trace["customdata"][0]] * len(kept)
+    return {"metric": chosen, "metrics": keys, "figure": figure}

@@ -110,9 +110,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
 
 def _fenced_run(session: Session, run_id: int, attempt: int) -> Run:
     """The running run locked for update, or 409 when the write carries a stale attempt."""
-    run = session.scalars(
-        select(Run).where(Run.id == run_id).with_for_update()
-    ).one_or_none()
+    run = session.scalars(select(Run).where(Run.id == run_id).with_for_update()).one_or_none()
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
     if run.attempt != attempt or run.status != RunStatus.RUNNING.value:

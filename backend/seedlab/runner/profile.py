@@ -127,7 +127,7 @@ def resolve_profile(spec: ProfileSpec | str) -> Profile:
     if isinstance(spec, str):
         if spec not in PRESETS:
             raise ValueError(f"unknown profile {spec!r}; allowed presets are {sorted(PRESETS)}")
-        spec = ProfileSpec(preset=spec)  # type: ignore[arg-type]
+        spec = ProfileSpec(preset=spec)
     toggles = dict(PRESETS[spec.preset])
     overridden = False
     for name in TOGGLES:

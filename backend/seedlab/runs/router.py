@@ -25,6 +25,4 @@ def run_metrics(
     max_points: int = Query(1000, ge=10, le=100_000),
 ) -> RunMetrics:
     """Metric series of the run's current attempt (downsampled beyond max_points)."""
-    return runs_service.run_metrics(
-        session=session, run_id=run_id, keys=key, max_points=max_points
-    )
+    return runs_service.run_metrics(session=session, run_id=run_id, keys=key, max_points=max_points)
