@@ -35,6 +35,8 @@ def downsample(points: Sequence[Point], max_points: int) -> list[Point]:
         return list(points)
     inner = points[1:-1]
     budget = max_points - 2
+    if budget == 0:
+        return [points[0], points[-1]]
     if budget < 3:
         return [points[0], *_extremes(inner, budget, points[0][1], points[-1][1]), points[-1]]
     buckets = budget // 3

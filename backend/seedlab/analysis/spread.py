@@ -63,7 +63,10 @@ def _mean_std(data: np.ndarray[Any, np.dtype[np.float64]]) -> tuple[float, float
     # Summation round-off would otherwise report a tiny spread for bit-identical values.
     if bool(np.all(data == first)):
         return first, 0.0 if len(data) >= 2 else math.nan
-    return float(data.mean()), float(data.std(ddof=1)) if len(data) >= 2 else math.nan
+    # Infinite values make the spread NaN, which to_dict reports as None: no warning needed.
+    with np.errstate(invalid="ignore"):
+        std = float(data.std(ddof=1)) if len(data) >= 2 else math.nan
+        return float(data.mean()), std
 
 
 def summarize(values: Sequence[float], seeds: Sequence[int] = ()) -> MetricSpread:
