@@ -16,6 +16,7 @@ from seedlab.db import Database
 from seedlab.errors import AppError
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
+from seedlab.fingerprints.diff_router import router as diff_router
 from seedlab.fingerprints.router import router as fingerprints_router
 from seedlab.jobs.router import router as jobs_router
 from seedlab.pages.router import router as pages_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         jobs_router,
         runs_router,
         fingerprints_router,
+        diff_router,
         agents_router,
         agent_protocol_router,
         static_router,

@@ -17,6 +17,7 @@ import typer
 
 from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
 from seedlab.config import Settings, default_agent_count
+from seedlab.fingerprints.cli import diff as diff_command
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 db_app = typer.Typer(help="Database maintenance.")
@@ -230,20 +231,7 @@ def submit(
         if not wait:
             typer.echo(json.dumps(job, indent=2) if as_json else f"job {job['id']} queued")
             return
-        deadline = time.monotonic() + timeout
-        last = ""
-        while True:
-            report = _report(client, job["id"])
-            done = sum(report["run_counts"].get(s, 0) for s in TERMINAL)
-            line = f"job {job['id']}: {report['status']} ({done}/{len(report['runs'])} runs done)"
-            if line != last:
-                typer.echo(line, err=True)
-                last = line
-            if report["status"] in TERMINAL:
-                break
-            if time.monotonic() > deadline:
-                raise _fail(f"job {job['id']} still {report['status']} after {timeout:.0f} s", 4)
-            time.sleep(1.0)
+        report = _wait_report(client, job["id"], timeout)
     except ApiError as exc:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         raise _fail(detail) from None
@@ -253,6 +241,89 @@ def submit(
         client.close()
     _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
+
+
+def _wait_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        report = _report(client, job_id)
+        done = sum(report["run_counts"].get(s, 0) for s in TERMINAL)
+        line = f"job {job_id}: {report['status']} ({done}/{len(report['runs'])} runs done)"
+        if line != last:
+            typer.echo(line, err=True)
+            last = line
+        if report["status"] in TERMINAL:
+            return report
+        if time.monotonic() > deadline:
+            raise _fail(f"job {job_id} still {report['status']} after {timeout:.0f} s", 4)
+        time.sleep(1.0)
+
+
+@app.command()
+def audit(
+    experiment: Annotated[str, typer.Argument(help="experiment name")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the seed to audit")] = 42,
+    toggle: Annotated[
+        list[str] | None, typer.Option("--toggle", help="audit only these toggles, repeatable")
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="an environment variant NAME=VALUE[,NAME=VALUE]; repeat for a matrix, e.g. "
+            "--env TF_ENABLE_ONEDNN_OPTS=0 --env TF_ENABLE_ONEDNN_OPTS=1",
+        ),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the audit to end")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 3600.0,
+    as_json: JsonOpt = False,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Audit the randomness sources: the full profile, then each toggle off, twice each."""
+    matrix = [
+        dict(pair.split("=", 1) for pair in variant.split(",") if "=" in pair)
+        for variant in env or []
+    ]
+    spec: dict[str, Any] = {"seed": seed, "env_matrix": matrix}
+    if toggle:
+        spec["toggles"] = toggle
+    payload = {
+        "kind": "audit",
+        "experiment": experiment,
+        "params": _parse_params(param or []),
+        "audit": spec,
+    }
+    client = _client(server)
+    try:
+        job = client.post("/api/v1/jobs", payload)
+        if not wait:
+            typer.echo(json.dumps(job, indent=2) if as_json else f"audit job {job['id']} queued")
+            return
+        report = _wait_report(client, job["id"], timeout)
+    except ApiError as exc:
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        raise _fail(detail) from None
+    except ServerUnreachable as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        client.close()
+    result = {"id": report["id"], "status": report["status"], **(report["audit"] or {})}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(f"audit job {report['id']}: {report['status']}")
+        typer.echo(result.get("conclusion", ""))
+        for name, row in result.get("toggles", {}).items():
+            typer.echo(
+                f"  {name:15} breaks bitwise: {row['breaks_bitwise']!s:5} "
+                f"s/epoch on {row['seconds_per_epoch_on'] or 0:.3f} "
+                f"off {row['seconds_per_epoch_off'] or 0:.3f}"
+            )
+    raise typer.Exit(0 if report["status"] == "succeeded" else 1)
 
 
 @app.command()
@@ -313,6 +384,9 @@ def db_upgrade() -> None:
     database = Database(Settings().resolved_database_url())
     database.upgrade()
     typer.echo(f"database at head: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+app.command("diff")(diff_command)
 
 
 def main() -> None:

@@ -177,6 +177,7 @@ class Agent:
                 final_metrics=final.get("final_metrics"),
                 weights_checksum=final.get("weights_checksum"),
                 epoch_checksums=final.get("epoch_checksums"),
+                seconds_per_epoch=final.get("seconds_per_epoch"),
                 seconds=seconds,
             )
         elif failure is not None:

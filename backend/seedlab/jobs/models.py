@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from seedlab.runs.models import Run
 
 _JOB_STATUSES = ", ".join(f"'{s.value}'" for s in JobStatus)
+JOB_KINDS = ("standard", "audit")
+_JOB_KINDS = ", ".join(f"'{kind}'" for kind in JOB_KINDS)
 
 
 class Job(Base):
@@ -23,10 +25,13 @@ class Job(Base):
     __tablename__ = "job"
     __table_args__ = (
         CheckConstraint(f"status IN ({_JOB_STATUSES})", name="status_allowed"),
+        CheckConstraint(f"kind IN ({_JOB_KINDS})", name="kind_allowed"),
         Index("ix_job_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
+    audit: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     experiment_name: Mapped[str] = mapped_column(ForeignKey("experiment.name"))
     experiment_version: Mapped[str] = mapped_column(String(40))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seedlab.runner.profile import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
+
+
+class AuditSpec(BaseModel):
+    """What an audit job runs: one seed under the full profile and with each toggle off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="the one seed audited")
+    repeats: int = Field(default=2, ge=2, le=10, description="runs per variant")
+    toggles: list[str] | None = Field(
+        default=None, description="toggles to audit (default: all eight)"
+    )
+    env_matrix: list[dict[str, str]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="pre-import environments to compare, e.g. "
+        '[{"TF_ENABLE_ONEDNN_OPTS": "0"}, {"TF_ENABLE_ONEDNN_OPTS": "1"}]',
+    )
+
+    @field_validator("toggles")
+    @classmethod
+    def _known_toggles(cls, toggles: list[str] | None) -> list[str] | None:
+        from seedlab.runner.profile import TOGGLES
+
+        unknown = sorted(set(toggles or []) - set(TOGGLES))
+        if unknown:
+            raise ValueError(f"unknown toggles {unknown}; allowed: {list(TOGGLES)}")
+        return toggles
 
 
 class JobCreate(BaseModel):
@@ -16,6 +44,9 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["standard", "audit"] = Field(
+        default="standard", description="standard: a seed plan; audit: the randomness-source audit"
+    )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")
     params: dict[str, Any] = Field(default_factory=dict, description="Experiment parameters")
     seeds: str | list[int] | dict[str, Any] = Field(
@@ -30,12 +61,14 @@ class JobCreate(BaseModel):
         default=None, description="Per-metric absolute tolerance for a within_tolerance verdict"
     )
     label: str | None = Field(default=None, max_length=200)
+    audit: AuditSpec | None = Field(default=None, description="audit settings (kind=audit)")
 
 
 class JobRead(BaseModel):
     """A job as listed and fetched."""
 
     id: int
+    kind: str
     experiment: str
     experiment_version: str
     label: str | None
@@ -80,6 +113,7 @@ class JobReport(BaseModel):
     """Everything a pipeline needs: status, verdict with evidence, spread, runs."""
 
     id: int
+    kind: str
     status: str
     experiment: str
     experiment_version: str
@@ -93,5 +127,6 @@ class JobReport(BaseModel):
     metrics: dict[str, MetricSpreadOut]
     run_counts: dict[str, int]
     runs: list[RunSummary]
+    audit: dict[str, Any] | None = None
     created_at: datetime
     finished_at: datetime | None

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from seedlab.analysis.audit import BASELINE, AuditRun, audit_report, env_variant, without
 from seedlab.analysis.downsample import downsample
 from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
@@ -15,10 +16,11 @@ from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
+from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobCreate, JobRead, JobReport, MetricSpreadOut
+from seedlab.jobs.schemas import AuditSpec, JobCreate, JobRead, JobReport, MetricSpreadOut
 from seedlab.jobs.seedplan import parse_seed_plan
-from seedlab.runner.profile import resolve_profile
+from seedlab.runner.profile import TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
 from seedlab.status import JobStatus, RunStatus, transition_job, transition_run
@@ -31,22 +33,42 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
     params = experiments_service.validated_params(spec=spec, params=payload.params)
-    plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
-    profile = resolve_profile(payload.profile)
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
+    if payload.kind == "audit":
+        audit = payload.audit or AuditSpec()
+        plan = parse_seed_plan([audit.seed], max_runs=settings.max_runs_per_job)
+        variants = audit_variants(audit)
+        profile = variants[0][1]
+        repeats = audit.repeats
+    else:
+        if payload.audit is not None:
+            raise InvalidInput("audit settings need kind 'audit'")
+        plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
+        profile = resolve_profile(payload.profile)
+        variants = [(None, profile)]
+        repeats = plan.repeats
+    run_count = len(plan.seeds) * repeats * len(variants)
+    if run_count > settings.max_runs_per_job:
+        raise InvalidInput(
+            f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
+        )
     job = Job(
+        kind=payload.kind,
+        audit=(payload.audit or AuditSpec()).model_dump() if payload.kind == "audit" else None,
         experiment_name=spec.name,
         experiment_version=spec.version,
         params=params,
-        seed_plan=plan.to_json(),
-        seed_plan_text=plan.text(),
+        seed_plan={"seeds": list(plan.seeds), "repeats": repeats},
+        seed_plan_text=plan.text()
+        if payload.kind == "standard"
+        else f"audit of seed {plan.seeds[0]}",
         profile=profile.model_dump(),
         profile_name=profile.name,
         tolerance=payload.tolerance,
         label=payload.label,
         status=JobStatus.QUEUED.value,
-        run_count=plan.run_count,
+        run_count=run_count,
         created_at=utcnow(),
     )
     session.add(job)
@@ -56,13 +78,30 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
             job_id=job.id,
             seed=seed,
             repeat=repeat,
+            variant=variant,
+            profile=None if variant is None else variant_profile.model_dump(),
             max_attempts=settings.max_attempts,
             queued_at=job.created_at,
         )
-        for seed, repeat in plan.expand()
+        for repeat in range(repeats)
+        for variant, variant_profile in variants
+        for seed in plan.seeds
     )
     session.flush()
     return job
+
+
+def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:
+    """Baseline (every toggle on), one variant per toggle turned off, one per environment."""
+    all_on = dict.fromkeys(TOGGLES, True)
+    baseline = resolve_profile(ProfileSpec(preset="full", **all_on))
+    variants: list[tuple[str | None, Profile]] = [(BASELINE, baseline)]
+    for toggle in TOGGLES if audit.toggles is None else audit.toggles:
+        off = resolve_profile(ProfileSpec(preset="full", **{**all_on, toggle: False}))
+        variants.append((without(toggle), off))
+    for env in audit.env_matrix:
+        variants.append((env_variant(env), resolve_profile(ProfileSpec(**all_on, env=env))))
+    return variants
 
 
 def get_job(*, session: Session, job_id: int) -> Job:
@@ -77,6 +116,7 @@ def describe(job: Job, counts: dict[str, int]) -> JobRead:
     """A job as the API lists it."""
     return JobRead(
         id=job.id,
+        kind=job.kind,
         experiment=job.experiment_name,
         experiment_version=job.experiment_version,
         label=job.label,
@@ -186,14 +226,22 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
     """Status, verdict with evidence, spread across seeds, and every run."""
     job = _job_with_runs(session, job_id)
     curves = runs_service.job_curves(session=session, job_id=job.id)
-    data = [runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs]
-    verdict = compute_verdict(data, tolerance=job.tolerance).to_dict()
-    spread = compute_spread(data)
+    data = {run.id: runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs}
+    audit = None
+    if job.kind == "audit":
+        audit = _audit_section(session, job, data)
+        # The verdict of an audit job is its baseline pair's: every control on.
+        compared = [data[run.id] for run in job.runs if run.variant == BASELINE]
+    else:
+        compared = list(data.values())
+    verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
+    spread = compute_spread(compared)
     counts: dict[str, int] = {}
     for run in job.runs:
         counts[run.status] = counts.get(run.status, 0) + 1
     return JobReport(
         id=job.id,
+        kind=job.kind,
         status=job.status,
         experiment=job.experiment_name,
         experiment_version=job.experiment_version,
@@ -207,9 +255,30 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
         metrics={name: MetricSpreadOut(**s.to_dict()) for name, s in sorted(spread.items())},
         run_counts=counts,
         runs=[runs_service.summarize(run) for run in job.runs],
+        audit=audit,
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
+    hashes = {run.fingerprint_hash for run in job.runs if run.fingerprint_hash}
+    data_hash = {
+        fp.hash: fp.data.get("data_hash")
+        for fp in session.scalars(select(Fingerprint).where(Fingerprint.hash.in_(hashes)))
+    }
+    runs = [
+        AuditRun(
+            data=data[run.id],
+            variant=run.variant or BASELINE,
+            seconds_per_epoch=run.seconds_per_epoch,
+            data_hash=data_hash.get(run.fingerprint_hash or ""),
+        )
+        for run in job.runs
+    ]
+    chosen = (job.audit or {}).get("toggles")
+    toggles = list(TOGGLES) if chosen is None else chosen
+    return audit_report(runs, toggles)
 
 
 def overlay(

@@ -117,5 +117,6 @@ class RunFinished(AttemptFenced):
     weights_checksum: str | None = Field(default=None, max_length=64)
     epoch_checksums: list[str] | None = None
     seconds: float | None = None
+    seconds_per_epoch: float | None = None
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)

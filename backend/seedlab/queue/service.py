@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 from datetime import datetime, timedelta
-from typing import Any
-
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -103,7 +101,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         params=job.params,
         seed=run.seed,
         repeat=run.repeat,
-        profile=job.profile,
+        profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
     )
 
@@ -181,6 +179,7 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     run.weights_checksum = payload.weights_checksum
     run.epoch_checksums = payload.epoch_checksums
     run.seconds = payload.seconds
+    run.seconds_per_epoch = payload.seconds_per_epoch
     run.error = payload.error
     run.traceback = payload.traceback
     if payload.status == RunStatus.SUCCEEDED.value and payload.epoch_checksums:
@@ -229,8 +228,3 @@ def reap_expired_leases(*, session: Session, now: datetime | None = None) -> lis
     for job in touched_jobs.values():
         jobs_service.refresh_status(session=session, job=job)
     return [run.id for run in expired]
-
-
-def assignment_dict(assignment: RunAssignment) -> dict[str, Any]:
-    """JSON form of an assignment."""
-    return assignment.model_dump()

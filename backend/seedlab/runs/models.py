@@ -46,6 +46,10 @@ class Run(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
     seed: Mapped[int] = mapped_column(BigInteger)
     repeat: Mapped[int]
+    # Audit jobs run the same seed under several profiles: the variant names the profile and
+    # `profile` overrides the job's for this run.
+    variant: Mapped[str | None] = mapped_column(String(200), default=None)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED.value)
     attempt: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int]
@@ -67,6 +71,7 @@ class Run(Base):
     isolation: Mapped[str | None] = mapped_column(String(20), default=None)
     isolation_reason: Mapped[str | None] = mapped_column(Text, default=None)
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    seconds_per_epoch: Mapped[float | None] = mapped_column(Float, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     traceback: Mapped[str | None] = mapped_column(Text, default=None)
 

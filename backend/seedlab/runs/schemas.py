@@ -14,6 +14,7 @@ class RunSummary(BaseModel):
     id: int
     seed: int
     repeat: int
+    variant: str | None = None
     status: str
     attempt: int
     epoch: int | None
@@ -47,6 +48,7 @@ class RunRead(RunSummary):
     epoch_checksums: list[str] | None
     traceback: str | None
     seconds: float | None
+    seconds_per_epoch: float | None
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +32,7 @@ def summarize(run: Run) -> RunSummary:
         id=run.id,
         seed=run.seed,
         repeat=run.repeat,
+        variant=run.variant,
         status=run.status,
         attempt=run.attempt,
         epoch=run.epoch,
@@ -57,6 +57,7 @@ def describe(run: Run) -> RunRead:
         epoch_checksums=run.epoch_checksums,
         traceback=run.traceback,
         seconds=run.seconds,
+        seconds_per_epoch=run.seconds_per_epoch,
         queued_at=run.queued_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -179,8 +180,3 @@ def status_counts(*, session: Session, job_ids: Sequence[int]) -> dict[int, dict
     for job_id, status, n in session.execute(query):
         counts[job_id][status] = n
     return counts
-
-
-def applied_profile_summary(run: Run) -> dict[str, Any]:
-    """The profile as recorded inside the run process (empty before it started)."""
-    return dict(run.applied_profile or {})
