@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
+from seedlab.compare.cli import compare as compare_command
 from seedlab.config import Settings, default_agent_count
 from seedlab.fingerprints.cli import diff as diff_command
 
@@ -387,6 +388,7 @@ def db_upgrade() -> None:
 
 
 app.command("diff")(diff_command)
+app.command("compare")(compare_command)
 
 
 def main() -> None:

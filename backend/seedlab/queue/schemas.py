@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,7 +113,7 @@ class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
     status: Literal["succeeded", "failed", "cancelled"]
-    final_metrics: dict[str, float] | None = None
+    final_metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
     weights_checksum: str | None = Field(default=None, max_length=64)
     epoch_checksums: list[str] | None = None
     seconds: float | None = None

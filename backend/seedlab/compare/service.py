@@ -1,0 +1,197 @@
+"""Two jobs' final values of one metric (one succeeded run per seed), compared for significance."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from seedlab.analysis.significance import compare_samples
+from seedlab.analysis.spread import one_run_per_seed
+from seedlab.analysis.types import RunData
+from seedlab.charts.overlay import PALETTE, default_metric
+from seedlab.compare.schemas import CompareResult, JobSample
+from seedlab.errors import AppError, InvalidInput
+from seedlab.jobs import service as jobs_service
+from seedlab.jobs.models import Job
+from seedlab.runs import service as runs_service
+
+BOOTSTRAP = 10_000
+# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
+LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
+LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
+BETTER_CHOICES: dict[str, bool | None] = {"auto": None, "higher": True, "lower": False}
+BETTER_LABELS = {"auto": "auto (lower for losses)", "higher": "higher", "lower": "lower"}
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
+    name = metric.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
+        words & LOWER_IS_BETTER_WORDS
+    )
+
+
+def _chosen_runs(job: Job) -> list[RunData]:
+    return one_run_per_seed([runs_service.as_run_data(run, None) for run in job.runs])
+
+
+def job_sample(*, job: Job, metric: str) -> JobSample:
+    """The job's value of the metric for each seed; 422 when there are fewer than 2."""
+    chosen = _chosen_runs(job)
+    having = [run for run in chosen if metric in run.final_metrics]
+    if chosen and not having:
+        names = sorted({key for run in chosen for key in run.final_metrics})
+        has = ", ".join(names) if names else "none"
+        raise InvalidInput(f"job {job.id} has no final metric {metric!r}; it has: {has}")
+    if len(having) < 2:
+        raise InvalidInput(
+            f"job {job.id} has {len(having)} succeeded seed(s) with {metric}; a comparison "
+            "needs at least 2 seeds per job (one succeeded run each)"
+        )
+    bad = [run.seed for run in having if not math.isfinite(run.final_metrics[metric])]
+    if bad:
+        raise InvalidInput(
+            f"job {job.id} has a non-finite {metric} (NaN or infinite) for seed(s) "
+            f"{', '.join(map(str, bad))}; a diverged run has no value to compare"
+        )
+    return JobSample(
+        job_id=job.id,
+        experiment=job.experiment_name,
+        label=job.label,
+        seed_plan=job.seed_plan_text,
+        profile_name=job.profile_name,
+        seeds=[run.seed for run in having],
+        values=[float(run.final_metrics[metric]) for run in having],
+        run_ids=[run.run_id for run in having],
+    )
+
+
+def compare_jobs(
+    *,
+    session: Session,
+    job_a: int,
+    job_b: int,
+    metric: str,
+    higher_is_better: bool | None = None,
+    bootstrap: int = BOOTSTRAP,
+) -> CompareResult:
+    """Is job B better than job A on the metric beyond seed noise? 404 or 422 when it cannot say."""
+    first = jobs_service.get_job(session=session, job_id=job_a)
+    second = jobs_service.get_job(session=session, job_id=job_b)
+    return _compare(first, second, metric, higher_is_better, bootstrap)
+
+
+def _compare(
+    first: Job, second: Job, metric: str, higher_is_better: bool | None, bootstrap: int
+) -> CompareResult:
+    sample_a = job_sample(job=first, metric=metric)
+    sample_b = job_sample(job=second, metric=metric)
+    direction = not lower_is_better(metric) if higher_is_better is None else higher_is_better
+    comparison = compare_samples(
+        sample_a.values,
+        sample_b.values,
+        seeds_a=sample_a.seeds,
+        seeds_b=sample_b.seeds,
+        bootstrap=bootstrap,
+        metric=metric,
+        higher_is_better=direction,
+    )
+    return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict())
+
+
+def shared_metrics(first: Job, second: Job) -> list[str]:
+    """Final metrics both jobs' chosen runs report, sorted."""
+    names = [
+        {key for run in _chosen_runs(job) for key in run.final_metrics} for job in (first, second)
+    ]
+    return sorted(names[0] & names[1])
+
+
+def distribution_figure(result: CompareResult) -> dict[str, Any]:
+    """Plotly box plot of each job's seeds, every seed drawn as a point, A left and B right."""
+    traces = []
+    for role, sample, colour in (("A", result.a, PALETTE[0]), ("B", result.b, PALETTE[1])):
+        name = f"{role} · job {sample.job_id}"
+        traces.append(
+            {
+                "type": "box",
+                "name": name,
+                "y": sample.values,
+                "text": [
+                    f"seed {s} · run {r}" for s, r in zip(sample.seeds, sample.run_ids, strict=True)
+                ],
+                "boxpoints": "all",
+                "jitter": 0.5,
+                "pointpos": 0,
+                "boxmean": True,
+                "marker": {"color": colour, "size": 8, "opacity": 0.8},
+                "line": {"color": colour},
+                "hoveron": "points",
+                "hovertemplate": "%{text}<br>%{y:.6g}<extra>" + name + "</extra>",
+            }
+        )
+    return {
+        "data": traces,
+        "layout": {
+            "yaxis": {"title": {"text": result.metric}, "zeroline": False},
+            "showlegend": False,
+            "margin": {"l": 70, "r": 20, "t": 20, "b": 40},
+        },
+    }
+
+
+def _job_id(text: str, role: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidInput(f"job {role} must be a job id (a whole number), got {text!r}") from None
+
+
+def _page_result(session: Session, context: dict[str, Any]) -> None:
+    """Fill the shared metrics, then the result and its figure (raises AppError to show)."""
+    if context["better"] not in BETTER_CHOICES:
+        raise InvalidInput(f"better must be one of {', '.join(BETTER_CHOICES)}")
+    first = jobs_service.get_job(session=session, job_id=_job_id(context["a"], "A"))
+    second = jobs_service.get_job(session=session, job_id=_job_id(context["b"], "B"))
+    context["metrics"] = shared_metrics(first, second)
+    if not context["metric"]:
+        chosen = default_metric(context["metrics"])
+        if chosen is None:
+            raise InvalidInput(
+                f"jobs {first.id} and {second.id} share no final metric yet; "
+                "each needs succeeded runs that report the same metric"
+            )
+        context["metric"] = chosen
+    result = _compare(
+        first, second, context["metric"], BETTER_CHOICES[context["better"]], BOOTSTRAP
+    )
+    context["result"] = result
+    context["figure"] = distribution_figure(result)
+
+
+def page_context(*, session: Session, a: str, b: str, metric: str, better: str) -> dict[str, Any]:
+    """The compare page: the form's values, and the result or the error that prevented it."""
+    context: dict[str, Any] = {
+        "a": a.strip(),
+        "b": b.strip(),
+        "metric": metric.strip(),
+        "better": better,
+        "better_choices": list(BETTER_LABELS.items()),
+        "metrics": [],
+        "result": None,
+        "figure": None,
+        "error": None,
+        "status_code": 200,
+    }
+    if not context["a"] and not context["b"]:
+        return context  # the empty form
+    try:
+        _page_result(session, context)
+    except AppError as exc:
+        context["error"] = exc.message
+        context["status_code"] = exc.status_code
+    return context
