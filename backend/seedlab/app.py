@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from seedlab import __version__
+from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings, get_settings
 from seedlab.db import Database
 from seedlab.errors import AppError
-from seedlab.compare.router import router as compare_router
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
 from seedlab.fingerprints.diff_router import router as diff_router
