@@ -36,11 +36,11 @@ def driver(client: TestClient) -> AgentDriver:
     return AgentDriver(client)
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveSystem]:
-    """A real server process on a free port; one per test so queues never mix."""
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
+    """A real server process on a free port, shared by a module's tests (it starts in seconds)."""
     # Long leases: the test plays the agent and must not see its runs reaped mid-test.
-    system = LiveSystem(tmp_path, lease_seconds=600)
+    system = LiveSystem(tmp_path_factory.mktemp("pages-live"), lease_seconds=600)
     system.start_server()
     yield system
     system.stop()
@@ -48,9 +48,13 @@ def live(tmp_path: Path) -> Iterator[LiveSystem]:
 
 @pytest.fixture
 def api(live: LiveSystem) -> Iterator[httpx.Client]:
-    """HTTP client for the live server."""
+    """HTTP client for the live server; cancels the test's unfinished jobs afterwards."""
     with httpx.Client(base_url=live.url, timeout=30) as http:
         yield http
+        # Agents claim the oldest queued run of any job: leftovers would leak into the next test.
+        for status in ("queued", "running"):
+            for job in http.get("/api/v1/jobs", params={"status": status}).json()["items"]:
+                http.post(f"/api/v1/jobs/{job['id']}/cancel")
 
 
 @pytest.fixture

@@ -125,8 +125,9 @@ class AgentDriver:
             finish.update(status="failed", error=fail,
                           traceback="Traceback (most recent call last):\n  ...\n" + fail)
         else:
+            last = points[-len(METRICS):]
             finish.update(
-                final_metrics={m: points[-len(METRICS) + i]["value"] for i, m in enumerate(METRICS)},
+                final_metrics={p["key"]: p["value"] for p in last},
                 weights_checksum=epoch_sums[-1],
                 epoch_checksums=epoch_sums,
             )

@@ -41,7 +41,7 @@ def test_jobs_list_rows_counts_and_pagination(client: TestClient, driver: AgentD
     rows = table_rows(page1, "jobs-table")
     assert len(rows) == 25
     assert rows[0].attrs["data-job-id"] == "30"  # newest first
-    assert 'href="/?offset=25"' in page1 and "1–25 of 30" in page1
+    assert 'href="/?offset=25"' in page1 and "1\N{EN DASH}25 of 30" in page1
     page2 = client.get("/?offset=25").text
     rows = table_rows(page2, "jobs-table")
     assert [r.attrs["data-job-id"] for r in rows] == ["5", "4", "3", "2", "1"]
@@ -112,7 +112,7 @@ def test_fmt_num_six_significant_digits() -> None:
 def test_job_page_queued(client: TestClient) -> None:
     job = _submit(client)
     html = client.get(f"/jobs/{job['id']}").text
-    assert f'<script src="{plotly_url()}"></script>' in html
+    assert f'<script defer src="{plotly_url()}"></script>' in html
     assert 'data-verdict="not_checked"' in html and 'id="spread-empty"' in html
     assert 'id="cancel-job"' in html and 'data-terminal="false"' in html
     runs = table_rows(html, "runs-table")
@@ -136,7 +136,8 @@ def test_job_page_with_finished_runs(client: TestClient, driver: AgentDriver) ->
     evidence = table_rows(html, "evidence-table")
     assert [r.attrs["data-seed"] for r in evidence] == ["42", "43", "44"]
     seed42 = evidence[0].cells
-    assert seed42[1] == ", ".join(f"#{i}" for i in report["verdict_evidence"]["seeds"][0]["run_ids"])
+    run_ids = report["verdict_evidence"]["seeds"][0]["run_ids"]
+    assert seed42[1] == ", ".join(f"#{i}" for i in run_ids)
     assert seed42[2:4] == ["yes", "yes"] and seed42[5] == "none"
     spread = {r.attrs["data-metric"]: r.cells for r in table_rows(html, "spread-table")}
     assert set(spread) == set(METRICS)
@@ -196,7 +197,7 @@ def test_run_page_shows_profile_fingerprint_and_checksums(
     run_id = driver.complete_next(epochs=4)["run_id"]
     html = client.get(f"/runs/{run_id}").text
     assert 'id="run-status" data-status="succeeded"' in html
-    assert f'<script src="{plotly_url()}"></script>' in html and 'id="run-curves"' in html
+    assert f'<script defer src="{plotly_url()}"></script>' in html and 'id="run-curves"' in html
     profile = {r.cells[0]: r.cells[1] for r in table_rows(html, "applied-profile")}
     assert profile["op_determinism"] == "yes" and profile["seed"] == "42"
     assert profile["intra_op_threads"] == "1"
@@ -213,7 +214,9 @@ def test_run_page_shows_profile_fingerprint_and_checksums(
     assert html.count("<li><code title=") == 4  # one checksum per epoch
     assert "fork" in html and "zygote for this pre-import environment" in html
     live = client.get(f"/runs/{run_id}/live").json()
-    assert live["terminal"] is True and live["html"]["detail"].strip() in html
+    assert live["terminal"] is True and set(live["html"]) == {"summary", "detail"}
+    for fragment in live["html"].values():
+        assert fragment.strip() in html
 
 
 def test_failed_run_shows_error_and_traceback(client: TestClient, driver: AgentDriver) -> None:

@@ -34,6 +34,7 @@ class AuditRun:
     variant: str
     seconds_per_epoch: float | None = None
     data_hash: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,22 @@ class PairOutcome:
     seconds_per_epoch: float | None
     weights_checksums: list[str | None]
     data_hashes: list[str | None] = field(default_factory=list)
+    error: str | None = None
 
 
 def _pair(runs: Sequence[AuditRun]) -> PairOutcome | None:
+    failed = [r for r in runs if r.data.status == "failed"]
+    if failed:
+        # A control whose removal makes the run fail is one the experiment relies on (for
+        # example op determinism refuses unseeded random ops once the TF seed is off).
+        return PairOutcome(
+            bitwise=False,
+            max_abs_diff={},
+            first_divergence=None,
+            seconds_per_epoch=None,
+            weights_checksums=[],
+            error=failed[0].error or "run failed",
+        )
     done = [r for r in runs if r.data.succeeded]
     if len(done) < 2:
         return None
@@ -89,6 +103,7 @@ def audit_report(runs: Sequence[AuditRun], toggles: Sequence[str]) -> dict[str, 
             "first_divergence": outcome.first_divergence if outcome else None,
             "seconds_per_epoch_on": baseline.seconds_per_epoch if baseline else None,
             "seconds_per_epoch_off": outcome.seconds_per_epoch if outcome else None,
+            "error": outcome.error if outcome else None,
         }
     if baseline is not None and baseline.bitwise:
         report["culprits"] = [
@@ -136,6 +151,8 @@ def _env_matrix(by_variant: dict[str, list[AuditRun]]) -> list[dict[str, Any]]:
 def _conclusion(report: dict[str, Any], baseline: PairOutcome | None) -> str:
     if baseline is None:
         return "The baseline pair (every control on) has not finished yet."
+    if baseline.error:
+        return f"The baseline runs (every control on) failed: {baseline.error}"
     if not baseline.bitwise:
         where = (
             f" They first differ at epoch {baseline.first_divergence}."
@@ -158,6 +175,11 @@ def _conclusion(report: dict[str, Any], baseline: PairOutcome | None) -> str:
     parts = []
     if culprits:
         parts.append("This experiment relies on: " + ", ".join(culprits) + ".")
+        failing = [t for t in culprits if report["toggles"][t]["error"]]
+        if failing:
+            parts.append(
+                "Without " + ", ".join(failing) + " the runs fail outright (see the errors)."
+            )
     else:
         parts.append("No single toggle breaks bit-equality when turned off.")
     if matrix:

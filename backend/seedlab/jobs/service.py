@@ -181,6 +181,19 @@ def refresh_status(*, session: Session, job: Job) -> None:
     """Recompute the job status from its runs and move it through the transition table."""
     session.flush()
     counts = runs_service.status_counts(session=session, job_ids=[job.id])[job.id]
+    if job.kind == "audit" and counts.get(RunStatus.FAILED.value):
+        # In an audit, a run that fails with a control turned off is a finding, not a failure
+        # of the job; only failing baseline runs fail it.
+        baseline_failed = session.scalar(
+            select(func.count()).where(
+                Run.job_id == job.id,
+                Run.variant == BASELINE,
+                Run.status == RunStatus.FAILED.value,
+            )
+        )
+        findings = counts[RunStatus.FAILED.value] - (baseline_failed or 0)
+        counts[RunStatus.FAILED.value] -= findings
+        counts[RunStatus.SUCCEEDED.value] = counts.get(RunStatus.SUCCEEDED.value, 0) + findings
     new = derive_status(
         counts, cancel_requested=job.cancel_requested, started=job.started_at is not None
     )
@@ -273,6 +286,7 @@ def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str
             variant=run.variant or BASELINE,
             seconds_per_epoch=run.seconds_per_epoch,
             data_hash=data_hash.get(run.fingerprint_hash or ""),
+            error=run.error,
         )
         for run in job.runs
     ]

@@ -18,6 +18,7 @@ from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
 from seedlab.deps import ReadSession
 from seedlab.errors import NotFound
 from seedlab.experiments import catalog
+from seedlab.fingerprints import diff_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobReport
@@ -217,6 +218,7 @@ def job_context(session: Session, job_id: int) -> dict[str, Any]:
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
+        "variation": diff_service.job_variation(session=session, job_id=job_id),
     }
 
 
@@ -290,7 +292,7 @@ def run_context(session: Session, run_id: int) -> dict[str, Any]:
     }
 
 
-RUN_FRAGMENTS = {"detail": "_run_detail.html"}
+RUN_FRAGMENTS = {"summary": "_run_summary.html", "detail": "_run_detail.html"}
 
 
 # ---- rendering helpers: routes stay one call deep ----

@@ -49,15 +49,18 @@ window.seedlab = (function () {
 
   /* ---------- new-job form ---------- */
 
-  function newJobForm(form) {
-    const experiment = form.querySelector("#experiment");
-    const fieldsets = Array.from(form.querySelectorAll("fieldset.params"));
-    const profile = form.querySelector("#profile");
+  // Everything is looked up from a wrapper, never from the <form>: a form's named controls
+  // shadow its own properties (a parameter called "dataset" would hide form.dataset).
+  function newJobForm(root) {
+    const form = root.querySelector("form");
+    const experiment = root.querySelector("#experiment");
+    const fieldsets = Array.from(root.querySelectorAll("fieldset.params"));
+    const profile = root.querySelector("#profile");
     const presets = JSON.parse(profile.dataset.presets || "{}");
-    const customise = form.querySelector("#customise");
-    const toggles = form.querySelector("#toggles");
-    const errorBox = form.querySelector("#form-errors");
-    const submit = form.querySelector("#submit");
+    const customise = root.querySelector("#customise");
+    const toggles = root.querySelector("#toggles");
+    const errorBox = root.querySelector("#form-errors");
+    const submit = root.querySelector("#submit");
 
     const active = () => fieldsets.find((fs) => fs.dataset.experiment === experiment.value);
 
@@ -85,8 +88,8 @@ window.seedlab = (function () {
     function clearErrors() {
       errorBox.hidden = true;
       errorBox.replaceChildren();
-      for (const el of form.querySelectorAll(".invalid")) el.classList.remove("invalid");
-      for (const el of form.querySelectorAll(".field-error")) {
+      for (const el of root.querySelectorAll(".invalid")) el.classList.remove("invalid");
+      for (const el of root.querySelectorAll(".field-error")) {
         el.hidden = true;
         el.textContent = "";
       }
@@ -95,7 +98,7 @@ window.seedlab = (function () {
     function markField(path, rule) {
       const name = String(path).replace(/^(body\.)?(params\.)?/, "").split(".")[0];
       const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment"].includes(name)
-        ? active() : form;
+        ? active() : root;
       const field = scope && scope.querySelector('.field[data-field="' + CSS.escape(name) + '"]');
       if (!field) return null;
       const input = field.querySelector("input, select");
@@ -170,11 +173,11 @@ window.seedlab = (function () {
         prof = { preset: profile.value };
         for (const box of toggles.querySelectorAll("input[type=checkbox]")) prof[box.name] = box.checked;
       }
-      const label = form.querySelector("#label").value.trim();
+      const label = root.querySelector("#label").value.trim();
       const payload = {
         experiment: experiment.value,
         params: params,
-        seeds: form.querySelector("#seeds").value.trim(),
+        seeds: root.querySelector("#seeds").value.trim(),
         profile: prof,
         label: label || null,
       };
@@ -223,7 +226,7 @@ window.seedlab = (function () {
     form.addEventListener("submit", onSubmit);
     showExperiment();
     showToggles();
-    form.dataset.ready = "1";
+    root.dataset.ready = "1";
   }
 
   /* ---------- job page ---------- */
@@ -357,6 +360,7 @@ window.seedlab = (function () {
 
     if (root.dataset.terminal !== "true") {
       poller("/runs/" + runId + "/live", (data) => {
+        swap(document.getElementById("run-summary-section"), data.html.summary);
         swap(document.getElementById("run-detail"), data.html.detail);
         root.dataset.terminal = String(data.terminal);
         if (data.chart_key !== chartKey || data.terminal) {
@@ -371,5 +375,45 @@ window.seedlab = (function () {
     });
   }
 
+  // Each page is recognised by its root element; no inline scripts needed.
+  function init() {
+    const pages = { "new-job": newJobForm, "job-page": jobPage, "run-page": runPage };
+    for (const [id, start] of Object.entries(pages)) {
+      const root = document.getElementById(id);
+      if (root) start(root);
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+
   return { newJobForm, jobPage, runPage };
 })();
+
+// "Audit the randomness sources" on the job page: submits an audit job for the same
+// experiment, parameters and first seed, then opens it.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("#audit-button");
+  if (!button) return;
+  button.disabled = true;
+  const error = document.getElementById("audit-error");
+  const payload = {
+    kind: "audit",
+    experiment: button.dataset.experiment,
+    params: JSON.parse(button.dataset.params),
+    audit: { seed: Number(button.dataset.seed) },
+  };
+  const response = await fetch("/api/v1/jobs", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+  const body = await response.json();
+  if (response.status === 201) {
+    window.location.href = `/jobs/${body.id}`;
+  } else {
+    error.textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    error.hidden = false;
+    button.disabled = false;
+  }
+});
