@@ -29,7 +29,7 @@ class LiveSystem:
         data_dir: Path,
         *,
         database_url: str | None = None,
-        lease_seconds: float = 6.0,
+        lease_seconds: float = 10.0,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()

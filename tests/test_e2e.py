@@ -136,7 +136,7 @@ def test_cancel_stops_running_and_queued_runs(system: LiveSystem) -> None:
 
 
 def test_killed_agent_run_is_retried_as_next_attempt(tmp_path: Path) -> None:
-    live = LiveSystem(tmp_path, lease_seconds=4)
+    live = LiveSystem(tmp_path, lease_seconds=8)
     try:
         live.start_server()
         doomed = live.start_agent("doomed")

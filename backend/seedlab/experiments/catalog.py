@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger("seedlab.experiments")
 
 ENTRY_POINT_GROUP = "seedlab.experiments"
-# Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec):
-# the way to add experiments without packaging them. Server and agents must both see them.
+# Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec): a way
+# to add experiments without packaging them. The server and the agents must both see them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
+UINT32_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ExperimentSpec:
 
 
 class _Params(BaseModel):
+    """Base of the built-in parameter models: unknown names are errors, not silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -53,10 +56,10 @@ class SeedCardParams(_Params):
     n_features: int = Field(10, ge=1, le=1000, description="input features")
     n_val: int = Field(50, ge=8, le=100_000, description="validation samples, drawn after")
     units: int = Field(64, ge=1, le=4096, description="units of the hidden Dense layer")
-    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="dropout rate after the hidden layer")
+    dropout: float = Field(0.5, ge=0.0, le=0.95, description="dropout rate after the hidden layer")
     epochs: int = Field(2, ge=1, le=10_000, description="training epochs")
     batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
-    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
+    learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
 
 
 class CreditRiskParams(_Params):
@@ -70,10 +73,12 @@ class CreditRiskParams(_Params):
     epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
     batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
     hidden_units: int = Field(32, ge=1, le=4096, description="units of the hidden layer")
-    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate")
-    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
+    dropout: float = Field(0.2, ge=0.0, le=0.95, description="dropout rate")
+    learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
     data_seed: int = Field(
-        0, ge=0, le=2**32 - 1,
+        0,
+        ge=0,
+        le=UINT32_MAX,
         description="fixes the split and the synthetic data, so seed variance measures training",
     )
     n_samples: int = Field(2000, ge=100, le=1_000_000, description="rows of synthetic_credit")
@@ -86,9 +91,11 @@ class DigitsCnnParams(_Params):
     batch_size: int = Field(64, ge=1, le=100_000, description="batch size")
     filters: int = Field(8, ge=1, le=256, description="convolution filters")
     dense_units: int = Field(32, ge=1, le=4096, description="units of the dense layer")
-    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate")
-    learning_rate: float = Field(0.001, gt=0.0, le=1.0, description="Adam learning rate")
-    data_seed: int = Field(0, ge=0, le=2**32 - 1, description="fixes the train/validation split")
+    dropout: float = Field(0.2, ge=0.0, le=0.95, description="dropout rate")
+    learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
+    data_seed: int = Field(
+        0, ge=0, le=UINT32_MAX, description="fixes the train/validation split"
+    )
 
 
 BUILTIN: tuple[ExperimentSpec, ...] = (
@@ -111,37 +118,60 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
     ExperimentSpec(
         name="digits_cnn",
         version="1",
-        description="Small convolutional net on scikit-learn's 8x8 digits.",
+        description="Small convolutional net on scikit-learn's 8x8 digits; seeded tf.data "
+        "shuffling.",
         params_model=DigitsCnnParams,
         entrypoint="seedlab.experiments.builtin:train_digits_cnn",
     ),
 )
 
 
-def _plugins() -> list[ExperimentSpec]:
+def _entry_point_plugins() -> list[ExperimentSpec]:
+    """Experiments registered by installed distributions under ENTRY_POINT_GROUP."""
     specs: list[ExperimentSpec] = []
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = entry.load()
-        except Exception:  # a broken plugin must not take the catalog down
-            log.exception("cannot load experiment plugin %s", entry.name)
+        except Exception:  # a broken plugin must not take the catalog (and the server) down
+            log.exception("cannot load experiment plugin %s (%s)", entry.name, entry.value)
             continue
-        specs.extend(loaded if isinstance(loaded, list | tuple) else [loaded])
-    for module_name in filter(None, os.environ.get(MODULES_ENV, "").split(",")):
-        module = importlib.import_module(module_name.strip())
-        specs.extend(getattr(module, "EXPERIMENTS", []))
-    return [s for s in specs if isinstance(s, ExperimentSpec)]
+        if isinstance(loaded, ExperimentSpec):
+            specs.append(loaded)
+        else:
+            log.error("experiment plugin %s is a %s, not an ExperimentSpec; ignored",
+                      entry.name, type(loaded).__name__)
+    return specs
+
+
+def _module_plugins() -> list[ExperimentSpec]:
+    """Experiments listed by the modules named in SEEDLAB_EXPERIMENT_MODULES."""
+    specs: list[ExperimentSpec] = []
+    names = [name.strip() for name in os.environ.get(MODULES_ENV, "").split(",")]
+    for module_name in filter(None, names):
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # same rule as entry points: log it, keep serving the others
+            log.exception("cannot import experiment module %s from %s", module_name, MODULES_ENV)
+            continue
+        specs.extend(s for s in getattr(module, "EXPERIMENTS", []) if isinstance(s, ExperimentSpec))
+    return specs
 
 
 def list_experiments() -> list[ExperimentSpec]:
     """Built-in and plugin experiments, sorted by name (a plugin cannot shadow a built-in)."""
-    by_name = {spec.name: spec for spec in _plugins()}
-    by_name.update({spec.name: spec for spec in BUILTIN})
+    from seedlab.experiments.diagnostic_specs import DIAGNOSTIC  # it imports ExperimentSpec
+
+    by_name = {spec.name: spec for spec in (*BUILTIN, *DIAGNOSTIC)}
+    for spec in _entry_point_plugins() + _module_plugins():
+        if spec.name in by_name and by_name[spec.name] is not spec:
+            log.warning("experiment plugin %s ignored: the name is already taken", spec.name)
+            continue
+        by_name[spec.name] = spec
     return sorted(by_name.values(), key=lambda spec: spec.name)
 
 
 def get_experiment(name: str) -> ExperimentSpec:
-    """The named experiment; KeyError when unknown."""
+    """The named experiment; KeyError(name) when unknown."""
     for spec in list_experiments():
         if spec.name == name:
             return spec

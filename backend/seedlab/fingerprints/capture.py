@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
+import importlib
 import os
 import platform
 import re
@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -20,89 +21,109 @@ ENV_ALLOWED = re.compile(
     r"^(PYTHONHASHSEED|TF_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+"
     r"|KMP_[A-Z0-9_]+|XLA_FLAGS|CUBLAS_WORKSPACE_CONFIG)$"
 )
-SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
-ISA_FLAG = re.compile(r"^(sse4_2|avx|avx2|fma|f16c|avx512\w*|amx\w*|avx_vnni)$")
+SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|CREDENTIAL|AUTH", re.IGNORECASE)
+REDACTED = "***"
+# The instruction sets that select different CPU kernels (and so round-off).
+ISA_FLAG = re.compile(r"^(sse4_2|avx|avx2|fma|avx512\w*|amx\w*)$")
+VERSIONED_PACKAGES = ("numpy", "keras", "scipy", "scikit-learn", "tensorflow")
 
 
-def environment_variables(environ: dict[str, str] | None = None) -> dict[str, str]:
+def environment_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Allow-listed variables that can change numerics; secret-looking values redacted."""
-    environ = dict(os.environ) if environ is None else environ
+    environ = os.environ if environ is None else environ
     return {
-        name: ("***" if SECRET_NAME.search(name) else value)
+        name: (REDACTED if SECRET_NAME.search(name) else value)
         for name, value in sorted(environ.items())
         if ENV_ALLOWED.match(name)
     }
 
 
-def cpu_info() -> dict[str, Any]:
+def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> dict[str, Any]:
     """CPU model, logical cores and the ISA flags that change kernels."""
-    model, flags = platform.processor() or "unknown", []
+    model: str | None = None
+    flags: list[str] = []
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name") and model in ("unknown", "", "x86_64"):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = sorted(f for f in line.split(":", 1)[1].split() if ISA_FLAG.match(f))
+        with open(cpuinfo_path, encoding="utf-8") as lines:
+            for line in lines:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = sorted(f for f in value.split() if ISA_FLAG.match(f))
+                if model is not None and flags:
                     break
     except OSError:
-        pass
-    return {"model": model, "cores": os.cpu_count(), "isa_flags": flags}
+        pass  # not Linux: the platform module is all we have
+    return {
+        "model": model or platform.processor() or None,
+        "cores": os.cpu_count(),
+        "isa_flags": flags,
+    }
 
 
-def _version(dist: str) -> str | None:
+def package_version(distribution: str) -> str | None:
+    """Installed version of a distribution, or None."""
     try:
-        return metadata.version(dist)
+        return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
 
 
 def distributions() -> list[str]:
     """Every installed distribution as name==version, sorted."""
-    seen = {
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in metadata.distributions()
-    }
-    return sorted(seen)
+    return sorted(
+        {f"{(d.metadata['Name'] or '?').lower()}=={d.version}" for d in metadata.distributions()}
+    )
 
 
-def _nvidia_driver() -> str | None:
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version when nvidia-smi exists and answers, else None."""
     if shutil.which("nvidia-smi") is None:
         return None
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
             capture_output=True, text=True, timeout=10, check=False,
-        )
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
+    return out.splitlines()[0].strip() if out else None
 
 
 def source_hash(entrypoint: str) -> str | None:
-    """sha256 of the source of the module that holds the experiment's training function."""
-    module_name = entrypoint.split(":", 1)[0]
-    module = sys.modules.get(module_name)
-    if module is None:
+    """sha256 of the source file of the module that holds the experiment's training function."""
+    module = importlib.import_module(entrypoint.partition(":")[0])
+    path = getattr(module, "__file__", None)
+    if not path:
         return None
-    try:
-        return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
-    except (OSError, TypeError):
-        return None
+    with open(path, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """The value with every leaf JSON can carry kept and anything else turned into a string."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dict[str, Any]]:
     """Fingerprint of this process; returns (content hash, data)."""
     import tensorflow as tf
 
+    from seedlab.runner.setup import onednn_state
     from seedlab.runner.tfstate import op_determinism_enabled
 
     try:
-        build = {k: str(v) for k, v in tf.sysconfig.get_build_info().items()}
-    except Exception:  # build info is missing on some custom builds
-        build = {}
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    dists = distributions()
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+        build_info = jsonable(dict(tf.sysconfig.get_build_info()))
+    except Exception:  # some custom builds lack build info; the fingerprint still has the rest
+        build_info = {}
+    installed = distributions()
     data: dict[str, Any] = {
         "python": {
             "version": platform.python_version(),
@@ -113,21 +134,22 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
         "os": {
             "system": platform.system(),
             "release": platform.release(),
+            "version": platform.version(),
             "platform": platform.platform(),
             "machine": platform.machine(),
         },
         "hostname": socket.gethostname(),
         "cpu": cpu_info(),
-        "tensorflow": {"version": tf.__version__, "build": build},
-        "packages": {
-            name: _version(name)
-            for name in ("numpy", "keras", "scipy", "scikit-learn", "tensorflow")
+        "tensorflow": {"version": tf.__version__, "build": build_info},
+        "packages": {name: package_version(name) for name in VERSIONED_PACKAGES},
+        "distributions": installed,
+        "distributions_hash": hashlib.sha256("\n".join(installed).encode()).hexdigest(),
+        "gpu": {
+            "devices": [device.name for device in tf.config.list_physical_devices("GPU")],
+            "driver": nvidia_driver(),
         },
-        "distributions": dists,
-        "distributions_hash": hashlib.sha256("\n".join(dists).encode()).hexdigest(),
-        "gpu": {"devices": gpus, "driver": _nvidia_driver()},
         "env": environment_variables(),
-        "onednn": "off" if onednn == "0" else ("on" if onednn == "1" else "default (on)"),
+        "onednn": onednn_state(),
         "op_determinism": op_determinism_enabled(),
         "threads": {
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),

@@ -1,12 +1,19 @@
-"""The run process: apply the profile, fingerprint, run the experiment, report events."""
+"""The run process: apply the profile, fingerprint, run the experiment, report events.
+
+Cold spawn: `python -m seedlab.runner.child --event-fd N` with the RunSpec JSON on stdin.
+Forked from a zygote: the zygote calls run_child() in the child and exits with its result.
+Events go to the event pipe only; stdout belongs to the experiment.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from seedlab.runner.context import RunContext
@@ -14,56 +21,72 @@ from seedlab.runner.events import EventWriter
 from seedlab.runner.profile import Profile
 
 TRACEBACK_TAIL = 4000
+ERROR_MESSAGE_LIMIT = 2000
+
+
+def load_entrypoint(entrypoint: str) -> Callable[[Any, RunContext], None]:
+    """The training function named by "module.path:function"."""
+    module_name, _, function_name = entrypoint.partition(":")
+    function: Callable[[Any, RunContext], None] = getattr(
+        importlib.import_module(module_name), function_name
+    )
+    return function
 
 
 def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
-    """Execute one run in this process; returns the exit code."""
+    """Execute one run in this process, reporting on event_fd; returns the exit code."""
     events = EventWriter(event_fd)
+    context: RunContext | None = None
     try:
-        from seedlab.experiments.catalog import get_experiment
-        from seedlab.fingerprints.capture import capture
+        # Imported here, not at module level: the profile must be applied before anything
+        # that could run a TF op, and setup imports TF itself.
         from seedlab.runner.setup import apply_profile
 
         profile = Profile.model_validate(spec["profile"])
         seed = int(spec["seed"])
         applied = apply_profile(profile, seed=seed, isolation=isolation)
         events.emit("applied", profile=applied)
+
+        from seedlab.experiments.catalog import get_experiment
+        from seedlab.fingerprints.capture import capture
+
         experiment = get_experiment(spec["experiment"])
-        module_name, _, function_name = experiment.entrypoint.partition(":")
-        train = getattr(importlib.import_module(module_name), function_name)
-        context = RunContext(
-            seed=seed, shuffle_seed=seed if profile.tf_data_seed else None, events=events
-        )
-        _hash, data = capture(
-            experiment=experiment.name, version=experiment.version,
+        _hash, fingerprint = capture(
+            experiment=experiment.name,
+            version=experiment.version,
             entrypoint=experiment.entrypoint,
         )
-        context.hold_fingerprint(data)
+        context = RunContext(
+            seed=seed,
+            shuffle_seed=seed if profile.tf_data_seed else None,
+            events=events,
+            fingerprint=fingerprint,
+        )
+        train = load_entrypoint(experiment.entrypoint)
         params = experiment.params_model.model_validate(spec["params"])
         train(params, context)
-        context.send_fingerprint()
-        if not context.epoch_checksums:
-            raise RuntimeError(f"experiment {experiment.name} reported no epoch")
+        context.flush_fingerprint()
         events.emit("done", **context.done_fields())
         return 0
-    except BaseException as exc:  # the run fails; the agent reports it with the traceback
-        try:
+    except BaseException as exc:  # any failure is the run's, reported with its traceback
+        # Best effort: when even reporting fails (the agent is gone), the exit code remains.
+        with contextlib.suppress(Exception):
+            if context is not None:
+                context.flush_fingerprint()  # the environment explains many failures
             events.emit(
                 "error",
-                error=f"{type(exc).__name__}: {exc}"[:2000],
+                error=f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT],
                 traceback=traceback.format_exc()[-TRACEBACK_TAIL:],
             )
-        except OSError:
-            pass  # the agent is gone; nothing left to tell
         return 1
     finally:
         events.close()
 
 
 def main() -> None:
-    """Cold-spawn entry: `python -m seedlab.runner.child --event-fd N` with the spec on stdin."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--event-fd", type=int, required=True)
+    """Cold-spawn entry: `python -m seedlab.runner.child --event-fd N`, RunSpec JSON on stdin."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--event-fd", type=int, required=True, help="write end of the event pipe")
     args = parser.parse_args()
     spec = json.loads(sys.stdin.read())
     sys.exit(run_child(spec, args.event_fd, "process"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -20,7 +21,5 @@ class EventWriter:
 
     def close(self) -> None:
         """Close the pipe (EOF tells the agent the run process is done talking)."""
-        try:
+        with contextlib.suppress(OSError):  # the reader is gone: nothing left to flush to
             self._file.close()
-        except OSError:
-            pass

@@ -10,21 +10,39 @@ from typing import Any
 from seedlab.runner.profile import Profile
 
 
+def onednn_state() -> str:
+    """Whether TF's oneDNN custom ops are on, read from TF, and what decided it."""
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    source = "default" if setting is None else f"TF_ENABLE_ONEDNN_OPTS={setting}"
+    try:
+        # Not public API, but the only read-back: TF's default depends on the CPU (on with
+        # AVX512-VNNI/AMX, off otherwise), so the variable alone does not tell.
+        from tensorflow.python.util import _pywrap_util_port
+
+        enabled = bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return f"unknown ({source})"
+    return f"{'on' if enabled else 'off'} ({source})"
+
+
 def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, Any]:
-    """Seed and configure this process; return what was applied, read back where possible."""
+    """Seed and configure this process; return what is in effect, read back where possible."""
     import numpy as np
     import tensorflow as tf
 
     from seedlab.runner.tfstate import op_determinism_enabled
 
-    # Threads first: they must be set before the TF runtime starts (no op has run yet).
+    # Threads first: TF accepts them only before its runtime starts (no op has run yet).
     if profile.single_thread:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.threading.set_intra_op_parallelism_threads(1)
+    # Each toggle alone (not keras.utils.set_random_seed, which sets all three at once). An
+    # unseeded generator is re-seeded from OS entropy: children forked from one zygote would
+    # otherwise inherit identical states and hide the very randomness the user asked to see.
     if profile.python_seed:
         random.seed(seed)
     else:
-        random.seed()  # OS entropy: forked siblings must not share the zygote's state
+        random.seed()
     if profile.numpy_seed:
         np.random.seed(seed)
     else:
@@ -44,7 +62,7 @@ def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, A
         "op_determinism": op_determinism_enabled(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        "onednn": onednn_state(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "isolation": isolation,
         "profile": profile.name,

@@ -1,21 +1,31 @@
 """The zygote: imports the heavy modules once, runs no TF op, forks a child per run.
 
-Protocol on the control socket (a socketpair from the launcher):
-  launcher -> zygote: 4-byte big-endian length + JSON spec, with fds [event_w, stderr_w] attached
-  zygote -> launcher: JSON lines: {"ready", "fork_safe", "reason"} once, then per run
-  {"pid": N} after the fork and {"exit": code} when the child ends.
+Started by the launcher as `python -m seedlab.runner.zygote --control-fd N`, in the pre-import
+environment of one profile. Protocol on the control socket (a socketpair from the launcher):
+  launcher -> zygote: 4-byte big-endian length + RunSpec JSON, with fds [event_w, stderr_w]
+                      attached (SCM_RIGHTS)
+  zygote -> launcher: JSON lines: {"ready": true, "fork_safe": bool, "reason": str|null} once,
+                      then per request {"pid": N} after the fork and {"pid": N, "exit": code}
+                      when that child ended (or {"error": str} for a malformed request).
+Requests are served one at a time: an agent runs one run at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+import importlib
 import json
 import os
+import signal
 import socket
 import struct
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
+# Imported once here so each forked run starts warm. None of them may run a TF op at import:
+# thread pools and op determinism must still be settable in the child.
 PRELOAD = (
     "numpy",
     "tensorflow",
@@ -24,20 +34,29 @@ PRELOAD = (
     "sklearn.model_selection",
     "sklearn.preprocessing",
     "seedlab.experiments.builtin",
+    "seedlab.experiments.diagnostics",
+    "seedlab.runner.child",
     "seedlab.runner.setup",
     "seedlab.fingerprints.capture",
 )
+MAX_FDS = 2
+HEADER = struct.Struct(">I")
+PR_SET_PDEATHSIG = 1
 
 
 def fork_safety() -> tuple[bool, str | None]:
-    """Forking after TF import is unsafe once a GPU runtime could be initialised in the parent."""
+    """Whether forking this process is safe, judged without initialising CUDA."""
     import tensorflow as tf
 
+    # Asking TF for its GPUs would initialise CUDA here, and a process that did that cannot be
+    # forked safely; so look for the device nodes instead.
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    has_gpu_device = any(name.startswith("nvidia") and name[6:].isdigit()
-                         for name in os.listdir("/dev")) if os.path.isdir("/dev") else False
-    if tf.test.is_built_with_cuda() and has_gpu_device and visible not in ("", "-1"):
-        return False, "a CUDA GPU is visible; forking a process that loaded CUDA is unsafe"
+    try:
+        nvidia_nodes = [n for n in os.listdir("/dev") if n.removeprefix("nvidia").isdigit()]
+    except OSError:
+        nvidia_nodes = []
+    if tf.test.is_built_with_cuda() and nvidia_nodes and visible not in ("", "-1"):
+        return False, "a CUDA GPU is visible: a process that loaded CUDA cannot be forked safely"
     return True, None
 
 
@@ -46,64 +65,99 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
-    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
-    if not data:
+    """One request (spec and the fds sent with it), or None when the launcher has gone."""
+    data, fds, _flags, _address = socket.recv_fds(sock, 1 << 16, MAX_FDS)
+    try:
+        while len(data) < HEADER.size:
+            if not (more := sock.recv(HEADER.size - len(data))):
+                raise EOFError
+            data += more
+        (length,) = HEADER.unpack_from(data)
+        body = data[HEADER.size :]
+        while len(body) < length:
+            if not (more := sock.recv(length - len(body))):
+                raise EOFError
+            body += more
+    except EOFError:
+        for fd in fds:
+            os.close(fd)
         return None
-    (length,) = struct.unpack(">I", data[:4])
-    body = data[4:]
-    while len(body) < length:
-        chunk = sock.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
     return json.loads(body), list(fds)
+
+
+def _die_with_parent(zygote_pid: int) -> None:
+    """Have the kernel SIGKILL this child if the zygote dies, so no run outlives its zygote."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere runs may linger
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != zygote_pid:  # the zygote died before prctl took effect
+        os._exit(1)
+
+
+def _run_forked(
+    sock: socket.socket, spec: dict[str, Any], event_fd: int, stderr_fd: int, zygote_pid: int
+) -> NoReturn:
+    """Child side of the fork: run the spec and leave without running the zygote's cleanup."""
+    code = 1
+    try:
+        sock.close()
+        _die_with_parent(zygote_pid)
+        # stdout too, as in a cold spawn: whatever the experiment prints is crash evidence.
+        os.dup2(stderr_fd, 1)
+        os.dup2(stderr_fd, 2)
+        os.close(stderr_fd)
+        from seedlab.runner.child import run_child
+
+        code = run_child(spec, event_fd, "fork")
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def serve(control_fd: int) -> None:
     """Preload, announce readiness, then fork one child per request until the launcher leaves."""
-    import importlib
-
     for module in PRELOAD:
         importlib.import_module(module)
+    # Objects that exist now are never collected in the children: their pages stay shared.
+    gc.freeze()
     sock = socket.socket(fileno=control_fd)
     safe, reason = fork_safety()
     _send(sock, {"ready": True, "fork_safe": safe, "reason": reason})
+    zygote_pid = os.getpid()
     while True:
         request = _receive(sock)
         if request is None:
-            return  # the launcher (agent) is gone
-        spec, (event_fd, stderr_fd) = request
+            return
+        spec, fds = request
+        if len(fds) != MAX_FDS:
+            for fd in fds:
+                os.close(fd)
+            _send(sock, {"error": f"expected {MAX_FDS} fds with the request, got {len(fds)}"})
+            continue
+        event_fd, stderr_fd = fds
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            code = 1
-            try:
-                sock.close()
-                os.dup2(stderr_fd, 1)
-                os.dup2(stderr_fd, 2)
-                os.close(stderr_fd)
-                from seedlab.runner.child import run_child
-
-                code = run_child(spec, event_fd, "fork")
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        os.close(event_fd)
+            _run_forked(sock, spec, event_fd, stderr_fd, zygote_pid)
+        os.close(event_fd)  # the child holds the only write end: its exit is the agent's EOF
         os.close(stderr_fd)
         try:
             _send(sock, {"pid": pid})
             _, status = os.waitpid(pid, 0)
-            _send(sock, {"exit": os.waitstatus_to_exitcode(status)})
-        except BrokenPipeError:
-            return  # the launcher is gone; the child ends on its own when its pipe breaks
+            _send(sock, {"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the launcher is gone; the child fails at its next event write
 
 
 def main() -> None:
     """Entry: `python -m seedlab.runner.zygote --control-fd N`."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--control-fd", type=int, required=True)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--control-fd", type=int, required=True, help="socket to the launcher")
     serve(parser.parse_args().control_fd)
 
 

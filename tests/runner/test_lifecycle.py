@@ -1,0 +1,122 @@
+"""Run process lifecycle: failures, kills, a busy zygote, a dead zygote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from seedlab.runner import launcher as launcher_module
+from seedlab.runner.launcher import Launcher, RunHandle, Zygote
+from tests.runner.support import collect, run, spec
+
+pytestmark = pytest.mark.tf
+
+LONG_RUN = {"epochs": 1000, "n_samples": 2000}
+
+
+def _until_first_epoch(handle: RunHandle) -> list[str]:
+    """Read events up to the first epoch; the run keeps going."""
+    seen = []
+    for event in handle.events():
+        seen.append(event["event"])
+        if event["event"] == "epoch":
+            return seen
+    raise AssertionError(f"run ended before its first epoch: {seen} {handle.stderr_tail()}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_failing_experiment_reports_error_and_launcher_survives(launcher: Launcher) -> None:
+    params = {"fail_seed": 42, "epochs": 1}
+    failing = run(launcher, spec("flaky_test", seed=42, params=params))
+    assert failing.exit_code == 1
+    # The fingerprint is still sent: the environment explains many failures.
+    assert failing.kinds() == ["applied", "fingerprint", "error"]
+    error = failing.only("error")
+    assert error["error"] == "ValueError: deliberate failure for seed 42"
+    assert error["traceback"].startswith("Traceback (most recent call last)")
+    assert "plugin_experiments.py" in error["traceback"]
+
+    after = run(launcher, spec("flaky_test", seed=43, params=params))
+    assert after.done["weights_checksum"]
+    assert after.handle.zygote_pid == failing.handle.zygote_pid
+
+
+@pytest.mark.parametrize(
+    ("experiment", "params", "message"),
+    [
+        ("seed_card_mlp", {"units": 0}, "ValidationError: 1 validation error for SeedCardParams"),
+        ("no_such_experiment", {}, "KeyError: 'no_such_experiment'"),
+    ],
+)
+def test_bad_requests_fail_inside_the_run(
+    launcher: Launcher, experiment: str, params: dict[str, int], message: str
+) -> None:
+    result = run(launcher, spec(experiment, params=params))
+    assert result.exit_code == 1
+    assert result.only("error")["error"].startswith(message)
+    assert "done" not in result.kinds()
+
+
+def test_killed_run_exits_negative_and_a_busy_zygote_refuses_a_second_run(
+    launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = launcher.start(spec("seed_card_mlp", params=LONG_RUN))
+    assert _until_first_epoch(handle) == ["applied", "fingerprint", "epoch"]
+    # One run at a time per zygote: a second start must not steal the first one's replies.
+    monkeypatch.setattr(launcher_module, "PREVIOUS_RUN_EXIT_TIMEOUT", 0.2)
+    with pytest.raises(RuntimeError, match="still running"):
+        launcher.start(spec("seed_card_mlp"))
+    handle.kill()
+    assert all(event["event"] == "epoch" for event in handle.events())
+    assert handle.wait() == -signal.SIGKILL
+    handle.kill()  # harmless once it ended
+
+    after = run(launcher, spec("seed_card_mlp"))
+    assert after.done and after.handle.zygote_pid == handle.zygote_pid
+
+
+def test_dead_zygote_is_restarted_on_next_start(launcher: Launcher) -> None:
+    handle = launcher.start(spec("seed_card_mlp", params=LONG_RUN))
+    _until_first_epoch(handle)
+    zygote_pid = handle.zygote_pid
+    assert zygote_pid is not None
+    os.kill(zygote_pid, signal.SIGKILL)
+    # The run dies with its zygote (PR_SET_PDEATHSIG) instead of running on unsupervised.
+    list(handle.events())
+    assert handle.wait() == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while not _gone(handle.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(handle.pid)
+    while zygote_pid in launcher.zygote_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    after = run(launcher, spec("seed_card_mlp"))
+    assert after.done and after.handle.isolation == "fork"
+    assert after.handle.zygote_pid not in (None, zygote_pid)
+
+
+def test_zygote_dying_unnoticed_is_replaced_within_the_same_start(
+    launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = run(launcher, spec("seed_card_mlp"))
+    zygote_pid = before.handle.zygote_pid
+    assert zygote_pid is not None
+    os.kill(zygote_pid, signal.SIGKILL)
+    # Pretend it still looked alive: the fork request itself must discover the death.
+    monkeypatch.setattr(Zygote, "alive", lambda self: True)
+    handle = launcher.start(spec("seed_card_mlp"))
+    monkeypatch.undo()
+    after = collect(handle)
+    assert after.handle.zygote_pid != zygote_pid
+    assert after.done["weights_checksum"] == before.done["weights_checksum"]
