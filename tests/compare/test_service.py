@@ -167,9 +167,9 @@ def test_failed_runs_do_not_count(database: Database, settings: Settings) -> Non
         compare_service.compare_jobs(session=session, job_a=full, job_b=failed, metric="val_auc")
 
 
+# SQLite only: PostgreSQL's json type cannot store Infinity or NaN, so no such run exists there.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_non_finite_values_are_422(database: Database, settings: Settings) -> None:
-    if database.dialect != "sqlite":
-        pytest.skip("PostgreSQL's json type cannot store Infinity or NaN, so no such run exists")
     full = auc_job(database, settings, A)
     diverged = make_job(
         database, settings, [{"loss": v} for v in (0.3, float("inf"), 0.2, 0.4, 0.3)]
