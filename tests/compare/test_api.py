@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from seedlab.agent.client import SeedlabClient
 from seedlab.app import create_app
 from seedlab.compare import cli as compare_cli
-from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.pages.static import plotly_url
@@ -27,7 +26,6 @@ from tests.compare.test_service import A, B, auc_job, make_job
 @pytest.fixture
 def client(database: Database, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, Database(settings.resolved_database_url()))
-    app.include_router(compare_router)  # app.py does not register it yet
     with TestClient(app) as c:
         yield c
 

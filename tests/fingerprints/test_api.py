@@ -11,14 +11,12 @@ from seedlab.app import create_app
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.fingerprints.canonical import fingerprint_hash
-from seedlab.fingerprints.diff_router import router
 from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, Database(settings.resolved_database_url()))
-    app.include_router(router)  # not wired into create_app yet
     with TestClient(app) as c:
         yield c
 

@@ -16,7 +16,6 @@ from seedlab.app import create_app
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.fingerprints import cli as diff_cli
-from seedlab.fingerprints.diff_router import router
 from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
 
 RESULT: dict[str, Any] = {
@@ -68,7 +67,6 @@ class _Forward:
 @pytest.fixture
 def app_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     app = create_app(settings)
-    app.include_router(router)
     with TestClient(app) as http:
         monkeypatch.setattr(diff_cli, "SeedlabClient", lambda *_a, **_k: _Forward(http))
         yield http
