@@ -74,8 +74,23 @@ def test_seed_keeps_its_colour_across_metrics() -> None:
 
 def test_hover_data_carries_seed_repeat_and_run() -> None:
     trace = _run_traces(overlay_figure(_runs(), "val_auc"))[4]
-    assert trace["customdata"] == [[42, 2, 17], [42, 2, 17]]
-    assert "customdata[0]" in trace["hovertemplate"] and "customdata[2]" in trace["hovertemplate"]
+    assert trace["hovertemplate"].startswith("seed 42 · repeat 2 · run 17<br>")
+
+
+def test_max_points_downsamples_lines_but_not_the_band() -> None:
+    long = [
+        RunData(
+            run_id=i,
+            seed=s,
+            repeat=0,
+            status="succeeded",
+            curves={"loss": [(e, 1.0 / e + s) for e in range(1, 1001)]},
+        )
+        for i, s in enumerate((1, 2, 3), start=1)
+    ]
+    figure = overlay_figure(long, "loss", max_points=200)
+    assert all(len(t["x"]) <= 200 for t in _run_traces(figure))
+    assert all(len(t["x"]) == 1000 for t in _band_traces(figure))
 
 
 def test_band_is_mean_plus_minus_std_across_first_repeats() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 Point = tuple[int, float]
 
 
@@ -40,16 +42,19 @@ def downsample(points: Sequence[Point], max_points: int) -> list[Point]:
     if budget < 3:
         return [points[0], *_extremes(inner, budget, points[0][1], points[-1][1]), points[-1]]
     buckets = budget // 3
-    kept: list[Point] = [points[0]]
-    for b in range(buckets):
-        # Integer bounds spread the remainder over the buckets, so none is empty.
-        chunk = inner[b * len(inner) // buckets : (b + 1) * len(inner) // buckets]
-        picks = {
-            min(range(len(chunk)), key=lambda i: _low(chunk[i][1])),
-            max(range(len(chunk)), key=lambda i: _high(chunk[i][1])),
-            len(chunk) - 1,
-        }
-        kept.extend(chunk[i] for i in sorted(picks))
+    # Vectorised (a 100-run overlay downsamples 100 curves per request): integer bounds spread
+    # the remainder over the buckets, so none is empty; ties keep the first point, as min() does.
+    values = np.fromiter((p[1] for p in inner), dtype=np.float64, count=len(inner))
+    starts = np.arange(buckets) * len(inner) // buckets
+    lengths = np.diff(np.append(starts, len(inner)))
+    low = np.where(np.isnan(values), -np.inf, values)
+    high = np.where(np.isnan(values), np.inf, values)
+    picks = [starts + lengths - 1]
+    for extreme, reduce in ((low, np.minimum), (high, np.maximum)):
+        best = reduce.reduceat(extreme, starts)
+        hits = np.flatnonzero(extreme == np.repeat(best, lengths))
+        picks.append(hits[np.searchsorted(hits, starts)])
+    kept = [points[0], *(inner[i] for i in np.unique(np.concatenate(picks)).tolist())]
     kept.append(points[-1])
     return kept
 

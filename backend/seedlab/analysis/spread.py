@@ -112,8 +112,20 @@ def band(runs: Sequence[RunData], metric: str) -> list[tuple[int, float, float |
     if not curves:
         return []
     common = sorted(set.intersection(*(set(c) for c in curves)))
-    out: list[tuple[int, float, float | None]] = []
-    for step in common:
-        mean, std = _mean_std(np.asarray([c[step] for c in curves], dtype=np.float64))
-        out.append((step, mean, std if len(curves) >= 2 else None))
-    return out
+    if not common:
+        return []
+    # One row per seed, one column per epoch: a 100-seed x 1,000-epoch band in one numpy pass.
+    matrix = np.array([[c[step] for step in common] for c in curves], dtype=np.float64)
+    first = matrix[0]
+    same = np.all(matrix == first, axis=0)
+    with np.errstate(invalid="ignore"):
+        means = np.where(same, first, matrix.mean(axis=0))
+        stds = (
+            np.where(same, 0.0, matrix.std(axis=0, ddof=1))
+            if len(curves) >= 2
+            else np.full(len(common), np.nan)
+        )
+    return [
+        (step, float(mean), float(std) if len(curves) >= 2 else None)
+        for step, mean, std in zip(common, means.tolist(), stds.tolist(), strict=True)
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from plotly.colors import qualitative
 
+from seedlab.analysis.downsample import downsample
 from seedlab.analysis.spread import band
 from seedlab.analysis.types import RunData
 
@@ -43,8 +44,12 @@ def _y(value: float) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _run_trace(run: RunData, points: Sequence[tuple[int, float]], colour: str) -> dict[str, Any]:
+def _run_trace(
+    run: RunData, points: Sequence[tuple[int, float]], colour: str, max_points: int | None
+) -> dict[str, Any]:
     repeat = run.repeat + 1  # the pages count repeats from 1
+    if max_points is not None:
+        points = downsample(points, max_points)
     return {
         "type": "scatter",
         "mode": "lines+markers" if len(points) <= MARKER_LIMIT else "lines",
@@ -54,8 +59,8 @@ def _run_trace(run: RunData, points: Sequence[tuple[int, float]], colour: str) -
         "line": {"color": colour, "dash": DASHES[run.repeat % len(DASHES)]},
         "marker": {"color": colour},
         "legendgroup": f"seed-{run.seed}",
-        "customdata": [[run.seed, repeat, run.run_id] for _ in points],
-        "hovertemplate": "seed %{customdata[0]} · repeat %{customdata[1]} · run %{customdata[2]}"
+        # Constant per trace, so written into the template instead of per-point customdata.
+        "hovertemplate": f"seed {run.seed} · repeat {repeat} · run {run.run_id}"
         "<br>epoch %{x}: %{y:.6g}<extra></extra>",
     }
 
@@ -103,14 +108,17 @@ def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[di
 
 
 def overlay_figure(
-    runs: Sequence[RunData], metric: str, *, show_band: bool = True
+    runs: Sequence[RunData], metric: str, *, show_band: bool = True, max_points: int | None = None
 ) -> dict[str, Any]:
-    """One line per run (colour = seed, dash = repeat) plus a toggleable mean ± std band."""
+    """One line per run (colour = seed, dash = repeat) plus a toggleable mean ± std band.
+
+    With max_points, each run's drawn line is downsampled; the band always uses full curves.
+    """
     # Colours follow all seeds of the job, so a seed keeps its colour whatever the metric.
     seeds = sorted({run.seed for run in runs})
     colour = {seed: PALETTE[i % len(PALETTE)] for i, seed in enumerate(seeds)}
     traces = [
-        _run_trace(run, run.curves[metric], colour[run.seed])
+        _run_trace(run, run.curves[metric], colour[run.seed], max_points)
         for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id))
         if run.curves.get(metric)
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report, env_variant, without
-from seedlab.analysis.downsample import downsample
 from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.charts.overlay import default_metric, overlay_figure
@@ -23,7 +24,13 @@ from seedlab.jobs.seedplan import parse_seed_plan
 from seedlab.runner.profile import TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
-from seedlab.status import JobStatus, RunStatus, transition_job, transition_run
+from seedlab.status import (
+    TERMINAL_JOB_STATUSES,
+    JobStatus,
+    RunStatus,
+    transition_job,
+    transition_run,
+)
 
 
 def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
@@ -295,29 +302,45 @@ def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str
     return audit_report(runs, toggles)
 
 
+# Overlays of finished jobs never change (points are fenced to running attempts), so the last few
+# are kept in memory: a page view or a metric switch on a 100-run job then skips the query.
+_FINISHED_OVERLAYS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_FINISHED_OVERLAYS_LOCK = threading.Lock()
+FINISHED_OVERLAYS_KEPT = 32
+
+
 def overlay(
     *, session: Session, job_id: int, metric: str | None, band: bool, max_points: int
 ) -> dict[str, Any]:
     """Plotly figure of every run's curve for one metric, downsampled, with the seed band."""
-    job = _job_with_runs(session, job_id)
+    job = get_job(session=session, job_id=job_id)
+    cache_key = (str(session.get_bind().url), job.id, job.finished_at, metric, band, max_points)
+    if job.status in TERMINAL_JOB_STATUSES:
+        with _FINISHED_OVERLAYS_LOCK:
+            if (cached := _FINISHED_OVERLAYS.get(cache_key)) is not None:
+                _FINISHED_OVERLAYS.move_to_end(cache_key)
+                return cached
+    result = _build_overlay(session, job, metric=metric, band=band, max_points=max_points)
+    if job.status in TERMINAL_JOB_STATUSES:
+        with _FINISHED_OVERLAYS_LOCK:
+            _FINISHED_OVERLAYS[cache_key] = result
+            while len(_FINISHED_OVERLAYS) > FINISHED_OVERLAYS_KEPT:
+                _FINISHED_OVERLAYS.popitem(last=False)
+    return result
+
+
+def _build_overlay(
+    session: Session, job: Job, *, metric: str | None, band: bool, max_points: int
+) -> dict[str, Any]:
     keys = runs_service.job_metric_keys(session=session, job_id=job.id)
     chosen = metric or default_metric(keys)
     if chosen is None:
         return {"metric": None, "metrics": keys, "figure": {"data": [], "layout": {}}}
     if chosen not in keys:
         raise InvalidInput(
-            f"job {job_id} logged no metric {chosen!r}; logged: {', '.join(keys) or 'none yet'}"
+            f"job {job.id} logged no metric {chosen!r}; logged: {', '.join(keys) or 'none yet'}"
         )
     curves = runs_service.job_curves(session=session, job_id=job.id, keys=[chosen])
     data = [runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs]
-    # The band needs every run's full curve (epochs common to all seeds); only the drawn run
-    # traces are downsampled afterwards.
-    figure = overlay_figure(data, chosen, show_band=band)
-    for trace in figure["data"]:
-        if trace.get("meta") != "band" and len(trace["x"]) > max_points:
-            kept = downsample(list(zip(trace["x"], trace["y"], strict=True)), max_points)
-            trace["x"] = [p[0] for p in kept]
-            trace["y"] = [p[1] for p in kept]
-            if isinstance(trace.get("customdata"), list) and trace["customdata"]:
-                trace["customdata"] = [trace["customdata"][0]] * len(kept)
+    figure = overlay_figure(data, chosen, show_band=band, max_points=max_points)
     return {"metric": chosen, "metrics": keys, "figure": figure}
