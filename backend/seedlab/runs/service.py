@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.analysis.downsample import downsample
@@ -76,22 +75,28 @@ def describe(run: Run) -> RunRead:
     )
 
 
+_INSERT_POINTS = {
+    # A resent batch (an agent retrying after a timeout) must not duplicate points.
+    "sqlite": "INSERT OR IGNORE INTO metric_point (run_id, attempt, key, step, value) "
+    "VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO metric_point (run_id, attempt, key, step, value) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, attempt, key, step) DO NOTHING",
+}
+
+
 def insert_points(
     *, session: Session, run_id: int, attempt: int, points: Sequence[tuple[str, int, float]]
 ) -> None:
-    """Insert metric points in one statement; points already stored (a resent batch) are skipped."""
+    """Insert metric points with one executemany; points already stored are skipped."""
     if not points:
         return
-    rows = [
-        {"run_id": run_id, "attempt": attempt, "key": key, "step": step, "value": value}
-        for key, step, value in points
-    ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(MetricPoint).on_conflict_do_nothing(
-        index_elements=["run_id", "attempt", "key", "step"]
+    # The driver's executemany over plain tuples: several times faster than building ORM or
+    # Core parameter dicts for batches of thousands of points.
+    connection = session.connection()
+    connection.exec_driver_sql(
+        _INSERT_POINTS[connection.dialect.name],
+        [(run_id, attempt, key, step, value) for key, step, value in points],
     )
-    session.execute(stmt, rows)
 
 
 def run_curves(*, session: Session, run: Run, keys: Sequence[str] | None = None) -> Curves:
