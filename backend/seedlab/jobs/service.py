@@ -314,7 +314,14 @@ def overlay(
 ) -> dict[str, Any]:
     """Plotly figure of every run's curve for one metric, downsampled, with the seed band."""
     job = get_job(session=session, job_id=job_id)
-    cache_key = (str(session.get_bind().url), job.id, job.finished_at, metric, band, max_points)
+    cache_key = (
+        str(session.get_bind().engine.url),
+        job.id,
+        job.finished_at,
+        metric,
+        band,
+        max_points,
+    )
     if job.status in TERMINAL_JOB_STATUSES:
         with _FINISHED_OVERLAYS_LOCK:
             if (cached := _FINISHED_OVERLAYS.get(cache_key)) is not None:

@@ -122,6 +122,9 @@ def serve(control_fd: int) -> None:
     """Preload, announce readiness, then fork one child per request until the launcher leaves."""
     for module in PRELOAD:
         importlib.import_module(module)
+    from seedlab.fingerprints.capture import warm_static_fields
+
+    warm_static_fields()
     # Objects that exist now are never collected in the children: their pages stay shared.
     gc.freeze()
     sock = socket.socket(fileno=control_fd)
