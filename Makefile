@@ -28,8 +28,9 @@ lint: test-deps
 test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python benchmarks/run_all.py
+bench: test-deps
+	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads; do \
+		$(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info backend/*.egg-info
