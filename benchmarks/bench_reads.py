@@ -21,22 +21,10 @@ from tests.livesystem import LiveSystem
 from seedlab.db import Database
 from seedlab.experiments import service as experiments_service
 from seedlab.jobs.models import Job
+from seedlab.runner.profile import resolve_profile
 from seedlab.runs.models import MetricPoint, Run
 
-PROFILE = {
-    "name": "full",
-    "hash_seed": True,
-    "python_seed": True,
-    "numpy_seed": True,
-    "tf_seed": True,
-    "op_determinism": True,
-    "single_thread": True,
-    "tf_data_seed": True,
-    "onednn_off": False,
-    "hash_seed_value": 0,
-    "env": {},
-    "isolation": "fork",
-}
+PROFILE = resolve_profile("full").model_dump()
 
 
 def _job_row(job_id: int, runs: int, now: datetime) -> dict:  # type: ignore[type-arg]

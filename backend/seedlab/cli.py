@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -46,6 +48,21 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _client(server: str) -> SeedlabClient:
     return SeedlabClient(server, retry_seconds=10.0)
+
+
+@contextmanager
+def _server_call(server: str) -> Iterator[SeedlabClient]:
+    """A client whose API errors become a message on stderr and exit code 2."""
+    client = _client(server)
+    try:
+        yield client
+    except ApiError as exc:
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        raise _fail(detail) from None
+    except ServerUnreachable as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        client.close()
 
 
 def _serve(host: str, port: int, settings: Settings, on_ready: Any = None) -> None:
@@ -228,20 +245,12 @@ def submit(
         payload["label"] = label
     if tolerance:
         payload["tolerance"] = {k: float(v) for k, v in _parse_params(tolerance).items()}
-    client = _client(server)
-    try:
+    with _server_call(server) as client:
         job = client.post("/api/v1/jobs", payload)
         if not wait:
             typer.echo(json.dumps(job, indent=2) if as_json else f"job {job['id']} queued")
             return
         report = _wait_report(client, job["id"], timeout)
-    except ApiError as exc:
-        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        raise _fail(detail) from None
-    except ServerUnreachable as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        client.close()
     _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
 
@@ -300,20 +309,12 @@ def audit(
         "params": _parse_params(param or []),
         "audit": spec,
     }
-    client = _client(server)
-    try:
+    with _server_call(server) as client:
         job = client.post("/api/v1/jobs", payload)
         if not wait:
             typer.echo(json.dumps(job, indent=2) if as_json else f"audit job {job['id']} queued")
             return
         report = _wait_report(client, job["id"], timeout)
-    except ApiError as exc:
-        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        raise _fail(detail) from None
-    except ServerUnreachable as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        client.close()
     result = {"id": report["id"], "status": report["status"], **(report["audit"] or {})}
     if as_json:
         typer.echo(json.dumps(result, indent=2))
@@ -336,13 +337,8 @@ def status(
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Print a job's report (runs with their current status)."""
-    client = _client(server)
-    try:
+    with _server_call(server) as client:
         report = _report(client, job)
-    except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        client.close()
     _show(report, as_json)
 
 
@@ -351,26 +347,16 @@ def cancel(
     job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = DEFAULT_SERVER
 ) -> None:
     """Cancel a job: queued runs are cancelled, running ones stopped."""
-    client = _client(server)
-    try:
+    with _server_call(server) as client:
         result = client.post(f"/api/v1/jobs/{job}/cancel")
-    except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        client.close()
     typer.echo(f"job {job}: {result['status']}")
 
 
 @app.command()
 def experiments(as_json: JsonOpt = False, server: ServerOpt = DEFAULT_SERVER) -> None:
     """List the experiments the server knows, with their parameters."""
-    client = _client(server)
-    try:
+    with _server_call(server) as client:
         items = client.get("/api/v1/experiments")
-    except (ApiError, ServerUnreachable) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        client.close()
     if as_json:
         typer.echo(json.dumps(items, indent=2))
         return
