@@ -234,7 +234,12 @@ def submit(
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Submit a job. With --wait, print the report and exit 0 only if the job succeeded."""
-    profile_value: Any = json.loads(profile) if profile.lstrip().startswith("{") else profile
+    try:
+        profile_value: Any = json.loads(profile) if profile.lstrip().startswith("{") else profile
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            f"--profile is not valid JSON ({exc}); use full, seeds_only, none or an object"
+        ) from None
     payload: dict[str, Any] = {
         "experiment": experiment,
         "params": _parse_params(param or []),
