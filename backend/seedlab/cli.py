@@ -30,6 +30,11 @@ DEFAULT_SERVER = os.environ.get("SEEDLAB_SERVER", "http://127.0.0.1:8000")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 ServerOpt = Annotated[str, typer.Option("--server", help="seedlab server URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+ParamsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="experiment parameter KEY=VALUE, repeatable"),
+]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds to wait at most")]
 
 
 def _logging(verbose: bool = False) -> None:
@@ -216,9 +221,7 @@ def _exit_code(report: dict[str, Any], require_bitwise: bool) -> int:
 @app.command()
 def submit(
     experiment: Annotated[str, typer.Argument(help="experiment name, see `seedlab experiments`")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable")
-    ] = None,
+    param: ParamsOpt = None,
     seeds: Annotated[str, typer.Option(help="seed plan: BASE:COUNTxREPEATS or 1,2,3x2")] = "42:3x2",
     profile: Annotated[str, typer.Option(help="full, seeds_only, none, or a JSON object")] = "full",
     label: Annotated[str | None, typer.Option(help="free text shown on pages")] = None,
@@ -226,7 +229,7 @@ def submit(
         list[str] | None, typer.Option("--tolerance", help="METRIC=ABS, repeatable")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait until the job ends")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 3600.0,
+    timeout: TimeoutOpt = 3600.0,
     require_bitwise: Annotated[
         bool, typer.Option("--require-bitwise", help="with --wait: exit 3 unless bitwise")
     ] = False,
@@ -280,9 +283,7 @@ def _wait_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[str
 @app.command()
 def audit(
     experiment: Annotated[str, typer.Argument(help="experiment name")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable")
-    ] = None,
+    param: ParamsOpt = None,
     seed: Annotated[int, typer.Option(help="the seed to audit")] = 42,
     toggle: Annotated[
         list[str] | None, typer.Option("--toggle", help="audit only these toggles, repeatable")
@@ -296,7 +297,7 @@ def audit(
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait for the audit to end")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 3600.0,
+    timeout: TimeoutOpt = 3600.0,
     as_json: JsonOpt = False,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
