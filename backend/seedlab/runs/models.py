@@ -99,6 +99,28 @@ class RunAttempt(Base):
     run: Mapped[Run] = relationship(back_populates="attempts")
 
 
+class RunTrace(Base):
+    """Per-layer weight checksums of a run's succeeded attempt: the first-divergence evidence.
+
+    Kept out of the run row so lists and reports never load it. Every run has the per-epoch
+    part; `steps` is filled only when the profile asked for per-batch tracing.
+    """
+
+    __tablename__ = "run_trace"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    attempt: Mapped[int]
+    # Names of the layers that own weights, in model order; every checksum list follows it.
+    layers: Mapped[list[str]] = mapped_column(JSON)
+    # Per-layer checksums before the first optimizer step.
+    initial: Mapped[list[str]] = mapped_column(JSON)
+    # epochs[i]: per-layer checksums after epoch i + 1.
+    epochs: Mapped[list[list[str]]] = mapped_column(JSON)
+    # steps[i]: [epoch, step, input batch checksum, per-layer checksums after that step].
+    steps: Mapped[list[list[Any]] | None] = mapped_column(JSON, default=None)
+    steps_truncated: Mapped[bool] = mapped_column(default=False)
+
+
 class MetricPoint(Base):
     """One logged value: (run, attempt, key, step) is unique so a resent batch is harmless."""
 
