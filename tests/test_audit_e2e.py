@@ -38,6 +38,14 @@ def test_reference_mlp_relies_on_exactly_its_three_seeds(system: LiveSystem) -> 
     assert sorted(audit["culprits"]) == ["numpy_seed", "python_seed", "tf_seed"]
     # Without the TF seed, op determinism refuses the unseeded random ops: a failure, reported.
     assert "seed" in audit["toggles"]["tf_seed"]["error"]
+    # Keras 3 seeds its initialisers from Python's random: the weights differ before training.
+    python = audit["toggles"]["python_seed"]["first_divergence"]
+    assert (python["epoch"], python["step"], python["cause"]) == (0, 0, "initialisation")
+    assert python["layers"] == ["dense", "dense_1"]
+    # The reference draws its data from NumPy's global generator: the first batch differs.
+    numpy = audit["toggles"]["numpy_seed"]["first_divergence"]
+    assert (numpy["epoch"], numpy["step"], numpy["cause"]) == (1, 1, "data_order")
+    assert numpy["inputs_differ"] is True and numpy["data_hash_differs"] is True
     for toggle, row in audit["toggles"].items():
         assert row["seconds_per_epoch_on"] > 0, toggle
         if not row["error"]:
@@ -59,7 +67,13 @@ def test_each_leak_is_traced_to_its_toggle(
     assert audit["baseline_bitwise"] is True
     assert audit["culprits"] == [culprit]
     assert audit["toggles"][culprit]["max_abs_diff"]["loss"] > 0
-    assert audit["toggles"][culprit]["first_divergence"] is not None
+    first = audit["toggles"][culprit]["first_divergence"]
+    # Every leak here changes what the model is fed, never its initial weights.
+    assert first["traced"] is True
+    assert first["cause"] == "data_order" and first["inputs_differ"] is True
+    assert first["epoch"] >= 1 and first["step"] >= 1
+    if experiment != "leak_parallel_map":  # the race may spare the first batch
+        assert (first["epoch"], first["step"]) == (1, 1)
 
 
 def test_unseeded_generator_is_blamed_on_no_toggle(system: LiveSystem) -> None:
@@ -67,7 +81,11 @@ def test_unseeded_generator_is_blamed_on_no_toggle(system: LiveSystem) -> None:
     assert audit["baseline_bitwise"] is False
     assert audit["culprits"] == []
     assert audit["baseline"]["data_differs"] is True
-    assert audit["baseline"]["first_divergence"] == 1
+    first = audit["baseline"]["first_divergence"]
+    # It shows where the runs part: the input batch of the very first step.
+    assert (first["epoch"], first["step"], first["cause"]) == (1, 1, "data_order")
+    assert first["inputs_differ"] is True
+    assert "epoch 1, step 1: input batch differs" in audit["conclusion"]
     assert "no single toggle" in audit["conclusion"]
     assert "data hashes already differ" in audit["conclusion"]
 

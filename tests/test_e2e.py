@@ -81,6 +81,43 @@ def test_none_profile_is_not_bitwise(system: LiveSystem) -> None:
     run = httpx.get(f"{system.url}/api/v1/runs/{report['runs'][0]['id']}").json()
     assert run["applied_profile"]["op_determinism"] is False
     assert run["isolation"] == "process" and run["isolation_reason"]
+    # Untraced runs still say where they part: per epoch, per layer. Python's random is
+    # unseeded, so Keras' initialisers drew different weights.
+    divergence = {d["run_a"]: d for d in report["divergence"]}
+    assert len(divergence) == 2
+    for first in divergence.values():
+        assert first["traced"] is False and first["step"] is None
+        assert (first["epoch"], first["cause"]) == (0, "initialisation")
+        assert first["layers"] == ["dense", "dense_1"]
+
+
+def test_traced_runs_locate_the_first_step_that_differs(system: LiveSystem) -> None:
+    profile = json.dumps({"preset": "full", "python_seed": False, "trace": True})
+    report = _submit_wait(system, "seed_card_mlp", "--seeds", "42:1x2", "--profile", profile)
+    assert report["status"] == "succeeded" and report["profile_name"] == "full+custom+trace"
+    assert report["verdict"] == "nondeterministic"
+    run_a, run_b = sorted(r["id"] for r in report["runs"])
+    divergence = httpx.get(f"{system.url}/api/v1/runs/{run_a}/divergence/{run_b}").json()
+    assert divergence["traced"] is True
+    assert (divergence["epoch"], divergence["step"], divergence["cause"]) == (
+        0,
+        0,
+        "initialisation",
+    )
+    # Defaults: 100 samples in batches of 32 (4 steps) for 2 epochs.
+    steps = divergence["step_timeline"]
+    assert len(steps) == 8 and (steps[-1]["epoch"], steps[-1]["step"]) == (2, 4)
+    # The runs are fed the same batches; only the weights differ, from the start.
+    assert all(row["input_differs"] is False for row in steps)
+    assert all(row["differing"] == ["dense", "dense_1"] for row in steps)
+    # The same from the CLI, next to the environment diff.
+    cli = system.cli("diff", str(run_a), str(run_b), "--json")
+    assert cli.returncode == 0, cli.stderr
+    result = json.loads(cli.stdout)
+    assert result["divergence"]["cause"] == "initialisation"
+    assert "step_timeline" not in result["divergence"]
+    text = system.cli("diff", str(run_a), str(run_b))
+    assert "first divergence: before training: initial weights differ" in text.stdout
 
 
 def test_submit_without_wait_returns_the_job_at_once(system: LiveSystem) -> None:

@@ -14,6 +14,7 @@ from seedlab import __version__
 from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings, get_settings
 from seedlab.db import Database
+from seedlab.divergence.router import router as divergence_router
 from seedlab.errors import AppError
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         runs_router,
         fingerprints_router,
         diff_router,
+        divergence_router,
         compare_router,
         agents_router,
         agent_protocol_router,

@@ -52,7 +52,8 @@ def test_culprits_are_the_toggles_whose_removal_breaks_bit_equality() -> None:
     assert report["culprits"] == ["python_seed", "tf_seed"]
     python = report["toggles"]["python_seed"]
     assert python["breaks_bitwise"] is True and python["max_abs_diff"]["loss"] == 0.25
-    assert python["first_divergence"] == 1
+    assert python["first_divergence"]["epoch"] == 1
+    assert python["first_divergence"]["traced"] is False  # no traces given: the epoch alone
     determinism = report["toggles"]["op_determinism"]
     assert determinism["breaks_bitwise"] is False
     assert (determinism["seconds_per_epoch_on"], determinism["seconds_per_epoch_off"]) == (2.0, 1.5)

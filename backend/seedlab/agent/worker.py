@@ -178,6 +178,7 @@ class Agent:
                 weights_checksum=final.get("weights_checksum"),
                 epoch_checksums=final.get("epoch_checksums"),
                 seconds_per_epoch=final.get("seconds_per_epoch"),
+                trace=final.get("trace"),
                 seconds=seconds,
             )
         elif failure is not None:

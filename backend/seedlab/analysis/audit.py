@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
 
+from seedlab.analysis.divergence import TraceData, describe, locate_divergence
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 
@@ -35,6 +36,7 @@ class AuditRun:
     seconds_per_epoch: float | None = None
     data_hash: str | None = None
     error: str | None = None
+    trace: TraceData | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class PairOutcome:
 
     bitwise: bool
     max_abs_diff: dict[str, float]
-    first_divergence: int | None
+    first_divergence: dict[str, Any] | None
     seconds_per_epoch: float | None
     weights_checksums: list[str | None]
     data_hashes: list[str | None] = field(default_factory=list)
@@ -69,14 +71,34 @@ def _pair(runs: Sequence[AuditRun]) -> PairOutcome | None:
     verdict = compute_verdict([r.data for r in done])
     evidence = verdict.seeds[0]
     timings = [r.seconds_per_epoch for r in done if r.seconds_per_epoch is not None]
+    bitwise = verdict.verdict == "bitwise"
     return PairOutcome(
-        bitwise=verdict.verdict == "bitwise",
+        bitwise=bitwise,
         max_abs_diff=dict(evidence.max_abs_diff),
-        first_divergence=evidence.first_divergent_epoch,
+        first_divergence=(
+            None if bitwise else _first_divergence(done, evidence.first_divergent_epoch)
+        ),
         seconds_per_epoch=mean(timings) if timings else None,
         weights_checksums=[r.data.weights_checksum for r in done],
         data_hashes=[r.data_hash for r in done],
     )
+
+
+def _first_divergence(done: Sequence[AuditRun], epoch: int | None) -> dict[str, Any]:
+    """Where the first two runs part: located from their traces, else the epoch alone."""
+    first, second = done[0], done[1]
+    if first.trace is not None and second.trace is not None:
+        return locate_divergence(first.trace, second.trace).summary()
+    return {
+        "run_a": first.data.run_id,
+        "run_b": second.data.run_id,
+        "identical": False,
+        "traced": False,
+        "epoch": epoch,
+        "step": None,
+        "cause": None,
+        "layers": [],
+    }
 
 
 def audit_report(runs: Sequence[AuditRun], toggles: Sequence[str]) -> dict[str, Any]:
@@ -155,7 +177,7 @@ def _conclusion(report: dict[str, Any], baseline: PairOutcome | None) -> str:
         return f"The baseline runs (every control on) failed: {baseline.error}"
     if not baseline.bitwise:
         where = (
-            f" They first differ at epoch {baseline.first_divergence}."
+            f" They first differ at {describe(baseline.first_divergence)}."
             if baseline.first_divergence
             else ""
         )

@@ -1,4 +1,4 @@
-"""`seedlab diff`: the environment fields that differ between two runs."""
+"""`seedlab diff`: the environment fields that differ between two runs, and where they part."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
+from seedlab.analysis.divergence import describe
 
 # Same defaults as seedlab.cli; not imported from there because that module registers this one.
 DEFAULT_SERVER = os.environ.get("SEEDLAB_SERVER", "http://127.0.0.1:8000")
@@ -50,19 +51,38 @@ def format_diff(result: Mapping[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def format_divergence(divergence: Mapping[str, Any]) -> str:
+    """One or two lines: where the runs' weights first differ, and the likely cause."""
+    if "error" in divergence:
+        return f"first divergence: unknown ({divergence['error']})"
+    line = f"first divergence: {describe(dict(divergence))}"
+    if divergence.get("identical"):
+        return line
+    return f"{line}\n  {divergence['explanation']}"
+
+
 def diff(
     run_a: Annotated[int, typer.Argument(help="run id")],
     run_b: Annotated[int, typer.Argument(help="run id to compare with")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     server: Annotated[str, typer.Option("--server", help="seedlab server URL")] = DEFAULT_SERVER,
 ) -> None:
-    """Show which fingerprint fields and applied toggles differ between two runs, with risk."""
+    """Show which environment fields differ between two runs (with risk) and where they part."""
     client = SeedlabClient(server, retry_seconds=10.0)
     try:
         result = client.get(f"/api/v1/runs/{run_a}/diff/{run_b}")
+        try:
+            divergence = client.get(f"/api/v1/runs/{run_a}/divergence/{run_b}")
+        except ApiError as exc:  # a run without a trace: the environment diff still stands
+            divergence = {"error": str(exc)}
     except (ApiError, ServerUnreachable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     finally:
         client.close()
-    typer.echo(json.dumps(result, indent=2) if as_json else format_diff(result))
+    if as_json:
+        summary = {k: v for k, v in divergence.items() if not k.endswith("_timeline")}
+        typer.echo(json.dumps({**result, "divergence": summary}, indent=2))
+        return
+    typer.echo(format_diff(result))
+    typer.echo(format_divergence(divergence))

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seedlab.divergence.schemas import DivergenceSummary
 from seedlab.runner.profile import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
 
@@ -26,6 +27,11 @@ class AuditSpec(BaseModel):
         max_length=8,
         description="pre-import environments to compare, e.g. "
         '[{"TF_ENABLE_ONEDNN_OPTS": "0"}, {"TF_ENABLE_ONEDNN_OPTS": "1"}]',
+    )
+    trace: bool = Field(
+        default=True,
+        description="trace every optimizer step, so each pair's first divergence names its step "
+        "and whether the inputs differed (adds a little time to every epoch, on and off alike)",
     )
 
     @field_validator("toggles")
@@ -127,6 +133,10 @@ class JobReport(BaseModel):
     metrics: dict[str, MetricSpreadOut]
     run_counts: dict[str, int]
     runs: list[RunSummary]
+    divergence: list[DivergenceSummary] = Field(
+        default_factory=list,
+        description="Per seed whose runs differ: where the first two runs first part, and why",
+    )
     audit: dict[str, Any] | None = None
     created_at: datetime
     finished_at: datetime | None

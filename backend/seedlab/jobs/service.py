@@ -15,6 +15,7 @@ from seedlab.analysis.verdict import compute_verdict
 from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.config import Settings
 from seedlab.db import utcnow
+from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints.models import Fingerprint
@@ -100,14 +101,16 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
 
 def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:
     """Baseline (every toggle on), one variant per toggle turned off, one per environment."""
-    all_on = dict.fromkeys(TOGGLES, True)
-    baseline = resolve_profile(ProfileSpec(preset="full", **all_on))
+    all_on: dict[str, Any] = dict.fromkeys(TOGGLES, True)
+    trace = audit.trace
+    baseline = resolve_profile(ProfileSpec(preset="full", trace=trace, **all_on))
     variants: list[tuple[str | None, Profile]] = [(BASELINE, baseline)]
     for toggle in TOGGLES if audit.toggles is None else audit.toggles:
-        off = resolve_profile(ProfileSpec(preset="full", **{**all_on, toggle: False}))
+        off = resolve_profile(ProfileSpec(preset="full", trace=trace, **{**all_on, toggle: False}))
         variants.append((without(toggle), off))
     for env in audit.env_matrix:
-        variants.append((env_variant(env), resolve_profile(ProfileSpec(**all_on, env=env))))
+        profile = resolve_profile(ProfileSpec(trace=trace, env=env, **all_on))
+        variants.append((env_variant(env), profile))
     return variants
 
 
@@ -256,6 +259,14 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
         compared = list(data.values())
     verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
     spread = compute_spread(compared)
+    differing = [
+        (seed["run_ids"][0], seed["run_ids"][1])
+        for seed in verdict["seeds"]
+        if not seed["weights_identical"] and len(seed["run_ids"]) >= 2
+    ]
+    divergence = divergence_service.seed_divergences(
+        session=session, runs=job.runs, pairs=differing
+    )
     counts: dict[str, int] = {}
     for run in job.runs:
         counts[run.status] = counts.get(run.status, 0) + 1
@@ -275,6 +286,7 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
         metrics={name: MetricSpreadOut(**s.to_dict()) for name, s in sorted(spread.items())},
         run_counts=counts,
         runs=[runs_service.summarize(run) for run in job.runs],
+        divergence=divergence,
         audit=audit,
         created_at=job.created_at,
         finished_at=job.finished_at,
@@ -287,6 +299,7 @@ def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str
         fp.hash: fp.data.get("data_hash")
         for fp in session.scalars(select(Fingerprint).where(Fingerprint.hash.in_(hashes)))
     }
+    traces = divergence_service.load_traces(session=session, runs=job.runs)
     runs = [
         AuditRun(
             data=data[run.id],
@@ -294,6 +307,7 @@ def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str
             seconds_per_epoch=run.seconds_per_epoch,
             data_hash=data_hash.get(run.fingerprint_hash or ""),
             error=run.error,
+            trace=traces.get(run.id),
         )
         for run in job.runs
     ]

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from seedlab.analysis.divergence import describe as describe_divergence
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
 from seedlab.deps import ReadSession
 from seedlab.errors import NotFound
@@ -97,7 +98,9 @@ def status_counts(counts: Mapping[str, int]) -> Sequence[tuple[str, int]]:
 templates.env.globals.update(
     plotly_url=plotly_url, asset_url=asset_url, status_counts=status_counts
 )
-templates.env.filters.update(num=fmt_num, dt=fmt_dt, value=fmt_value)
+templates.env.filters.update(
+    num=fmt_num, dt=fmt_dt, value=fmt_value, divergence=describe_divergence
+)
 
 
 # ---- the new-job form, generated from each experiment's JSON schema ----
@@ -219,7 +222,22 @@ def job_context(session: Session, job_id: int) -> dict[str, Any]:
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
         "variation": diff_service.job_variation(session=session, job_id=job_id),
+        "run_pair": _run_pair(report),
     }
+
+
+def _run_pair(report: JobReport) -> tuple[int, int] | None:
+    """Two runs of one seed for the run-pair link: a differing pair first, else any pair."""
+    seeds = report.verdict_evidence.get("seeds", [])
+    pairs = [s for s in seeds if len(s["run_ids"]) > 1]
+    pairs.sort(key=lambda s: s["weights_identical"])
+    if pairs:
+        return pairs[0]["run_ids"][0], pairs[0]["run_ids"][1]
+    by_seed: dict[int, list[int]] = {}
+    for run in report.runs:
+        by_seed.setdefault(run.seed, []).append(run.id)
+    same_seed = [ids for ids in by_seed.values() if len(ids) > 1]
+    return (same_seed[0][0], same_seed[0][1]) if same_seed else None
 
 
 JOB_FRAGMENTS = {

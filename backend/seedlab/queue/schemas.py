@@ -109,6 +109,36 @@ class PointsAccepted(BaseModel):
     accepted: int
 
 
+ShortChecksum = Annotated[str, Field(min_length=1, max_length=64)]
+LayerChecksums = Annotated[list[ShortChecksum], Field(max_length=10_000)]
+
+
+class RunTraceIn(BaseModel):
+    """Per-layer weight checksums before training, after each epoch and (traced) each step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=10_000)]
+    initial: LayerChecksums
+    epochs: Annotated[list[LayerChecksums], Field(max_length=100_000)]
+    # Each step: [epoch, step within the epoch, input batch checksum or null, layer checksums].
+    steps: (
+        Annotated[
+            list[
+                tuple[
+                    Annotated[int, Field(ge=1)],
+                    Annotated[int, Field(ge=1)],
+                    ShortChecksum | None,
+                    LayerChecksums,
+                ]
+            ],
+            Field(max_length=10_000),
+        ]
+        | None
+    ) = None
+    steps_truncated: bool = False
+
+
 class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
@@ -118,5 +148,6 @@ class RunFinished(AttemptFenced):
     epoch_checksums: list[str] | None = None
     seconds: float | None = None
     seconds_per_epoch: float | None = None
+    trace: RunTraceIn | None = None
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)

@@ -25,9 +25,10 @@ from seedlab.queue.schemas import (
     RunAssignment,
     RunFinished,
     RunStarted,
+    RunTraceIn,
 )
 from seedlab.runs import service as runs_service
-from seedlab.runs.models import Run, RunAttempt
+from seedlab.runs.models import Run, RunAttempt, RunTrace
 from seedlab.status import RunStatus, check_run_transition, transition_run
 
 
@@ -185,8 +186,25 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     run.traceback = payload.traceback
     if payload.status == RunStatus.SUCCEEDED.value and payload.epoch_checksums:
         run.epoch = len(payload.epoch_checksums)
+    if payload.status == RunStatus.SUCCEEDED.value and payload.trace is not None:
+        _store_trace(session, run, payload.trace)
     _close_attempt(session, run, outcome=payload.status, error=payload.error, now=now)
     jobs_service.refresh_status(session=session, job=run.job)
+
+
+def _store_trace(session: Session, run: Run, trace: RunTraceIn) -> None:
+    """Keep the succeeded attempt's trace (merge: a resent finish replaces, never duplicates)."""
+    session.merge(
+        RunTrace(
+            run_id=run.id,
+            attempt=run.attempt,
+            layers=trace.layers,
+            initial=trace.initial,
+            epochs=trace.epochs,
+            steps=[list(step) for step in trace.steps] if trace.steps is not None else None,
+            steps_truncated=trace.steps_truncated,
+        )
+    )
 
 
 def _close_attempt(

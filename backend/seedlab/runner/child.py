@@ -61,6 +61,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
             shuffle_seed=seed if profile.tf_data_seed else None,
             events=events,
             fingerprint=fingerprint,
+            trace=profile.trace,
         )
         train = load_entrypoint(experiment.entrypoint)
         params = experiment.params_model.model_validate(spec["params"])

@@ -21,6 +21,31 @@ def weights_checksum(model: Any) -> str:
     return digest.hexdigest()
 
 
+# Per-layer and per-batch checksums are compared for equality only: 64 bits keep a 10,000-step
+# trace small while a chance collision stays out of reach.
+SHORT_CHECKSUM = 16
+# A trace keeps the first steps only: divergence is looked for from the start, and a long run
+# must not send megabytes with its result.
+MAX_TRACED_STEPS = 10_000
+
+
+def layer_checksums(model: Any) -> tuple[list[str], list[str]]:
+    """Names of the layers that own weights and a short sha256 of each one's weight bytes."""
+    import numpy as np
+
+    layers = [layer for layer in getattr(model, "layers", []) if layer.weights]
+    if not layers:  # not a Keras model with layers: the whole model is one "layer"
+        return ["model"], [weights_checksum(model)[:SHORT_CHECKSUM]]
+    names, checksums = [], []
+    for layer in layers:
+        digest = hashlib.sha256()
+        for weight in layer.weights:
+            digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+        names.append(layer.name)
+        checksums.append(digest.hexdigest()[:SHORT_CHECKSUM])
+    return names, checksums
+
+
 def arrays_hash(*arrays: Any) -> str:
     """sha256 over the raw bytes of the arrays, in order."""
     import numpy as np
@@ -41,6 +66,7 @@ class RunContext:
         shuffle_seed: int | None,
         events: EventWriter,
         fingerprint: dict[str, Any] | None = None,
+        trace: bool = False,
     ) -> None:
         self.seed = seed
         # The op-level seed for tf.data shuffles: None when the profile leaves them unseeded.
@@ -50,6 +76,13 @@ class RunContext:
         self.epoch_checksums: list[str] = []
         self.epoch_seconds: list[float] = []
         self.last_metrics: dict[str, float] = {}
+        # Per-layer evidence for the first-divergence locator (see runs.models.RunTrace).
+        self.trace_steps_enabled = trace
+        self.trace_layers: list[str] = []
+        self.trace_initial: list[str] = []
+        self.trace_epochs: list[list[str]] = []
+        self.trace_steps: list[list[Any]] = []
+        self.trace_truncated = False
         self._events = events
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
@@ -80,6 +113,7 @@ class RunContext:
             # JSON has no NaN/inf; a diverged training is a failed run with a clear message.
             raise FloatingPointError(f"metrics {not_finite} are not finite at epoch {epoch}")
         checksum = weights_checksum(model)
+        self.trace_epochs.append(self._layer_checksums(model))
         self.epoch_checksums.append(checksum)
         self.epoch_seconds.append(seconds)
         self.last_metrics = values
@@ -92,6 +126,29 @@ class RunContext:
             seconds=seconds,
         )
 
+    def record_initial_weights(self, model: Any) -> None:
+        """Note each layer's weights before the first optimizer step (once per run)."""
+        if not self.trace_layers:
+            self.trace_layers, self.trace_initial = layer_checksums(model)
+
+    def _layer_checksums(self, model: Any) -> list[str]:
+        names, checksums = layer_checksums(model)
+        if not self.trace_layers:
+            # Built lazily (e.g. a custom loop): there is no "before training" snapshot.
+            self.trace_layers, self.trace_initial = names, []
+        if names != self.trace_layers:
+            raise RuntimeError(f"the model's layers changed during training: {names}")
+        return checksums
+
+    def report_step(self, epoch: int, step: int, model: Any, input_checksum: str | None) -> None:
+        """Trace one optimizer step: the input batch checksum and every layer's weights after it."""
+        if not self.trace_steps_enabled:
+            return
+        if len(self.trace_steps) >= MAX_TRACED_STEPS:
+            self.trace_truncated = True
+            return
+        self.trace_steps.append([epoch, step, input_checksum, self._layer_checksums(model)])
+
     def keras_callback(self) -> Any:
         """A Keras callback that reports every epoch (metrics, weights checksum, seconds)."""
         import keras
@@ -101,19 +158,41 @@ class RunContext:
         class _ReportEpochs(keras.callbacks.Callback):  # type: ignore[misc]
             """Reports each finished epoch to the run context."""
 
+            def set_model(self, model: Any) -> None:
+                super().set_model(model)
+                if context.trace_steps_enabled:
+                    self._inputs = _watch_input_batches(model)
+
             def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
                 planned = self.params.get("epochs")
                 if context.epochs is None and isinstance(planned, int):
                     context.set_epochs(planned)  # the experiment did not say; Keras knows
+                context.record_initial_weights(self.model)
 
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                self._epoch = epoch + 1
                 self._started = time.perf_counter()
+
+            def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+                if context.trace_steps_enabled:
+                    seen = self._inputs.pop(0) if self._inputs else None
+                    context.report_step(self._epoch, batch + 1, self.model, seen)
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 seconds = time.perf_counter() - self._started
                 context.report_epoch(epoch + 1, logs or {}, self.model, seconds)
 
         return _ReportEpochs()
+
+    def trace_fields(self) -> dict[str, Any]:
+        """The run's trace as sent with its result."""
+        return {
+            "layers": self.trace_layers,
+            "initial": self.trace_initial,
+            "epochs": self.trace_epochs,
+            "steps": self.trace_steps if self.trace_steps_enabled else None,
+            "steps_truncated": self.trace_truncated,
+        }
 
     def done_fields(self) -> dict[str, Any]:
         """The fields of the final `done` event."""
@@ -125,4 +204,36 @@ class RunContext:
             "epoch_checksums": self.epoch_checksums,
             "data_hash": self.data_hash,
             "seconds_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds),
+            "trace": self.trace_fields(),
         }
+
+
+def _watch_input_batches(model: Any) -> list[str]:
+    """Make the model's train step note a checksum of each input batch; returns the queue.
+
+    The checksum is taken by a host callback inside the compiled step, from the very tensors the
+    step trains on, so it sees what shuffling, maps and prefetching produced. The callback
+    computes nothing the step uses, so the weights stay bit-identical to an untraced run.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    seen: list[str] = []
+    if getattr(model, "jit_compile", False):
+        return seen  # XLA cannot run a host callback: steps are traced without input checksums
+
+    train_step = model.train_step
+
+    def note(*arrays: Any) -> Any:
+        seen.append(arrays_hash(*arrays)[:SHORT_CHECKSUM])
+        return np.int64(len(seen))
+
+    def traced_train_step(data: Any) -> Any:
+        tensors = [t for t in tf.nest.flatten(data) if t is not None]
+        noted = tf.numpy_function(note, tensors, tf.int64, stateful=True)
+        with tf.control_dependencies([noted]):
+            return train_step(data)
+
+    model.train_step = traced_train_step
+    model.train_function = None  # rebuilt by fit() around the traced step
+    return seen

@@ -73,6 +73,11 @@ class ProfileSpec(BaseModel):
     hash_seed_value: int = Field(default=0, ge=0, le=4294967295)
     env: dict[str, str] = Field(default_factory=dict)
     isolation: Isolation = "fork"
+    trace: bool = Field(
+        default=False,
+        description="Record per-layer weight checksums after every optimizer step and a checksum "
+        "of every input batch, so two runs can be compared step by step",
+    )
 
     @field_validator("env")
     @classmethod
@@ -103,6 +108,7 @@ class Profile(BaseModel):
     hash_seed_value: int = 0
     env: dict[str, str] = Field(default_factory=dict)
     isolation: Isolation = "fork"
+    trace: bool = False
 
     def toggles(self) -> dict[str, bool]:
         """The eight toggles as a plain dict."""
@@ -136,10 +142,12 @@ def resolve_profile(spec: ProfileSpec | str) -> Profile:
             toggles[name] = value
             overridden = True
     name = spec.preset + ("+custom" if overridden or spec.env else "")
+    name += "+trace" if spec.trace else ""
     return Profile(
         name=name,
         hash_seed_value=spec.hash_seed_value,
         env=dict(spec.env),
         isolation=spec.isolation,
+        trace=spec.trace,
         **toggles,
     )

@@ -1,0 +1,1 @@
+"""First divergence between two runs of one seed: where and why their weights part."""

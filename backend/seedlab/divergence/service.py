@@ -1,0 +1,79 @@
+"""Loading run traces and locating where two runs first differ."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seedlab.analysis.divergence import TraceData, locate_divergence
+from seedlab.divergence.schemas import DivergenceSummary, RunDivergence
+from seedlab.errors import InvalidInput
+from seedlab.fingerprints.models import Fingerprint
+from seedlab.runs import service as runs_service
+from seedlab.runs.models import Run, RunTrace
+
+# A report locates the divergence of this many non-identical seeds at most: each needs two traces.
+REPORT_SEEDS = 20
+
+
+def load_traces(*, session: Session, runs: Iterable[Run]) -> dict[int, TraceData]:
+    """The traces of the given runs that have one, with their data hashes, in two queries."""
+    by_id = {run.id: run for run in runs}
+    if not by_id:
+        return {}
+    traces = session.scalars(select(RunTrace).where(RunTrace.run_id.in_(by_id))).all()
+    hashes = {by_id[t.run_id].fingerprint_hash for t in traces} - {None}
+    data_hash: dict[str, Any] = (
+        {
+            row.hash: row.data.get("data_hash")
+            for row in session.execute(
+                select(Fingerprint.hash, Fingerprint.data).where(Fingerprint.hash.in_(hashes))
+            )
+        }
+        if hashes
+        else {}
+    )
+    return {
+        trace.run_id: TraceData(
+            run_id=trace.run_id,
+            layers=list(trace.layers),
+            initial=list(trace.initial),
+            epochs=[list(e) for e in trace.epochs],
+            steps=trace.steps,
+            steps_truncated=trace.steps_truncated,
+            data_hash=data_hash.get(by_id[trace.run_id].fingerprint_hash or ""),
+        )
+        for trace in traces
+    }
+
+
+def run_divergence(*, session: Session, run_a: int, run_b: int) -> RunDivergence:
+    """Where two runs first differ, with the epoch and step timelines."""
+    first = runs_service.get_run(session=session, run_id=run_a)
+    second = runs_service.get_run(session=session, run_id=run_b)
+    traces = load_traces(session=session, runs=[first, second])
+    for run in (first, second):
+        if run.id not in traces:
+            raise InvalidInput(
+                f"run {run.id} has no trace (status {run.status}): a trace is recorded when a "
+                "run succeeds"
+            )
+    divergence = locate_divergence(traces[first.id], traces[second.id])
+    return RunDivergence.model_validate(divergence.to_dict())
+
+
+def seed_divergences(
+    *, session: Session, runs: Sequence[Run], pairs: Sequence[tuple[int, int]]
+) -> list[DivergenceSummary]:
+    """The first divergence of each given run pair whose runs both have a trace."""
+    pairs = list(pairs)[:REPORT_SEEDS]
+    wanted = {run_id for pair in pairs for run_id in pair}
+    traces = load_traces(session=session, runs=[run for run in runs if run.id in wanted])
+    return [
+        DivergenceSummary.model_validate(locate_divergence(traces[a], traces[b]).summary())
+        for a, b in pairs
+        if a in traces and b in traces
+    ]
