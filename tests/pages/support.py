@@ -33,6 +33,34 @@ def checksum(seed: int, epoch: int, salt: str = "") -> str:
     return hashlib.sha256(f"{seed}:{epoch}:{salt}".encode()).hexdigest()
 
 
+TRACE_LAYERS = ("dense", "dense_1")
+STEPS_PER_EPOCH = 2
+
+
+def fake_trace(seed: int, epochs: int, salt: str, *, traced: bool) -> dict[str, Any]:
+    """A run trace in which a salted run's dense_1 layer (only) parts from epoch 3, step 1."""
+
+    def layers(epoch: int, step: int) -> list[str]:
+        late = epoch > 2
+        return [
+            checksum(seed, epoch * 100 + step, "dense")[:16],
+            checksum(seed, epoch * 100 + step, "dense_1" + (salt if late else ""))[:16],
+        ]
+
+    return {
+        "layers": list(TRACE_LAYERS),
+        "initial": layers(0, 0),
+        "epochs": [layers(e, STEPS_PER_EPOCH) for e in range(1, epochs + 1)],
+        "steps": [
+            [e, s, checksum(seed, e * 100 + s, "input")[:16], layers(e, s)]
+            for e in range(1, epochs + 1)
+            for s in range(1, STEPS_PER_EPOCH + 1)
+        ]
+        if traced
+        else None,
+    }
+
+
 def fake_fingerprint() -> dict[str, Any]:
     """A fingerprint shaped like the run process captures it (no TensorFlow import needed)."""
     return {
@@ -88,7 +116,7 @@ class AgentDriver:
         return body
 
     def complete_next(
-        self, *, epochs: int = 6, salt: str = "", fail: str | None = None
+        self, *, epochs: int = 6, salt: str = "", fail: str | None = None, traced: bool = False
     ) -> dict[str, Any]:
         """Claim, start, log per-epoch points and finish the oldest queued run."""
         a = self.claim()
@@ -130,6 +158,7 @@ class AgentDriver:
                 final_metrics={p["key"]: p["value"] for p in last},
                 weights_checksum=epoch_sums[-1],
                 epoch_checksums=epoch_sums,
+                trace=fake_trace(seed, epochs, salt, traced=traced),
             )
         self._post(f"/api/v1/agent/runs/{run_id}/finish", finish)
         return a

@@ -240,3 +240,71 @@ def test_run_page_updates_live(page: Any, api: httpx.Client, live_driver: AgentD
     expect(page.locator("#applied-profile")).to_contain_text("op_determinism")
     expect(page.locator("#run-curves .js-plotly-plot")).to_have_count(3)
     expect(page.locator("#run-page")).to_have_attribute("data-terminal", "true")
+
+
+def test_diagnosis_pages_open_from_the_job_page(
+    page: Any, api: httpx.Client, live_driver: AgentDriver, shots: Path
+) -> None:
+    """Run-pair (environment diff and divergence timeline), compare and audit, all linked."""
+    job_a = _submit(api, "7:2x2", epochs=4)
+    runs = api.get(f"/api/v1/jobs/{job_a}/report").json()["runs"]
+    for run in sorted(runs, key=lambda r: r["id"]):  # runs are claimed oldest first
+        salt = "kernel order" if run["repeat"] == 1 else ""
+        assert live_driver.complete_next(epochs=4, traced=True, salt=salt)["run_id"] == run["id"]
+    page.goto(f"/jobs/{job_a}")
+    expect(page.locator("#job-page")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#verdict .verdict-word")).to_have_text("nondeterministic")
+    expect(page.locator("#evidence-table .divergence-cell").first).to_have_text(
+        "epoch 3, step 1: same inputs, weights differ (dense_1)"
+    )
+
+    # The run-pair page: environment diff, then the first divergence and its timeline.
+    page.click("#divergence-link")
+    page.wait_for_url(re.compile(r"/runs/\d+/diff/\d+#divergence$"))
+    expect(page.locator("#diff-identical")).to_be_visible()
+    summary = page.locator("#divergence-summary")
+    expect(summary).to_have_attribute("data-cause", "numeric")
+    expect(summary).to_contain_text("First differ at epoch 3, step 1")
+    expect(page.locator("#diff-page")).to_have_attribute("data-ready", "1")
+    rows = "document.getElementById('divergence-timeline').data[0].y"
+    assert page.evaluate(rows) == ["input batch", "dense", "dense_1"]
+    page.screenshot(path=str(shots / "divergence-page.png"), full_page=True)
+
+    # Compare: from the job page's Diagnose bar to a significance page with its chart.
+    job_b = _submit(api, "7:2x1", epochs=4)
+    for _ in range(2):
+        live_driver.complete_next(epochs=4)
+    page.goto(f"/jobs/{job_a}")
+    page.click("#compare-link")
+    page.wait_for_url(re.compile(rf"/compare\?a={job_a}"))
+    page.fill("#b", str(job_b))
+    page.fill("#metric", "val_auc")
+    page.locator("#compare-form button[type=submit]").click()
+    expect(page.locator("#compare-page")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#compare-sentence")).not_to_be_empty()
+    expect(page.locator("#compare-chart.js-plotly-plot")).to_have_count(1)
+
+    # Audit: the button on the job page submits an audit job and opens its page.
+    page.goto(f"/jobs/{job_a}")
+    page.click("#audit-button")
+    page.wait_for_url(re.compile(rf"/jobs/(?!{job_a}$)\d+$"))
+    audit_job = _job_id(page)
+    assert audit_job not in (job_a, job_b)
+    expect(page.locator("#audit-link")).to_be_visible()
+    report = api.get(f"/api/v1/jobs/{audit_job}/report").json()
+    assert report["kind"] == "audit" and len(report["runs"]) == 18
+    # Baseline pair identical; of the variants, only the one without python_seed differs.
+    for run in sorted(report["runs"], key=lambda r: r["id"]):
+        differs = run["variant"] == "without:python_seed" and run["repeat"] == 1
+        claimed = live_driver.complete_next(epochs=4, traced=True, salt="x" if differs else "")
+        assert claimed["run_id"] == run["id"]
+    page.reload()
+    expect(page.locator("#audit-conclusion")).to_contain_text("relies on: python_seed")
+    row = page.locator('#audit-table tr[data-toggle="python_seed"]')
+    expect(row).to_have_attribute("data-breaks", "True")
+    expect(row.locator(".divergence-link")).to_have_text(
+        "epoch 3, step 1: same inputs, weights differ (dense_1)"
+    )
+    row.locator(".divergence-link").click()
+    page.wait_for_url(re.compile(r"/runs/\d+/diff/\d+#divergence$"))
+    expect(page.locator("#diff-page")).to_have_attribute("data-ready", "1")

@@ -167,6 +167,48 @@ def test_nondeterministic_verdict_names_the_divergent_epoch(
     row = table_rows(html, "evidence-table")[0].cells
     assert row[2:4] == ["no", "no"] and row[5] == "3"
     assert "val_auc" in row[4] and "1e-07" in row[4]
+    # Untraced: the epoch and the first layer that differs, linked to the run-pair page.
+    assert row[6] == "epoch 3: weights differ (dense_1)"
+    assert 'href="/runs/1/diff/2#divergence"' in html
+    assert 'id="divergence-link"' in html
+
+
+def test_run_pair_page_shows_the_first_divergent_step_and_its_timeline(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, seeds="7:1x2")
+    first = driver.complete_next(epochs=4, traced=True)
+    second = driver.complete_next(epochs=4, traced=True, salt="other kernel order")
+    pair = f"{first['run_id']}/diff/{second['run_id']}"
+    html = client.get(f"/runs/{pair}").text
+    assert 'data-cause="numeric"' in html and 'data-epoch="3"' in html and 'data-step="1"' in html
+    assert "First differ at epoch 3, step 1 (step 5 overall)" in html
+    assert '<td id="divergence-layers"><code>dense_1</code></td>' in html
+    figure = re.search(r'id="divergence-figure">(.*?)</script>', html, re.S)
+    assert figure and '"input batch"' in figure.group(1)
+    report = client.get(f"/api/v1/jobs/{job['id']}/report").json()
+    assert [(d["epoch"], d["step"], d["cause"]) for d in report["divergence"]] == [
+        (3, 1, "numeric")
+    ]
+
+
+def test_run_pair_page_without_traces_still_shows_the_environment(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    _submit(client, seeds="7:1x2")
+    first = driver.complete_next(epochs=3)
+    second = driver.claim()  # claimed, never finished: no trace yet
+    driver._post(
+        f"/api/v1/agent/runs/{second['run_id']}/started",
+        {"attempt": 1, "applied_profile": {}, "fingerprint_hash": "f" * 64,
+         "fingerprint": {"hostname": "other"}, "isolation": "fork"},
+    )
+    response = client.get(f"/runs/{first['run_id']}/diff/{second['run_id']}")
+    assert response.status_code == 200
+    assert 'id="diff-table"' in response.text
+    assert "has no trace (status running)" in response.text
+    api = client.get(f"/api/v1/runs/{first['run_id']}/divergence/{second['run_id']}")
+    assert api.status_code == 422 and "has no trace" in api.json()["detail"]
 
 
 def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) -> None:

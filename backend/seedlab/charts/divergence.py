@@ -65,7 +65,7 @@ def divergence_figure(divergence: dict[str, Any]) -> dict[str, Any] | None:
     layout: dict[str, Any] = {
         "height": 120 + 28 * len(rows),
         "margin": {"l": 110, "r": 20, "t": 10, "b": 50},
-        "xaxis": {"title": {"text": x_title}},
+        "xaxis": {"title": {"text": x_title}, "zeroline": False},
         "yaxis": {"autorange": "reversed"},
         "shapes": [],
     }
