@@ -24,6 +24,13 @@ EXPECTED_METRICS = {
     "digits_cnn": {"loss", "accuracy", "val_loss", "val_accuracy"},
 }
 
+# Layers that own weights, in model order, as the trace names them.
+EXPECTED_LAYERS = {
+    "seed_card_mlp": ["dense", "dense_1"],
+    "credit_risk_mlp": ["dense", "dense_1"],
+    "digits_cnn": ["conv2d", "dense", "dense_1"],
+}
+
 
 @pytest.mark.parametrize("experiment", sorted(SMALL_PARAMS))
 def test_fork_and_process_give_identical_results(
@@ -132,3 +139,33 @@ def test_unseeded_tensorflow_differs_between_forked_children(launcher: Launcher)
     assert a.applied["tf_seed"] is None and a.applied["tf_data_seed"] is None
     assert a.done["data_hash"] == b.done["data_hash"]
     assert a.done["weights_checksum"] != b.done["weights_checksum"]
+
+
+@pytest.mark.parametrize("experiment", sorted(SMALL_PARAMS))
+def test_tracing_every_step_leaves_the_weights_bit_identical(
+    launcher: Launcher, full_runs: dict[RunKey, RunResult], experiment: str
+) -> None:
+    plain = full_runs[(experiment, "fork", 42, 0)].done
+    traced = run(launcher, spec(experiment, run_profile=profile("full", trace=True))).done
+    assert traced["weights_checksum"] == plain["weights_checksum"]
+    assert traced["epoch_checksums"] == plain["epoch_checksums"]
+    assert traced["final_metrics"] == plain["final_metrics"]
+    trace = traced["trace"]
+    # Every run carries per-layer checksums per epoch; only the traced one has steps.
+    assert plain["trace"]["steps"] is None
+    assert plain["trace"]["epochs"] == trace["epochs"] and len(trace["epochs"]) == 2
+    assert trace["layers"] == EXPECTED_LAYERS[experiment]
+    assert len(trace["initial"]) == len(trace["layers"])
+    steps = trace["steps"]
+    per_epoch = len(steps) // 2
+    assert [(e, s) for e, s, _, _ in steps] == [
+        (e, s) for e in (1, 2) for s in range(1, per_epoch + 1)
+    ]
+    # Each step of an epoch saw its own batch; the last step's weights are the epoch's.
+    inputs = [batch for _, _, batch, _ in steps]
+    first, second = inputs[:per_epoch], inputs[per_epoch:]
+    assert all(inputs) and len(set(first)) == per_epoch
+    # tf.data reshuffles every epoch; Keras 3's fit on NumPy arrays (the reference model)
+    # repeats one shuffled order in every epoch, as the trace shows.
+    assert (first != second) is (experiment != "seed_card_mlp")
+    assert steps[per_epoch - 1][3] == trace["epochs"][0] and steps[-1][3] == trace["epochs"][1]
