@@ -83,6 +83,8 @@ class RunContext:
         self.trace_epochs: list[list[str]] = []
         self.trace_steps: list[list[Any]] = []
         self.trace_truncated = False
+        # Set when the model's layers changed mid-run: the trace is dropped, never the run.
+        self.trace_broken = False
         self._events = events
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
@@ -128,7 +130,7 @@ class RunContext:
 
     def record_initial_weights(self, model: Any) -> None:
         """Note each layer's weights before the first optimizer step (once per run)."""
-        if not self.trace_layers:
+        if not self.trace_layers and getattr(model, "weights", None):
             self.trace_layers, self.trace_initial = layer_checksums(model)
 
     def _layer_checksums(self, model: Any) -> list[str]:
@@ -137,11 +139,14 @@ class RunContext:
             # Built lazily (e.g. a custom loop): there is no "before training" snapshot.
             self.trace_layers, self.trace_initial = names, []
         if names != self.trace_layers:
-            raise RuntimeError(f"the model's layers changed during training: {names}")
+            self.trace_broken = True  # checksums of different layers cannot be compared
         return checksums
 
     def report_step(self, epoch: int, step: int, model: Any, input_checksum: str | None) -> None:
-        """Trace one optimizer step: the input batch checksum and every layer's weights after it."""
+        """Trace one optimizer step: the input batch checksum and every layer's weights after it.
+
+        Custom training loops call this after each step when `trace_steps_enabled`.
+        """
         if not self.trace_steps_enabled:
             return
         if len(self.trace_steps) >= MAX_TRACED_STEPS:
@@ -175,8 +180,17 @@ class RunContext:
 
             def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
                 if context.trace_steps_enabled:
-                    seen = self._inputs.pop(0) if self._inputs else None
-                    context.report_step(self._epoch, batch + 1, self.model, seen)
+                    # One batch per call, or several with steps_per_execution > 1.
+                    seen = list(self._inputs)
+                    self._inputs.clear()
+                    batch_checksum = (
+                        None
+                        if not seen
+                        else seen[0]
+                        if len(seen) == 1
+                        else arrays_hash(*(c.encode() for c in seen))[:SHORT_CHECKSUM]
+                    )
+                    context.report_step(self._epoch, batch + 1, self.model, batch_checksum)
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 seconds = time.perf_counter() - self._started
@@ -184,8 +198,10 @@ class RunContext:
 
         return _ReportEpochs()
 
-    def trace_fields(self) -> dict[str, Any]:
-        """The run's trace as sent with its result."""
+    def trace_fields(self) -> dict[str, Any] | None:
+        """The run's trace as sent with its result (None when it could not be kept)."""
+        if self.trace_broken or not self.trace_layers:
+            return None
         return {
             "layers": self.trace_layers,
             "initial": self.trace_initial,
@@ -218,6 +234,9 @@ def _watch_input_batches(model: Any) -> list[str]:
     import numpy as np
     import tensorflow as tf
 
+    existing: list[str] | None = getattr(model, "_seedlab_input_checksums", None)
+    if existing is not None:
+        return existing  # a second fit() on the same model: its step is already wrapped
     seen: list[str] = []
     if getattr(model, "jit_compile", False):
         return seen  # XLA cannot run a host callback: steps are traced without input checksums
@@ -236,4 +255,5 @@ def _watch_input_batches(model: Any) -> list[str]:
 
     model.train_step = traced_train_step
     model.train_function = None  # rebuilt by fit() around the traced step
+    model._seedlab_input_checksums = seen
     return seen
