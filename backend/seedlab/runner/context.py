@@ -219,9 +219,19 @@ class RunContext:
             "weights_checksum": self.epoch_checksums[-1],
             "epoch_checksums": self.epoch_checksums,
             "data_hash": self.data_hash,
-            "seconds_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds),
+            "seconds_per_epoch": steady_seconds_per_epoch(self.epoch_seconds),
             "trace": self.trace_fields(),
         }
+
+
+def steady_seconds_per_epoch(epoch_seconds: list[float]) -> float:
+    """Mean seconds per epoch, leaving out the first when there are more.
+
+    The first epoch also pays for tracing the train and test functions into graphs; with it, the
+    cost of a control on a short run would be mostly noise.
+    """
+    steady = epoch_seconds[1:] or epoch_seconds
+    return sum(steady) / len(steady)
 
 
 def _watch_input_batches(model: Any) -> list[str]:
