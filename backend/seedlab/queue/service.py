@@ -159,14 +159,14 @@ def record_started(*, session: Session, run_id: int, payload: RunStarted) -> Non
 def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:
     """Store a batch of points for the current attempt; returns how many the batch carried."""
     run = _fenced_run(session, run_id, payload.attempt)
-    runs_service.insert_points(
+    runs_service.insert_series(
         session=session,
         run_id=run_id,
         attempt=payload.attempt,
-        points=[(p.key, p.step, p.value) for p in payload.points],
+        series=[(s.key, s.steps, s.values) for s in payload.series],
     )
     _set_progress(run, payload.epoch, payload.epochs)
-    return len(payload.points)
+    return payload.point_count
 
 
 def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
