@@ -186,6 +186,7 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     if payload.status == RunStatus.SUCCEEDED.value and payload.epoch_checksums:
         run.epoch = len(payload.epoch_checksums)
     _close_attempt(session, run, outcome=payload.status, error=payload.error, now=now)
+    runs_service.store_curves(session=session, run=run)
     jobs_service.refresh_status(session=session, job=run.job)
 
 
