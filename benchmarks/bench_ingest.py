@@ -35,13 +35,11 @@ def _send(url: str, run_id: int, attempt: int, total: int, batch: int, out: list
     with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as http:
         step = 0
         while step < total:
-            points = [
-                {"key": "loss", "step": s, "value": 1.0 / (s + 1)}
-                for s in range(step, min(step + batch, total))
-            ]
+            steps = list(range(step, min(step + batch, total)))
+            series = [{"key": "loss", "steps": steps, "values": [1.0 / (s + 1) for s in steps]}]
             started = time.perf_counter()
             response = http.post(
-                f"/api/v1/agent/runs/{run_id}/points", json={"attempt": attempt, "points": points}
+                f"/api/v1/agent/runs/{run_id}/points", json={"attempt": attempt, "series": series}
             )
             response.raise_for_status()
             out.append(time.perf_counter() - started)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import httpx
 from common import median, report
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from tests.livesystem import LiveSystem
 
 from seedlab.db import Database
 from seedlab.experiments import service as experiments_service
 from seedlab.jobs.models import Job
 from seedlab.runner.profile import resolve_profile
+from seedlab.runs import service as runs_service
 from seedlab.runs.models import MetricPoint, Run
 
 PROFILE = resolve_profile("full").model_dump()
@@ -46,8 +47,28 @@ def _job_row(job_id: int, runs: int, now: datetime) -> dict:  # type: ignore[typ
     }
 
 
+def _big_run(run_id: int, job_id: int, k: int, now: datetime) -> dict:  # type: ignore[type-arg]
+    return {
+        "id": run_id,
+        "job_id": job_id,
+        "seed": 42 + k,
+        "repeat": 0,
+        "status": "succeeded",
+        "attempt": 1,
+        "max_attempts": 3,
+        "cancel_requested": False,
+        "queued_at": now,
+        "final_metrics": {"loss": 0.1, "val_loss": 0.2, "val_auc": 0.9},
+        "weights_checksum": "1" * 64,
+        "epoch_checksums": ["1" * 64] * 1000,
+    }
+
+
 def populate(db: Database, jobs: int, runs_per_job: int) -> int:
-    """Insert many small finished jobs and one big job with long curves; returns its id."""
+    """Insert many small finished jobs and two big jobs with long curves; returns the first id.
+
+    The first big job has packed curves (run_curve), the second only metric points.
+    """
     now = datetime.now(UTC)
     with db.write() as session:
         experiments_service.sync_catalog(session=session)
@@ -77,42 +98,30 @@ def populate(db: Database, jobs: int, runs_per_job: int) -> int:
                     )
             conn.execute(insert(Run), rows)
         big = jobs + 1
-        conn.execute(insert(Job), [_job_row(big, 100, now)])
-        for k in range(100):
-            run_id += 1
-            conn.execute(
-                insert(Run),
-                [
-                    {
-                        "id": run_id,
-                        "job_id": big,
-                        "seed": 42 + k,
-                        "repeat": 0,
-                        "status": "succeeded",
-                        "attempt": 1,
-                        "max_attempts": 3,
-                        "cancel_requested": False,
-                        "queued_at": now,
-                        "final_metrics": {"loss": 0.1, "val_loss": 0.2, "val_auc": 0.9},
-                        "weights_checksum": "1" * 64,
-                        "epoch_checksums": ["1" * 64] * 1000,
-                    }
-                ],
-            )
-            conn.execute(
-                insert(MetricPoint),
-                [
-                    {
-                        "run_id": run_id,
-                        "attempt": 1,
-                        "key": key,
-                        "step": step,
-                        "value": base + 1.0 / step + k * 1e-4,
-                    }
-                    for key, base in (("loss", 0.0), ("val_loss", 0.1), ("val_auc", 0.5))
-                    for step in range(1, 1001)
-                ],
-            )
+        for job_id in (big, big + 1):
+            conn.execute(insert(Job), [_job_row(job_id, 100, now)])
+            for k in range(100):
+                run_id += 1
+                conn.execute(insert(Run), [_big_run(run_id, job_id, k, now)])
+                conn.execute(
+                    insert(MetricPoint),
+                    [
+                        {
+                            "run_id": run_id,
+                            "attempt": 1,
+                            "key": key,
+                            "step": step,
+                            "value": base + 1.0 / step + k * 1e-4,
+                        }
+                        for key, base in (("loss", 0.0), ("val_loss", 0.1), ("val_auc", 0.5))
+                        for step in range(1, 1001)
+                    ],
+                )
+    # The big job's runs get their packed curves as finish_run stores them; the second copy
+    # keeps only points, like runs finished before migration 0004.
+    with db.write() as session:
+        for run in session.scalars(select(Run).where(Run.job_id == big)):
+            runs_service.store_curves(session=session, run=run)
     return big
 
 
@@ -122,6 +131,20 @@ def first_and_median(http: httpx.Client, path: str, repeat: int) -> str:
     http.get(path).raise_for_status()
     first = (time.perf_counter() - started) * 1000
     return f"first {first:.1f} ms, then median {timed(http, path, repeat):.1f} ms"
+
+
+def uncached(http: httpx.Client, path: str, repeat: int) -> float:
+    """Median wall time in ms of GET path, each call missing the overlay cache.
+
+    Finished overlays are cached per (job, metric, band, max_points), so each call asks for a
+    different max_points (500, 501, ...): every figure is built from the database.
+    """
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        http.get(f"{path}&max_points={500 + i}").raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return median(times)
 
 
 def timed(http: httpx.Client, path: str, repeat: int) -> float:
@@ -167,8 +190,8 @@ def main() -> None:
                 rows = [
                     (
                         "database",
-                        f"{args.jobs + 1:,} jobs, {args.jobs * args.runs_per_job + 100:,}"
-                        f" runs, 300,000 metric points (filled in {fill:.1f} s)",
+                        f"{args.jobs + 2:,} jobs, {args.jobs * args.runs_per_job + 200:,}"
+                        f" runs, 600,000 metric points (filled in {fill:.1f} s)",
                     ),
                     (
                         "GET /api/v1/jobs (first page of 50)",
@@ -180,12 +203,25 @@ def main() -> None:
                         first_and_median(http, overlay_path, args.repeat),
                     ),
                     (
+                        f"GET /api/v1/jobs/{big + 1}/overlay (same, runs without packed curves)",
+                        first_and_median(
+                            http, f"/api/v1/jobs/{big + 1}/overlay?metric=val_loss", args.repeat
+                        ),
+                    ),
+                    (
                         f"GET /api/v1/jobs/{big}/report (all 300,000 points)",
                         f"median {timed(http, f'/api/v1/jobs/{big}/report', 5):.1f} ms",
                     ),
                 ]
                 rss, peak = rss_mb(live.server.pid)
                 rows.append(("server memory", f"RSS {rss:.0f} MB, peak {peak:.0f} MB"))
+                # After the memory figure: these builds fill the overlay cache with 20 figures.
+                rows.append(
+                    (
+                        f"GET /api/v1/jobs/{big}/overlay, uncached each time",
+                        f"median {uncached(http, overlay_path, args.repeat):.1f} ms",
+                    )
+                )
         finally:
             live.stop()
     report("reads on a large SQLite database (client wall time over loopback)", rows)

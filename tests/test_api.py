@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -179,10 +180,7 @@ def test_agent_protocol_roundtrip_fills_the_report(client: TestClient) -> None:
                 "attempt": attempt,
                 "epoch": 2,
                 "epochs": 2,
-                "points": [
-                    {"key": "loss", "step": 1, "value": 0.7},
-                    {"key": "loss", "step": 2, "value": 0.6},
-                ],
+                "series": [{"key": "loss", "steps": [1, 2], "values": [0.7, 0.6]}],
             },
         )
         assert points.json() == {"accepted": 2}
@@ -210,3 +208,85 @@ def test_agent_protocol_roundtrip_fills_the_report(client: TestClient) -> None:
     assert metrics["series"][0]["points"] == [[1, 0.7], [2, 0.6]]
     stale = client.post(f"/api/v1/agent/runs/{run['id']}/heartbeat", json={"attempt": 1})
     assert stale.status_code == 409
+
+
+def _claimed(client: TestClient) -> tuple[int, int]:
+    _submit(client, seeds="7:1x1")
+    agent = client.post("/api/v1/agent/register", json={"name": "t", "hostname": "h"}).json()
+    claim = client.post("/api/v1/agent/claim", json={"agent_id": agent["id"]}).json()
+    return claim["run_id"], claim["attempt"]
+
+
+@pytest.mark.parametrize(
+    ("series", "loc", "message"),
+    [
+        ([{"key": "loss", "steps": [1], "values": [float("nan")]}], "values", "finite number"),
+        ([{"key": "loss", "steps": [1], "values": [float("inf")]}], "values", "finite number"),
+        ([{"key": "", "steps": [1], "values": [1.0]}], "key", "at least 1 character"),
+        ([{"key": "k" * 101, "steps": [1], "values": [1.0]}], "key", "at most 100 characters"),
+        ([{"key": "loss", "steps": [-1], "values": [1.0]}], "steps", "greater than or equal"),
+        ([{"key": "loss", "steps": [1, 2], "values": [1.0]}], None, "2 steps but 1 values"),
+        ([{"key": "loss", "steps": [1], "values": [1.0], "x": 1}], "x", "Extra inputs"),
+        (
+            [{"key": k, "steps": list(range(25_001)), "values": [0.5] * 25_001} for k in "ab"],
+            None,
+            "at most 50,000 points",
+        ),
+    ],
+)
+def test_points_batch_is_validated_with_clear_errors(
+    client: TestClient, series: list[dict], loc: str | None, message: str  # type: ignore[type-arg]
+) -> None:
+    run_id, attempt = _claimed(client)
+    # json.dumps writes NaN and Infinity as bare tokens (httpx's json= refuses them).
+    response = client.post(
+        f"/api/v1/agent/runs/{run_id}/points",
+        content=json.dumps({"attempt": attempt, "series": series}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert any(message in e["msg"] for e in errors), errors
+    if loc is not None:
+        assert any(e["loc"][0] == "body" and loc in e["loc"] for e in errors), errors
+    metrics = client.get(f"/api/v1/runs/{run_id}/metrics").json()
+    assert metrics["series"] == []  # nothing of a refused batch is stored
+
+
+def test_points_batch_stores_every_series_once(client: TestClient) -> None:
+    run_id, attempt = _claimed(client)
+    body = {
+        "attempt": attempt,
+        "epoch": 3,
+        "epochs": 5,
+        "series": [
+            {"key": "loss", "steps": [1, 2, 3], "values": [0.9, 0.8, 0.7]},
+            {"key": "val_loss", "steps": [1, 2, 3], "values": [1.0, 0.95, 0.9]},
+            {"key": "empty", "steps": [], "values": []},
+        ],
+    }
+    for _ in range(2):  # a resent batch is acknowledged and stored once
+        response = client.post(f"/api/v1/agent/runs/{run_id}/points", json=body)
+        assert response.json() == {"accepted": 6}
+    metrics = client.get(f"/api/v1/runs/{run_id}/metrics").json()
+    assert {s["key"]: s["points"] for s in metrics["series"]} == {
+        "loss": [[1, 0.9], [2, 0.8], [3, 0.7]],
+        "val_loss": [[1, 1.0], [2, 0.95], [3, 0.9]],
+    }
+    assert client.get(f"/api/v1/runs/{run_id}").json()["epoch"] == 3
+    stale = client.post(f"/api/v1/agent/runs/{run_id}/points", json={**body, "attempt": 2})
+    assert stale.status_code == 409
+    bad = client.post(
+        f"/api/v1/agent/runs/{run_id}/points",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert bad.status_code == 422
+
+
+def test_openapi_documents_the_points_batch(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/v1/agent/runs/{run_id}/points"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["properties"]["series"]["items"]["properties"]["key"]["maxLength"] == 100
+    assert "$ref" not in str(schema)

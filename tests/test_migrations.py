@@ -27,7 +27,8 @@ def test_upgrade_then_autogenerate_finds_no_difference(database_url: str) -> Non
             diff = compare_metadata(context, Base.metadata)
         assert diff == []
         tables = set(inspect(db.engine).get_table_names())
-        assert {"job", "run", "metric_point", "fingerprint", "agent", "experiment"} <= tables
+        expected = {"job", "run", "metric_point", "run_curve", "fingerprint", "agent", "experiment"}
+        assert expected <= tables
     finally:
         db.dispose()
 

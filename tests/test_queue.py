@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from seedlab.agent.worker import as_series
 from seedlab.config import Settings
 from seedlab.db import Database, utcnow
 from seedlab.errors import Conflict
@@ -119,7 +120,7 @@ def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
         queue_service.ingest_points(
             session=session,
             run_id=first.run_id,
-            payload=PointsBatch(attempt=1, points=[{"key": "loss", "step": 1, "value": 1.0}]),
+            payload=PointsBatch(attempt=1, series=[{"key": "loss", "steps": [1], "values": [1.0]}]),
         )
     _finish(database, second.run_id, 2)
     with database.read() as session:
@@ -182,7 +183,7 @@ def test_resent_points_batch_is_stored_once(database: Database, settings: Settin
     _job(database, settings, seeds="1:1x1")
     a = _claim(database, settings, _agent(database))
     batch = PointsBatch(
-        attempt=1, points=[{"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, 4)]
+        attempt=1, series=[{"key": "loss", "steps": [1, 2, 3], "values": [1.0, 0.5, 1.0 / 3]}]
     )
     for _ in range(2):
         with database.write() as session:
@@ -202,3 +203,13 @@ def test_status_check_constraint_rejects_unknown_status(
     _job(database, settings, seeds="1:1x1")
     with pytest.raises(IntegrityError), database.write() as session:
         session.execute(text("UPDATE run SET status = 'bogus'"))
+
+
+def test_agent_groups_buffered_points_into_the_batch_format() -> None:
+    points = [("loss", 1, 0.9), ("acc", 1, 0.5), ("loss", 2, 0.8), ("acc", 2, 0.6)]
+    series = as_series(points)
+    assert series == [
+        {"key": "loss", "steps": [1, 2], "values": [0.9, 0.8]},
+        {"key": "acc", "steps": [1, 2], "values": [0.5, 0.6]},
+    ]
+    assert PointsBatch.model_validate({"attempt": 1, "series": series}).point_count == 4

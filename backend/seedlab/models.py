@@ -5,7 +5,7 @@ from seedlab.experiments.models import ExperimentRecord
 from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
-from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunTrace
+from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
 
 __all__ = [
     "Agent",
@@ -16,5 +16,6 @@ __all__ = [
     "MetricPoint",
     "Run",
     "RunAttempt",
+    "RunCurve",
     "RunTrace",
 ]

@@ -138,14 +138,19 @@ class AgentDriver:
                 "isolation_reason": "zygote for this pre-import environment",
             },
         )
-        points = [
-            {"key": m, "step": e, "value": metric_value(seed, m, e, jitter if e > 2 else 0.0)}
-            for e in range(1, epochs + 1)
+        series = [
+            {
+                "key": m,
+                "steps": list(range(1, epochs + 1)),
+                "values": [
+                    metric_value(seed, m, e, jitter if e > 2 else 0.0) for e in range(1, epochs + 1)
+                ],
+            }
             for m in METRICS
         ]
         self._post(
             f"/api/v1/agent/runs/{run_id}/points",
-            {"attempt": attempt, "points": points, "epoch": epochs, "epochs": epochs},
+            {"attempt": attempt, "series": series, "epoch": epochs, "epochs": epochs},
         )
         epoch_sums = [checksum(seed, e, salt if e > 2 else "") for e in range(1, epochs + 1)]
         finish: dict[str, Any] = {"attempt": attempt, "status": "succeeded", "seconds": 1.25}
@@ -153,9 +158,8 @@ class AgentDriver:
             finish.update(status="failed", error=fail,
                           traceback="Traceback (most recent call last):\n  ...\n" + fail)
         else:
-            last = points[-len(METRICS):]
             finish.update(
-                final_metrics={p["key"]: p["value"] for p in last},
+                final_metrics={s["key"]: s["values"][-1] for s in series},
                 weights_checksum=epoch_sums[-1],
                 epoch_checksums=epoch_sums,
                 trace=fake_trace(seed, epochs, salt, traced=traced),

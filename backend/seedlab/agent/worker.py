@@ -27,7 +27,8 @@ class _RunState:
     attempt: int
     lease_seconds: float
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: list[dict[str, Any]] = field(default_factory=list)
+    # (key, step, value) in arrival order; grouped per key only when a batch is sent.
+    pending: list[tuple[str, int, float]] = field(default_factory=list)
     epoch: int | None = None
     epochs: int | None = None
     cancelled: bool = False
@@ -42,6 +43,18 @@ class _RunState:
         with self.lock:
             if self.handle is not None:
                 self.handle.kill()
+
+
+def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
+    """Group (key, step, value) points into the batch format: one series of arrays per key."""
+    series: dict[str, dict[str, Any]] = {}
+    for key, step, value in points:
+        one = series.get(key)
+        if one is None:
+            one = series[key] = {"key": key, "steps": [], "values": []}
+        one["steps"].append(step)
+        one["values"].append(value)
+    return list(series.values())
 
 
 class Agent:
@@ -222,8 +235,7 @@ class Agent:
         epoch = int(event["epoch"])
         with state.lock:
             state.pending.extend(
-                {"key": key, "step": epoch, "value": float(value)}
-                for key, value in event["metrics"].items()
+                (key, epoch, float(value)) for key, value in event["metrics"].items()
             )
             state.epoch = epoch
             state.epochs = event.get("epochs")
@@ -239,7 +251,12 @@ class Agent:
             try:
                 self.client.post(
                     f"/api/v1/agent/runs/{state.run_id}/points",
-                    {"attempt": state.attempt, "points": batch, "epoch": epoch, "epochs": epochs},
+                    {
+                        "attempt": state.attempt,
+                        "series": as_series(batch),
+                        "epoch": epoch,
+                        "epochs": epochs,
+                    },
                 )
             except StaleAttempt:
                 state.stale = True

@@ -102,30 +102,55 @@ def compute_spread(
     return out
 
 
+CurveArrays = tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float64]]]
+
+
+def as_arrays(points: Sequence[tuple[int, float]]) -> CurveArrays:
+    """A curve as its step and value arrays."""
+    steps = np.fromiter((p[0] for p in points), dtype=np.int64, count=len(points))
+    values = np.fromiter((p[1] for p in points), dtype=np.float64, count=len(points))
+    return steps, values
+
+
 def band(runs: Sequence[RunData], metric: str) -> list[tuple[int, float, float | None]]:
     """Per epoch: mean and std (ddof=1, None for one seed) across one run per seed.
 
     Only seeds whose chosen run logged the metric take part, and only epochs all of them logged.
     """
-    curves = [dict(run.curves.get(metric, [])) for run in one_run_per_seed(runs)]
-    curves = [c for c in curves if c]
+    chosen = [as_arrays(run.curves.get(metric, [])) for run in one_run_per_seed(runs)]
+    steps, means, stds = band_arrays(chosen)
+    if stds is None:
+        return [(step, mean, None) for step, mean in zip(steps, means, strict=True)]
+    return list(zip(steps, means, stds, strict=True))
+
+
+def band_arrays(
+    curves: Sequence[CurveArrays],
+) -> tuple[list[int], list[float], list[float] | None]:
+    """band() over step and value arrays (one curve per seed): steps, means, stds or None."""
+    curves = [c for c in curves if len(c[0])]
     if not curves:
-        return []
-    common = sorted(set.intersection(*(set(c) for c in curves)))
-    if not common:
-        return []
+        return [], [], None
+    first_steps = curves[0][0]
+    if bool(np.all(np.diff(first_steps) > 0)) and all(
+        np.array_equal(steps, first_steps) for steps, _ in curves
+    ):
+        # The usual case (every seed logged the same epochs): stack the values as they are.
+        common = first_steps.tolist()
+        matrix = np.vstack([values for _, values in curves])
+    else:
+        # A later duplicate step wins, as in a dict of (step, value) pairs.
+        maps = [dict(zip(steps.tolist(), values.tolist(), strict=True)) for steps, values in curves]
+        common = sorted(set.intersection(*(set(m) for m in maps)))
+        if not common:
+            return [], [], None
+        matrix = np.array([[m[step] for step in common] for m in maps], dtype=np.float64)
     # One row per seed, one column per epoch: a 100-seed x 1,000-epoch band in one numpy pass.
-    matrix = np.array([[c[step] for step in common] for c in curves], dtype=np.float64)
     first = matrix[0]
     same = np.all(matrix == first, axis=0)
     with np.errstate(invalid="ignore"):
         means = np.where(same, first, matrix.mean(axis=0))
-        stds = (
-            np.where(same, 0.0, matrix.std(axis=0, ddof=1))
-            if len(curves) >= 2
-            else np.full(len(common), np.nan)
-        )
-    return [
-        (step, float(mean), float(std) if len(curves) >= 2 else None)
-        for step, mean, std in zip(common, means.tolist(), stds.tolist(), strict=True)
-    ]
+        if len(curves) < 2:
+            return common, means.tolist(), None
+        stds = np.where(same, 0.0, matrix.std(axis=0, ddof=1))
+    return common, means.tolist(), stds.tolist()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from plotly.colors import qualitative
 
-from seedlab.analysis.downsample import downsample
-from seedlab.analysis.spread import band
+from seedlab.analysis.downsample import downsample_indices
+from seedlab.analysis.spread import CurveArrays, as_arrays, band_arrays, one_run_per_seed
 from seedlab.analysis.types import RunData
 
 # Plotly's default qualitative palette, cycled by seed order: one colour per seed.
@@ -38,24 +39,28 @@ def default_metric(metrics: Sequence[str]) -> str | None:
     return metrics[0] if metrics else None
 
 
-def _y(value: float) -> float | None:
+def _y(values: np.ndarray[Any, np.dtype[np.float64]]) -> list[float | None]:
     # JSON has no NaN or infinity; null leaves a gap in the Plotly line.
-    number = float(value)
-    return number if math.isfinite(number) else None
+    out: list[float | None] = values.tolist()
+    if not bool(np.isfinite(values).all()):
+        out = [value if math.isfinite(value) else None for value in values.tolist()]
+    return out
 
 
 def _run_trace(
-    run: RunData, points: Sequence[tuple[int, float]], colour: str, max_points: int | None
+    run: RunData, curve: CurveArrays, colour: str, max_points: int | None
 ) -> dict[str, Any]:
     repeat = run.repeat + 1  # the pages count repeats from 1
+    steps, values = curve
     if max_points is not None:
-        points = downsample(points, max_points)
+        kept = downsample_indices(values, max_points)
+        steps, values = steps[kept], values[kept]
     return {
         "type": "scatter",
-        "mode": "lines+markers" if len(points) <= MARKER_LIMIT else "lines",
+        "mode": "lines+markers" if len(steps) <= MARKER_LIMIT else "lines",
         "name": f"seed {run.seed} · repeat {repeat} (run {run.run_id})",
-        "x": [int(step) for step, _ in points],
-        "y": [_y(value) for _, value in points],
+        "x": steps.tolist(),
+        "y": _y(values),
         "line": {"color": colour, "dash": DASHES[run.repeat % len(DASHES)]},
         "marker": {"color": colour},
         "legendgroup": f"seed-{run.seed}",
@@ -65,16 +70,19 @@ def _run_trace(
     }
 
 
-def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[dict[str, Any]]:
+def _band_traces(
+    runs: Sequence[RunData], curves: Mapping[int, CurveArrays], visible: bool
+) -> list[dict[str, Any]]:
     """Upper bound (invisible line), lower bound filled up to it, and the dashed mean line."""
-    rows = [(step, mean, std) for step, mean, std in band(runs, metric) if std is not None]
-    if not rows:
+    chosen = [curves[run.run_id] for run in one_run_per_seed(runs) if run.run_id in curves]
+    steps, mean_list, std_list = band_arrays(chosen)
+    if not steps or std_list is None:
         return []  # a band needs at least two seeds
-    x = [step for step, _, _ in rows]
+    means, stds = np.array(mean_list), np.array(std_list)
     common: dict[str, Any] = {
         "type": "scatter",
         "mode": "lines",
-        "x": x,
+        "x": steps,
         "legendgroup": BAND,
         "meta": BAND,
         "visible": visible,
@@ -82,7 +90,7 @@ def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[di
     upper = {
         **common,
         "name": "mean + std",
-        "y": [_y(mean + std) for _, mean, std in rows],
+        "y": _y(means + stds),
         "line": {"width": 0, "color": BAND_FILL},
         "showlegend": False,
         "hoverinfo": "skip",
@@ -90,7 +98,7 @@ def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[di
     lower = {
         **common,
         "name": "mean ± std across seeds",
-        "y": [_y(mean - std) for _, mean, std in rows],
+        "y": _y(means - stds),
         "line": {"width": 0, "color": BAND_FILL},
         "fill": "tonexty",  # fills up to the upper trace just before it
         "fillcolor": BAND_FILL,
@@ -99,7 +107,7 @@ def _band_traces(runs: Sequence[RunData], metric: str, visible: bool) -> list[di
     mean_line = {
         **common,
         "name": "mean across seeds",
-        "y": [_y(mean) for _, mean, _ in rows],
+        "y": _y(means),
         "line": {"color": BAND_LINE, "dash": "dash", "width": 2},
         "showlegend": False,
         "hovertemplate": "mean across seeds<br>epoch %{x}: %{y:.6g}<extra></extra>",
@@ -114,15 +122,29 @@ def overlay_figure(
 
     With max_points, each run's drawn line is downsampled; the band always uses full curves.
     """
+    curves = {run.run_id: as_arrays(run.curves[metric]) for run in runs if run.curves.get(metric)}
+    return overlay_figure_arrays(runs, curves, metric, show_band=show_band, max_points=max_points)
+
+
+def overlay_figure_arrays(
+    runs: Sequence[RunData],
+    curves: Mapping[int, CurveArrays],
+    metric: str,
+    *,
+    show_band: bool = True,
+    max_points: int | None = None,
+) -> dict[str, Any]:
+    """overlay_figure() with each run's curve of the metric given as arrays, keyed by run id."""
     # Colours follow all seeds of the job, so a seed keeps its colour whatever the metric.
     seeds = sorted({run.seed for run in runs})
     colour = {seed: PALETTE[i % len(PALETTE)] for i, seed in enumerate(seeds)}
+    curves = {run_id: curve for run_id, curve in curves.items() if len(curve[0])}
     traces = [
-        _run_trace(run, run.curves[metric], colour[run.seed], max_points)
+        _run_trace(run, curves[run.run_id], colour[run.seed], max_points)
         for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id))
-        if run.curves.get(metric)
+        if run.run_id in curves
     ]
-    traces.extend(_band_traces(runs, metric, show_band))
+    traces.extend(_band_traces(runs, curves, show_band))
     return {
         "data": traces,
         "layout": {

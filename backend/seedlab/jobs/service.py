@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report, env_variant, without
 from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
-from seedlab.charts.overlay import default_metric, overlay_figure
+from seedlab.charts.overlay import default_metric, overlay_figure_arrays
 from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.divergence import service as divergence_service
@@ -361,7 +361,8 @@ def _build_overlay(
         raise InvalidInput(
             f"job {job.id} logged no metric {chosen!r}; logged: {', '.join(keys) or 'none yet'}"
         )
-    curves = runs_service.job_curves(session=session, job_id=job.id, keys=[chosen])
-    data = [runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs]
-    figure = overlay_figure(data, chosen, show_band=band, max_points=max_points)
+    # Arrays straight from the packed curves, and only the run columns the chart needs.
+    curves = runs_service.job_curve_arrays(session=session, job_id=job.id, key=chosen)
+    runs = runs_service.job_run_data(session=session, job_id=job.id)
+    figure = overlay_figure_arrays(runs, curves, chosen, show_band=band, max_points=max_points)
     return {"metric": chosen, "metrics": keys, "figure": figure}

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from seedlab.deps import AgentAuth, ReadSession, SettingsDep, WriteSession
+from fastapi import APIRouter, Depends, Response
+
+from seedlab.deps import (
+    AgentAuth,
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+    json_body,
+    json_body_openapi,
+)
 from seedlab.queue import service as queue_service
 from seedlab.queue.schemas import (
     AgentRead,
@@ -59,8 +68,12 @@ def started(run_id: int, payload: RunStarted, session: WriteSession) -> None:
     queue_service.record_started(session=session, run_id=run_id, payload=payload)
 
 
-@router.post("/runs/{run_id}/points")
-def points(run_id: int, payload: PointsBatch, session: WriteSession) -> PointsAccepted:
+@router.post("/runs/{run_id}/points", openapi_extra=json_body_openapi(PointsBatch))
+def points(
+    run_id: int,
+    payload: Annotated[PointsBatch, Depends(json_body(PointsBatch))],
+    session: WriteSession,
+) -> PointsAccepted:
     """Store a batch of metric points in one transaction; acknowledged points are durable."""
     return PointsAccepted(
         accepted=queue_service.ingest_points(session=session, run_id=run_id, payload=payload)

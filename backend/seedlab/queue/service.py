@@ -160,14 +160,14 @@ def record_started(*, session: Session, run_id: int, payload: RunStarted) -> Non
 def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:
     """Store a batch of points for the current attempt; returns how many the batch carried."""
     run = _fenced_run(session, run_id, payload.attempt)
-    runs_service.insert_points(
+    runs_service.insert_series(
         session=session,
         run_id=run_id,
         attempt=payload.attempt,
-        points=[(p.key, p.step, p.value) for p in payload.points],
+        series=[(s.key, s.steps, s.values) for s in payload.series],
     )
     _set_progress(run, payload.epoch, payload.epochs)
-    return len(payload.points)
+    return payload.point_count
 
 
 def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
@@ -189,6 +189,7 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     if payload.status == RunStatus.SUCCEEDED.value and payload.trace is not None:
         _store_trace(session, run, payload.trace)
     _close_attempt(session, run, outcome=payload.status, error=payload.error, now=now)
+    runs_service.store_curves(session=session, run=run)
     jobs_service.refresh_status(session=session, job=run.job)
 
 

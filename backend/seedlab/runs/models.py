@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -136,3 +137,21 @@ class MetricPoint(Base):
     key: Mapped[str] = mapped_column(String(100))
     step: Mapped[int]
     value: Mapped[float] = mapped_column(Float)
+
+
+class RunCurve(Base):
+    """One metric series of a finished run's last attempt, packed once for fast reads.
+
+    Written when the run finishes; reads of finished runs (the overlay, the report) take these
+    few blobs instead of thousands of metric_point rows. Runs still running, and runs that
+    ended without a finish call (lease lost for good), have no curve and are read from points.
+    """
+
+    __tablename__ = "run_curve"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    attempt: Mapped[int]
+    # Little-endian int64 steps and float64 values, in step order (numpy.frombuffer reads them).
+    steps: Mapped[bytes] = mapped_column(LargeBinary)
+    values: Mapped[bytes] = mapped_column(LargeBinary)

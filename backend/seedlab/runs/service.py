@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from itertools import groupby
+from collections.abc import Iterator, Sequence
+from itertools import chain, groupby, repeat
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.analysis.downsample import downsample
+from seedlab.analysis.spread import CurveArrays, as_arrays
 from seedlab.analysis.types import RunData
 from seedlab.errors import NotFound
-from seedlab.runs.models import MetricPoint, Run
+from seedlab.runs.models import MetricPoint, Run, RunCurve
 from seedlab.runs.schemas import AttemptRead, MetricSeries, RunMetrics, RunRead, RunSummary
 
 Curves = dict[str, list[tuple[int, float]]]
@@ -86,23 +88,33 @@ _POSTGRES_INSERT_POINTS = (
 )
 
 
-def insert_points(
-    *, session: Session, run_id: int, attempt: int, points: Sequence[tuple[str, int, float]]
-) -> None:
-    """Insert a batch of metric points; points already stored (a resent batch) are skipped."""
-    if not points:
+Series = tuple[str, Sequence[int], Sequence[float]]
+
+
+def insert_series(*, session: Session, run_id: int, attempt: int, series: Sequence[Series]) -> None:
+    """Insert metric series (key, steps, values); points already stored are skipped."""
+    if not any(steps for _, steps, _ in series):
         return
     # Driver-level statements over plain values: several times faster than ORM or Core
     # parameter dicts for batches of thousands of points.
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        keys, steps, values = (list(column) for column in zip(*points, strict=True))
-        connection.exec_driver_sql(_POSTGRES_INSERT_POINTS, (run_id, attempt, keys, steps, values))
-    else:
+        keys = list(chain.from_iterable(repeat(key, len(steps)) for key, steps, _ in series))
+        all_steps = list(chain.from_iterable(steps for _, steps, _ in series))
+        all_values = list(chain.from_iterable(values for _, _, values in series))
         connection.exec_driver_sql(
-            _SQLITE_INSERT_POINTS,
-            [(run_id, attempt, key, step, value) for key, step, value in points],
+            _POSTGRES_INSERT_POINTS, (run_id, attempt, keys, all_steps, all_values)
         )
+    else:
+        # Rows zipped at C speed, no Python loop per point (steps and values have equal lengths;
+        # strict=False only because repeat() never ends).
+        rows = list(
+            chain.from_iterable(
+                zip(repeat(run_id), repeat(attempt), repeat(key), steps, values, strict=False)
+                for key, steps, values in series
+            )
+        )
+        connection.exec_driver_sql(_SQLITE_INSERT_POINTS, rows)
 
 
 def run_curves(*, session: Session, run: Run, keys: Sequence[str] | None = None) -> Curves:
@@ -136,36 +148,128 @@ def run_metrics(
     )
 
 
-def job_curves(
-    *, session: Session, job_id: int, keys: Sequence[str] | None = None
-) -> dict[int, Curves]:
-    """Metric series of every run of a job (current attempts only), keyed by run id."""
+# How curves are packed into run_curve blobs: fixed width, little-endian, on every machine.
+STEP_DTYPE = np.dtype("<i8")
+VALUE_DTYPE = np.dtype("<f8")
+
+
+def store_curves(*, session: Session, run: Run) -> None:
+    """Pack the run's current-attempt series into run_curve rows (called when it finishes)."""
+    session.execute(delete(RunCurve).where(RunCurve.run_id == run.id))
+    query = (
+        select(MetricPoint.key, MetricPoint.step, MetricPoint.value)
+        .where(MetricPoint.run_id == run.id, MetricPoint.attempt == run.attempt)
+        .order_by(MetricPoint.key, MetricPoint.step)
+    )
+    rows = [
+        {
+            "run_id": run.id,
+            "key": key,
+            "attempt": run.attempt,
+            "steps": np.fromiter((p[1] for p in points), STEP_DTYPE, len(points)).tobytes(),
+            "values": np.fromiter((p[2] for p in points), VALUE_DTYPE, len(points)).tobytes(),
+        }
+        for key, group in groupby(session.connection().execute(query), key=lambda row: row[0])
+        for points in [list(group)]
+    ]
+    if rows:
+        session.execute(insert(RunCurve), rows)
+
+
+def _unpack(steps: bytes, values: bytes) -> CurveArrays:
+    return np.frombuffer(steps, STEP_DTYPE), np.frombuffer(values, VALUE_DTYPE)
+
+
+def _stored_keys(session: Session, job_id: int) -> dict[int, set[str]]:
+    """Metric names of every run of the job whose current attempt has packed curves."""
+    query = (
+        select(RunCurve.run_id, RunCurve.key)
+        .join(Run, (Run.id == RunCurve.run_id) & (Run.attempt == RunCurve.attempt))
+        .where(Run.job_id == job_id)
+    )
+    stored: dict[int, set[str]] = {}
+    for run_id, key in session.connection().execute(query):
+        stored.setdefault(run_id, set()).add(key)
+    return stored
+
+
+def _job_series(
+    session: Session, job_id: int, keys: Sequence[str] | None
+) -> Iterator[tuple[int, str, CurveArrays | list[tuple[int, float]]]]:
+    """(run id, key, curve) of every run of a job: packed curves where stored, else points."""
+    stored = _stored_keys(session, job_id)
+    if stored:
+        packed = (
+            select(RunCurve.run_id, RunCurve.key, RunCurve.steps, RunCurve.values)
+            .join(Run, (Run.id == RunCurve.run_id) & (Run.attempt == RunCurve.attempt))
+            .where(Run.job_id == job_id)
+        )
+        if keys:
+            packed = packed.where(RunCurve.key.in_(keys))
+        for run_id, key, steps, values in session.connection().execute(packed):
+            yield run_id, key, _unpack(steps, values)
     query = (
         select(MetricPoint.run_id, MetricPoint.key, MetricPoint.step, MetricPoint.value)
         .join(Run, (Run.id == MetricPoint.run_id) & (Run.attempt == MetricPoint.attempt))
         .where(Run.job_id == job_id)
         .order_by(MetricPoint.run_id, MetricPoint.key, MetricPoint.step)
     )
+    if stored:
+        query = query.where(Run.id.not_in(list(stored)))
     if keys:
         query = query.where(MetricPoint.key.in_(keys))
-    out: dict[int, Curves] = {}
     # Core rows through the session's connection: no ORM row processing for 100,000s of points.
     for (run_id, key), rows in groupby(
         session.connection().execute(query), key=lambda row: (row[0], row[1])
     ):
-        out.setdefault(run_id, {})[key] = [(row[2], row[3]) for row in rows]
-    return out
+        yield run_id, key, [(row[2], row[3]) for row in rows]
+
+
+def job_curves(
+    *, session: Session, job_id: int, keys: Sequence[str] | None = None
+) -> dict[int, Curves]:
+    """Metric series of every run of a job (current attempts only), keyed by run id.
+
+    Finished runs are read from their packed curves, the others from metric points.
+    """
+    out: dict[int, Curves] = {}
+    for run_id, key, curve in _job_series(session, job_id, keys):
+        if isinstance(curve, tuple):
+            curve = list(zip(curve[0].tolist(), curve[1].tolist(), strict=True))
+        out.setdefault(run_id, {})[key] = curve
+    # Run order, then key order within a run, whichever table each came from.
+    return {run_id: dict(sorted(out[run_id].items())) for run_id in sorted(out)}
+
+
+def job_curve_arrays(*, session: Session, job_id: int, key: str) -> dict[int, CurveArrays]:
+    """One metric's series of every run of a job as step and value arrays, keyed by run id."""
+    return {
+        run_id: curve if isinstance(curve, tuple) else as_arrays(curve)
+        for run_id, _, curve in _job_series(session, job_id, [key])
+    }
+
+
+def job_run_data(*, session: Session, job_id: int) -> list[RunData]:
+    """Identity and status of every run of a job, without curves or the large JSON columns."""
+    query = select(Run.id, Run.seed, Run.repeat, Run.status).where(Run.job_id == job_id)
+    return [
+        RunData(run_id=run_id, seed=seed, repeat=repeat, status=status)
+        for run_id, seed, repeat, status in session.execute(query)
+    ]
 
 
 def job_metric_keys(*, session: Session, job_id: int) -> list[str]:
     """The metric names logged by any run of a job."""
+    stored = _stored_keys(session, job_id)
     query = (
         select(MetricPoint.key)
         .join(Run, Run.id == MetricPoint.run_id)
         .where(Run.job_id == job_id)
         .distinct()
     )
-    return sorted(session.scalars(query))
+    if stored:
+        query = query.where(Run.id.not_in(list(stored)))
+    return sorted(set(session.scalars(query)).union(*stored.values()))
 
 
 def as_run_data(run: Run, curves: Curves | None) -> RunData:
