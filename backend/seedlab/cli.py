@@ -21,6 +21,7 @@ from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
 from seedlab.compare.cli import compare as compare_command
 from seedlab.config import Settings, default_agent_count
 from seedlab.fingerprints.cli import diff as diff_command
+from seedlab.runner.launcher import DEFAULT_MAX_ZYGOTES
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 db_app = typer.Typer(help="Database maintenance.")
@@ -148,16 +149,26 @@ def agent(
         str | None, typer.Option(envvar="SEEDLAB_AGENT_TOKEN", help="agent token")
     ] = None,
     name: Annotated[str | None, typer.Option(help="agent name shown on pages")] = None,
+    max_zygotes: Annotated[
+        int,
+        typer.Option(
+            envvar="SEEDLAB_MAX_ZYGOTES",
+            min=1,
+            help="zygotes kept alive (one per pre-import environment, ~640 MB each); the least "
+            "recently used stops first",
+        ),
+    ] = DEFAULT_MAX_ZYGOTES,
 ) -> None:
     """Run an agent: claim runs from the server and execute them, one at a time."""
     from seedlab.agent.worker import Agent
+    from seedlab.runner.launcher import Launcher
 
     _logging()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(server, token=token)
     try:
-        Agent(client, name=name).run_forever(stop)
+        Agent(client, name=name, launcher=Launcher(max_zygotes=max_zygotes)).run_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from seedlab.runner import launcher as launcher_module
 from seedlab.runner.launcher import Launcher, RunHandle, Zygote
-from tests.runner.support import collect, run, spec
+from tests.runner.support import collect, profile, run, spec
 
 pytestmark = pytest.mark.tf
 
@@ -120,3 +120,27 @@ def test_zygote_dying_unnoticed_is_replaced_within_the_same_start(
     after = collect(handle)
     assert after.handle.zygote_pid != zygote_pid
     assert after.done["weights_checksum"] == before.done["weights_checksum"]
+
+
+def test_zygotes_beyond_the_cap_stop_least_recently_used_first() -> None:
+    capped = Launcher(max_zygotes=1)
+    try:
+        onednn_off = profile("full", onednn_off=True)
+        first = run(capped, spec("seed_card_mlp"))
+        assert capped.zygote_pids() == [first.handle.zygote_pid]
+        # Another pre-import environment: its zygote replaces the idle one.
+        second = run(capped, spec("seed_card_mlp", run_profile=onednn_off))
+        assert second.done and second.handle.isolation == "fork"
+        assert capped.zygote_pids() == [second.handle.zygote_pid]
+        assert first.handle.zygote_pid is not None and _gone(first.handle.zygote_pid)
+        # Back to the first environment: a fresh zygote, the same weights as before.
+        third = run(capped, spec("seed_card_mlp"))
+        assert third.handle.zygote_pid not in (first.handle.zygote_pid, second.handle.zygote_pid)
+        assert third.done["weights_checksum"] == first.done["weights_checksum"]
+    finally:
+        capped.close()
+
+
+def test_max_zygotes_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Launcher(max_zygotes=0)

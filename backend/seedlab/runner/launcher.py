@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any, Literal
@@ -23,6 +24,9 @@ from typing import IO, Any, Literal
 from seedlab.runner.profile import Profile
 
 STDERR_TAIL_BYTES = 4096
+# Each zygote holds an imported TensorFlow (about 640 MB here); an audit with an environment
+# matrix would otherwise keep one per environment alive for the agent's lifetime.
+DEFAULT_MAX_ZYGOTES = 2
 ZYGOTE_START_TIMEOUT = 300.0  # importing TF on a loaded 2-core machine can take half a minute
 PREVIOUS_RUN_EXIT_TIMEOUT = 10.0
 HASH_SEED_OFF = (
@@ -187,6 +191,11 @@ class Zygote:
         """Whether the zygote process still runs."""
         return self.proc.poll() is None
 
+    @property
+    def busy(self) -> bool:
+        """Whether a run forked from it has not been waited for yet."""
+        return self._current is not None and not self._current.finished
+
     def _await_line(self, timeout: float | None) -> Literal["line", "eof", "timeout"]:
         """Receive until a whole reply line is buffered, the socket closes, or time runs out."""
         while b"\n" not in self._received:
@@ -270,7 +279,8 @@ class Zygote:
 
 
 class Launcher:
-    """Starts runs; owns one zygote per pre-import environment."""
+    """Starts runs; owns one zygote per pre-import environment, the least recently used first
+    to go when more than `max_zygotes` would be alive."""
 
     def __init__(
         self,
@@ -278,13 +288,18 @@ class Launcher:
         *,
         base_env: Mapping[str, str] | None = None,
         zygote_start_timeout: float = ZYGOTE_START_TIMEOUT,
+        max_zygotes: int = DEFAULT_MAX_ZYGOTES,
     ) -> None:
+        if max_zygotes < 1:
+            raise ValueError(f"max_zygotes must be at least 1, not {max_zygotes}")
         self.python = python or sys.executable
         # Environment every run process starts from (the profile's changes go on top); None
         # means this process's environment at the time of each start.
         self.base_env = None if base_env is None else dict(base_env)
         self.zygote_start_timeout = zygote_start_timeout
-        self._zygotes: dict[ZygoteKey, Zygote] = {}
+        self.max_zygotes = max_zygotes
+        # Least recently used first.
+        self._zygotes: OrderedDict[ZygoteKey, Zygote] = OrderedDict()
         self._fork_unsafe: dict[ZygoteKey, str] = {}
         self._lock = threading.Lock()
 
@@ -324,6 +339,7 @@ class Launcher:
             self._drop(key)
             zygote = None
         if zygote is None:
+            self._make_room()
             env = child_environment(changes, self.base_env)
             zygote = Zygote(env, self.python, self.zygote_start_timeout)
             if not zygote.fork_safe:
@@ -331,7 +347,14 @@ class Launcher:
                 zygote.close()  # it will never fork: do not keep TF loaded for nothing
                 return None
             self._zygotes[key] = zygote
+        self._zygotes.move_to_end(key)
         return zygote
+
+    def _make_room(self) -> None:
+        """Stop idle zygotes, least recently used first, until a new one fits under the cap."""
+        idle = [key for key, zygote in self._zygotes.items() if not zygote.busy]
+        while len(self._zygotes) >= self.max_zygotes and idle:
+            self._drop(idle.pop(0))
 
     def _drop(self, key: ZygoteKey) -> None:
         zygote = self._zygotes.pop(key, None)
