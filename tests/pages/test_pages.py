@@ -192,6 +192,17 @@ def test_run_pair_page_shows_the_first_divergent_step_and_its_timeline(
     ]
 
 
+def test_divergence_of_runs_with_different_seeds_says_they_are_expected_to_differ(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    _submit(client, seeds="7:2x1")
+    first = driver.complete_next(epochs=2, traced=True)
+    second = driver.complete_next(epochs=2, traced=True)
+    found = client.get(f"/api/v1/runs/{first['run_id']}/divergence/{second['run_id']}").json()
+    assert found["cause"] == "initialisation"
+    assert found["explanation"].startswith("These runs have different seeds (7 and 8)")
+
+
 def test_run_pair_page_without_traces_still_shows_the_environment(
     client: TestClient, driver: AgentDriver
 ) -> None:

@@ -61,8 +61,13 @@ def run_divergence(*, session: Session, run_a: int, run_b: int) -> RunDivergence
                 f"run {run.id} has no trace (status {run.status}): a trace is recorded when a "
                 "run succeeds"
             )
-    divergence = locate_divergence(traces[first.id], traces[second.id])
-    return RunDivergence.model_validate(divergence.to_dict())
+    found = locate_divergence(traces[first.id], traces[second.id]).to_dict()
+    if first.seed != second.seed and not found["identical"]:
+        found["explanation"] = (
+            f"These runs have different seeds ({first.seed} and {second.seed}), so they are "
+            f"expected to differ. {found['explanation']}"
+        )
+    return RunDivergence.model_validate(found)
 
 
 def seed_divergences(
