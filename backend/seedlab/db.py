@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -106,6 +108,11 @@ class Database:
         self._read = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
+        # SQLite has one writer at a time, and a writer waiting on busy_timeout polls with
+        # growing sleeps (up to 100 ms) while the lock is often free again after a few ms; so
+        # this process's writers queue on a lock of its own and start the moment it is free.
+        # busy_timeout still covers writers in other processes.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -115,15 +122,16 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on error."""
-        session = self._write()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._write_lock or contextlib.nullcontext():
+            session = self._write()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

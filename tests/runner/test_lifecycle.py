@@ -144,3 +144,32 @@ def test_zygotes_beyond_the_cap_stop_least_recently_used_first() -> None:
 def test_max_zygotes_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Launcher(max_zygotes=0)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            found.update(int(child) for child in children.read().split())
+    return found
+
+
+def test_a_spare_child_waits_for_the_next_run_and_leaves_with_the_zygote() -> None:
+    own = Launcher()  # its own zygote: closing the shared one would slow the other tests
+    try:
+        first = run(own, spec("seed_card_mlp"))
+        zygote_pid = first.handle.zygote_pid
+        assert zygote_pid is not None and first.done
+        spares = _children(zygote_pid)  # the finished run was reaped; the next one waits
+        assert len(spares) == 1 and first.handle.pid not in spares
+        second = run(own, spec("seed_card_mlp"))
+        assert second.handle.pid in spares  # the spare became the run
+        assert second.done["weights_checksum"] == first.done["weights_checksum"]
+        spares = _children(zygote_pid)
+        assert len(spares) == 1
+    finally:
+        own.close()
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in spares) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in spares)

@@ -64,8 +64,9 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> dict[str, Any]:
     }
 
 
+@functools.cache
 def package_version(distribution: str) -> str | None:
-    """Installed version of a distribution, or None."""
+    """Installed version of a distribution, or None (read once per process image)."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -98,6 +99,18 @@ def nvidia_driver() -> str | None:
     return out.splitlines()[0].strip() if out else None
 
 
+@functools.cache
+def tensorflow_build_info() -> dict[str, Any]:
+    """TensorFlow's build information (read once per process image)."""
+    import tensorflow as tf
+
+    try:
+        info: dict[str, Any] = jsonable(dict(tf.sysconfig.get_build_info()))
+    except Exception:  # some custom builds lack build info; the fingerprint still has the rest
+        info = {}
+    return info
+
+
 def source_hash(entrypoint: str) -> str | None:
     """sha256 of the source file of the module that holds the experiment's training function."""
     module = importlib.import_module(entrypoint.partition(":")[0])
@@ -126,10 +139,6 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
     from seedlab.runner.setup import onednn_state
     from seedlab.runner.tfstate import op_determinism_enabled
 
-    try:
-        build_info = jsonable(dict(tf.sysconfig.get_build_info()))
-    except Exception:  # some custom builds lack build info; the fingerprint still has the rest
-        build_info = {}
     installed = distributions()
     data: dict[str, Any] = {
         "python": {
@@ -147,7 +156,7 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
         },
         "hostname": socket.gethostname(),
         "cpu": cpu_info(),
-        "tensorflow": {"version": tf.__version__, "build": build_info},
+        "tensorflow": {"version": tf.__version__, "build": dict(tensorflow_build_info())},
         "packages": {name: package_version(name) for name in VERSIONED_PACKAGES},
         "distributions": installed,
         "distributions_hash": hashlib.sha256("\n".join(installed).encode()).hexdigest(),
@@ -174,8 +183,11 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
 
 def warm_static_fields() -> None:
     """Read the fields that cannot change while a process image lives (zygote, before forks)."""
-    # Installed packages, CPU and driver are fixed for the zygote's lifetime; its children then
-    # share the answer instead of spending ~0.2 s each rescanning site-packages.
+    # Installed packages, CPU, driver and TF build are fixed for the zygote's lifetime; its
+    # children then share the answer instead of spending ~0.2 s each rescanning site-packages.
     distributions()
+    for name in VERSIONED_PACKAGES:
+        package_version(name)
+    tensorflow_build_info()
     cpu_info()
     nvidia_driver()

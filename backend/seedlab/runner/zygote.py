@@ -7,7 +7,8 @@ environment of one profile. Protocol on the control socket (a socketpair from th
   zygote -> launcher: JSON lines: {"ready": true, "fork_safe": bool, "reason": str|null} once,
                       then per request {"pid": N} after the fork and {"pid": N, "exit": code}
                       when that child ended (or {"error": str} for a malformed request).
-Requests are served one at a time: an agent runs one run at a time.
+Requests are served one at a time: an agent runs one run at a time. The next run's child is
+forked ahead (a Spare) while the current one runs.
 """
 
 from __future__ import annotations
@@ -104,22 +105,110 @@ def _run_forked(
     try:
         sock.close()
         _die_with_parent(zygote_pid)
-        # stdout too, as in a cold spawn: whatever the experiment prints is crash evidence.
-        os.dup2(stderr_fd, 1)
-        os.dup2(stderr_fd, 2)
-        os.close(stderr_fd)
-        from seedlab.runner.child import run_child
-
-        code = run_child(spec, event_fd, "fork")
+        _start_run(spec, event_fd, stderr_fd)
     finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        _leave(code)
+
+
+def _start_run(spec: dict[str, Any], event_fd: int, stderr_fd: int) -> NoReturn:
+    # stdout too, as in a cold spawn: whatever the experiment prints is crash evidence.
+    os.dup2(stderr_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.close(stderr_fd)
+    from seedlab.runner.child import run_child
+
+    _leave(run_child(spec, event_fd, "fork"))
+
+
+def _leave(code: int) -> NoReturn:
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _copy_shared_pages() -> None:
+    """Write once to every object inherited from the zygote, so the pages holding them are
+    copied now, while the child waits, instead of one page fault at a time during the run.
+    """
+    # At idle priority: this runs while the previous run trains, and must not slow it down.
+    idle = _set_policy(os.SCHED_IDLE)
+    try:
+        # unfreeze/freeze only move the frozen generation as a whole; listing the objects
+        # takes a reference to each, which writes its page.
+        gc.unfreeze()
+        gc.get_objects()
+        gc.freeze()
+    finally:
+        if idle:
+            _set_policy(os.SCHED_OTHER)
+
+
+def _set_policy(policy: int) -> bool:
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except (OSError, AttributeError):  # not Linux, or not allowed: only slower
+        return False
+    return True
+
+
+class Spare:
+    """A child forked ahead of its request, waiting for its spec on a socket of its own."""
+
+    # The fork (about 15 ms for a process that holds TensorFlow) and the page copies then
+    # happen while the previous run trains, not between claim and first epoch. The child is
+    # forked from the same zygote state as at request time and does nothing else before its
+    # spec arrives, so what it runs is unchanged.
+
+    def __init__(self, sock: socket.socket, zygote_pid: int) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                ours.close()
+                _die_with_parent(zygote_pid)
+                _copy_shared_pages()
+                request = _receive(theirs)
+                if request is None:
+                    code = 0  # the zygote is leaving: never used
+                else:
+                    theirs.close()
+                    (spec, (event_fd, stderr_fd)) = request
+                    _start_run(spec, event_fd, stderr_fd)
+            finally:
+                _leave(code)
+        theirs.close()
+        self.pid = pid
+        self._sock = ours
+
+    def start(self, spec: dict[str, Any], fds: list[int]) -> bool:
+        """Hand the spec and fds to the waiting child; False when it is gone."""
+        body = json.dumps(spec).encode()
+        try:
+            socket.send_fds(self._sock, [HEADER.pack(len(body)) + body], fds)
+        except OSError:
+            self.discard()
+            return False
+        finally:
+            self._sock.close()
+        return True
+
+    def discard(self) -> None:
+        """End the unused child and reap it."""
+        self._sock.close()
+        # Killed rather than told: at idle priority it may still be copying pages.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
 def serve(control_fd: int) -> None:
-    """Preload, announce readiness, then fork one child per request until the launcher leaves."""
+    """Preload, announce readiness, then run one request at a time until the launcher leaves."""
     for module in PRELOAD:
         importlib.import_module(module)
     from seedlab.fingerprints.capture import warm_static_fields
@@ -131,30 +220,46 @@ def serve(control_fd: int) -> None:
     safe, reason = fork_safety()
     _send(sock, {"ready": True, "fork_safe": safe, "reason": reason})
     zygote_pid = os.getpid()
-    while True:
-        request = _receive(sock)
-        if request is None:
-            return
-        spec, fds = request
-        if len(fds) != MAX_FDS:
+    # No spare when fork is unsafe: the launcher closes this zygote without a request.
+    spare = Spare(sock, zygote_pid) if safe else None
+    try:
+        while True:
+            request = _receive(sock)
+            if request is None:
+                return
+            spec, fds = request
+            if len(fds) != MAX_FDS:
+                for fd in fds:
+                    os.close(fd)
+                _send(sock, {"error": f"expected {MAX_FDS} fds with the request, got {len(fds)}"})
+                continue
+            if spare is not None and spare.start(spec, fds):
+                pid = spare.pid
+            else:
+                pid = _fork_now(sock, spec, fds, zygote_pid)
+            spare = None
             for fd in fds:
-                os.close(fd)
-            _send(sock, {"error": f"expected {MAX_FDS} fds with the request, got {len(fds)}"})
-            continue
-        event_fd, stderr_fd = fds
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _run_forked(sock, spec, event_fd, stderr_fd, zygote_pid)
-        os.close(event_fd)  # the child holds the only write end: its exit is the agent's EOF
-        os.close(stderr_fd)
-        try:
-            _send(sock, {"pid": pid})
-            _, status = os.waitpid(pid, 0)
-            _send(sock, {"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
-        except (BrokenPipeError, ConnectionResetError):
-            return  # the launcher is gone; the child fails at its next event write
+                os.close(fd)  # the child holds the only write end: its exit is the agent's EOF
+            try:
+                _send(sock, {"pid": pid})
+                # The next run's child, forked and warmed while this run trains.
+                spare = Spare(sock, zygote_pid)
+                _, status = os.waitpid(pid, 0)
+                _send(sock, {"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the launcher is gone; the child fails at its next event write
+    finally:
+        if spare is not None:
+            spare.discard()
+
+
+def _fork_now(sock: socket.socket, spec: dict[str, Any], fds: list[int], zygote_pid: int) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _run_forked(sock, spec, fds[0], fds[1], zygote_pid)
+    return pid
 
 
 def main() -> None:
