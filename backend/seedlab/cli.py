@@ -158,17 +158,33 @@ def agent(
             "recently used stops first",
         ),
     ] = DEFAULT_MAX_ZYGOTES,
+    warm: Annotated[
+        str,
+        typer.Option(
+            help="profile preset whose zygote starts with the agent, before the first claim "
+            "('' for none)"
+        ),
+    ] = "full",
 ) -> None:
     """Run an agent: claim runs from the server and execute them, one at a time."""
     from seedlab.agent.worker import Agent
     from seedlab.runner.launcher import Launcher
+    from seedlab.runner.profile import PRESETS
+
+    if warm and warm not in PRESETS:
+        raise typer.BadParameter(f"unknown preset {warm!r}; allowed: {sorted(PRESETS)} or ''")
 
     _logging()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(server, token=token)
     try:
-        Agent(client, name=name, launcher=Launcher(max_zygotes=max_zygotes)).run_forever(stop)
+        Agent(
+            client,
+            name=name,
+            launcher=Launcher(max_zygotes=max_zygotes),
+            warm_profile=warm or None,
+        ).run_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:

@@ -173,3 +173,17 @@ def test_a_spare_child_waits_for_the_next_run_and_leaves_with_the_zygote() -> No
     while not all(_gone(pid) for pid in spares) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(_gone(pid) for pid in spares)
+
+
+def test_warm_starts_the_zygote_the_next_run_forks_from() -> None:
+    own = Launcher()
+    try:
+        assert own.warm(profile("none")) is None  # hash seed off: runs are cold-spawned
+        assert own.zygote_pids() == []
+        pid = own.warm(profile("full"))
+        assert pid is not None and own.zygote_pids() == [pid]
+        assert own.warm(profile("full")) == pid  # already warm: the same zygote
+        result = run(own, spec("seed_card_mlp"))
+        assert result.done and result.handle.zygote_pid == pid
+    finally:
+        own.close()

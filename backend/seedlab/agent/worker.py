@@ -13,6 +13,7 @@ from typing import Any
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+from seedlab.runner.profile import resolve_profile
 
 log = logging.getLogger("seedlab.agent")
 
@@ -69,6 +70,7 @@ class Agent:
         poll_interval: float = 0.25,
         flush_interval: float = 0.5,
         max_batch: int = 5000,
+        warm_profile: str | None = None,
     ) -> None:
         self.client = client
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -76,6 +78,8 @@ class Agent:
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.max_batch = max_batch
+        # A preset whose zygote run_forever starts at once; None: started by the first run.
+        self.warm_profile = warm_profile
         self.agent_id: int | None = None
 
     def register(self) -> int:
@@ -98,6 +102,8 @@ class Agent:
         stop = stop or threading.Event()
         if self.agent_id is None:
             self.register()
+        if self.warm_profile is not None:
+            threading.Thread(target=self._warm, name="warm-zygote", daemon=True).start()
         try:
             while not stop.is_set():
                 try:
@@ -109,6 +115,18 @@ class Agent:
                     stop.wait(self.poll_interval)
         finally:
             self.launcher.close()
+
+    def _warm(self) -> None:
+        """Start the default profile's zygote before the first claim, so the first job after
+        the agent starts does not wait for TensorFlow to import."""
+        assert self.warm_profile is not None
+        try:
+            pid = self.launcher.warm(resolve_profile(self.warm_profile))
+        except Exception:  # the first run will start it (or report why it cannot)
+            log.exception("could not warm a zygote for profile %s", self.warm_profile)
+            return
+        if pid is not None:
+            log.info("zygote %s warm for profile %s", pid, self.warm_profile)
 
     def run_once(self) -> bool:
         """Claim one run and execute it; False when the queue was empty."""

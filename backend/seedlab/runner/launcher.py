@@ -325,6 +325,16 @@ class Launcher:
                 assert zygote is not None  # it was fork-safe a moment ago
                 return zygote.fork(spec)
 
+    def warm(self, profile: Profile) -> int | None:
+        """Start the zygote for this profile's pre-import environment now; its pid, or None
+        when the profile does not fork (cold spawn) or fork is unsafe here."""
+        if profile.isolation == "process" or not profile.hash_seed:
+            return None
+        changes = profile.pre_import_env()
+        with self._lock:
+            zygote = self._zygote(zygote_key(changes), changes)
+            return None if zygote is None else zygote.pid
+
     def zygote_pids(self) -> list[int]:
         """Process ids of the zygotes alive now."""
         with self._lock:
