@@ -40,7 +40,8 @@ def seedlab_job(agents: int, *, warm: bool) -> tuple[float, str]:
         try:
             live.start_server()
             for index in range(agents):
-                live.start_agent(f"bench-{index}")
+                # Cold: the first run starts each zygote (agents would otherwise warm at once).
+                live.start_agent(f"bench-{index}", *(() if warm else ("--warm", "")))
             with httpx.Client(base_url=live.url, timeout=60) as http:
                 if warm:  # let every agent start its zygote before timing
                     job = http.post(

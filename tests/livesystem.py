@@ -69,11 +69,12 @@ class LiveSystem:
             time.sleep(0.2)
         raise RuntimeError("server did not start within 60 s")
 
-    def start_agent(self, name: str) -> subprocess.Popen[bytes]:
-        """Start one agent process."""
+    def start_agent(self, name: str, *extra_args: str) -> subprocess.Popen[bytes]:
+        """Start one agent process (extra_args go to `seedlab agent`)."""
         log = open(self.data_dir / f"agent-{name}.log", "wb")  # noqa: SIM115
         agent = subprocess.Popen(
-            [sys.executable, "-m", "seedlab.cli", "agent", "--server", self.url, "--name", name],
+            [sys.executable, "-m", "seedlab.cli", "agent", "--server", self.url, "--name", name,
+             *extra_args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
