@@ -8,9 +8,11 @@ from typing import Any, Literal
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+from sqlalchemy import delete
 
 from seedlab.pages.router import fmt_num, form_fields
 from seedlab.pages.static import plotly_url
+from seedlab.runs.models import RunTrace
 from tests.pages.support import METRICS, AgentDriver, checksum, table_rows
 
 
@@ -190,6 +192,24 @@ def test_run_pair_page_shows_the_first_divergent_step_and_its_timeline(
     assert [(d["epoch"], d["step"], d["cause"]) for d in report["divergence"]] == [
         (3, 1, "numeric")
     ]
+
+
+def test_report_locates_each_pair_once_traces_are_stored(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, seeds="7:1x2")
+    driver.complete_next(epochs=4, traced=True)
+    driver.complete_next(epochs=4, traced=True, salt="other kernel order")
+    first = client.get(f"/api/v1/jobs/{job['id']}/report").json()["divergence"]
+    assert [d["cause"] for d in first] == ["numeric"]
+    # A stored trace never changes, so the live page's repeated reports do not parse it again.
+    with client.app.state.database.write() as session:  # type: ignore[attr-defined]
+        session.execute(delete(RunTrace))
+    again = client.get(f"/api/v1/jobs/{job['id']}/report").json()["divergence"]
+    assert again == first
+    # The run-pair endpoint reads the traces themselves: gone now, and it says so.
+    pair = f"{first[0]['run_a']}/divergence/{first[0]['run_b']}"
+    assert client.get(f"/api/v1/runs/{pair}").status_code == 422
 
 
 def test_divergence_of_runs_with_different_seeds_says_they_are_expected_to_differ(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +19,12 @@ from seedlab.runs.models import Run, RunTrace
 
 # A report locates the divergence of this many non-identical seeds at most: each needs two traces.
 REPORT_SEEDS = 20
+# A trace is written once, when its run succeeds, so a pair's summary never changes: the live job
+# page, which rebuilds the report every few seconds, parses each pair's traces once.
+SUMMARIES_KEPT = 1024
+# Keyed by (database URL, run A, run B).
+_SUMMARIES: OrderedDict[tuple[str, int, int], DivergenceSummary] = OrderedDict()
+_SUMMARIES_LOCK = threading.Lock()
 
 
 def load_traces(*, session: Session, runs: Iterable[Run]) -> dict[int, TraceData]:
@@ -75,10 +83,24 @@ def seed_divergences(
 ) -> list[DivergenceSummary]:
     """The first divergence of each given run pair whose runs both have a trace."""
     pairs = list(pairs)[:REPORT_SEEDS]
-    wanted = {run_id for pair in pairs for run_id in pair}
+    database = str(session.get_bind().engine.url)
+    with _SUMMARIES_LOCK:
+        known = {
+            pair: _SUMMARIES[(database, *pair)] for pair in pairs if (database, *pair) in _SUMMARIES
+        }
+    wanted = {run_id for pair in pairs if pair not in known for run_id in pair}
     traces = load_traces(session=session, runs=[run for run in runs if run.id in wanted])
-    return [
-        DivergenceSummary.model_validate(locate_divergence(traces[a], traces[b]).summary())
-        for a, b in pairs
-        if a in traces and b in traces
-    ]
+    found: list[DivergenceSummary] = []
+    for a, b in pairs:
+        summary = known.get((a, b))
+        if summary is None and a in traces and b in traces:
+            summary = DivergenceSummary.model_validate(
+                locate_divergence(traces[a], traces[b]).summary()
+            )
+            with _SUMMARIES_LOCK:
+                _SUMMARIES[(database, a, b)] = summary
+                while len(_SUMMARIES) > SUMMARIES_KEPT:
+                    _SUMMARIES.popitem(last=False)
+        if summary is not None:
+            found.append(summary)
+    return found
