@@ -132,6 +132,18 @@ def test_new_job_custom_toggles_override_the_preset(page: Any, api: httpx.Client
     assert job["params"]["dataset"] == "synthetic_credit" and job["seeds"] == [1, 5]
 
 
+def test_new_job_trace_box_asks_for_a_traced_profile(page: Any, api: httpx.Client) -> None:
+    _open_form(page, "seed_card_mlp")
+    page.select_option("#profile", "seeds_only")
+    page.check("#trace")
+    page.fill("#seeds", "3:1x2")
+    page.click("#submit")
+    page.wait_for_url(JOB_URL)
+    job = api.get(f"/api/v1/jobs/{_job_id(page)}").json()
+    assert job["profile_name"] == "seeds_only+trace"
+    assert job["profile"]["trace"] is True and job["profile"]["op_determinism"] is False
+
+
 def test_job_page_with_finished_runs(
     page: Any, api: httpx.Client, live_driver: AgentDriver, shots: Path
 ) -> None:

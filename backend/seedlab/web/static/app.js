@@ -169,8 +169,12 @@ window.seedlab = (function () {
         }
       }
       let prof = profile.value;
-      if (customise.checked) {
+      const trace = root.querySelector("#trace").checked;
+      if (customise.checked || trace) {
         prof = { preset: profile.value };
+        if (trace) prof.trace = true;
+      }
+      if (customise.checked) {
         for (const box of toggles.querySelectorAll("input[type=checkbox]")) prof[box.name] = box.checked;
       }
       const label = root.querySelector("#label").value.trim();
