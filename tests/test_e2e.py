@@ -70,6 +70,9 @@ def test_full_profile_is_bitwise(system: LiveSystem) -> None:
     run = httpx.get(f"{system.url}/api/v1/runs/{runs[0]['id']}").json()
     assert run["applied_profile"]["op_determinism"] is True
     assert run["isolation"] == "fork"
+    # Each agent started the full profile's zygote on its own, before its first claim.
+    agent_logs = [p.read_text() for p in system.data_dir.glob("agent-*.log")]
+    assert [log.count("warm for profile full") for log in agent_logs] == [1, 1], system.logs()
     fingerprint = httpx.get(f"{system.url}/api/v1/fingerprints/{run['fingerprint_hash']}").json()
     assert fingerprint["data"]
 
