@@ -212,6 +212,21 @@ def test_report_locates_each_pair_once_traces_are_stored(
     assert client.get(f"/api/v1/runs/{pair}").status_code == 422
 
 
+def test_audit_section_is_rebuilt_only_when_a_run_changes_status(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, kind="audit", seeds="42:1x1", audit={"toggles": ["python_seed"]})
+    for salt in ("", "", "", "unseeded initialisers"):  # baseline pair, then the variant pair
+        driver.complete_next(epochs=4, traced=True, salt=salt)
+    audit = client.get(f"/api/v1/jobs/{job['id']}/report").json()["audit"]
+    assert audit["culprits"] == ["python_seed"]
+    assert audit["toggles"]["python_seed"]["first_divergence"]["cause"] == "numeric"
+    with client.app.state.database.write() as session:  # type: ignore[attr-defined]
+        session.execute(delete(RunTrace))
+    # Nothing changed status: the section (and its step-level divergence) is reused.
+    assert client.get(f"/api/v1/jobs/{job['id']}/report").json()["audit"] == audit
+
+
 def test_divergence_of_runs_with_different_seeds_says_they_are_expected_to_differ(
     client: TestClient, driver: AgentDriver
 ) -> None:

@@ -293,7 +293,32 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
     )
 
 
+# The audit section only changes when one of the job's runs changes status (what it compares
+# is fixed once a run has ended), so the live page's polls reuse it instead of re-reading traces.
+_AUDIT_SECTIONS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_AUDIT_SECTIONS_LOCK = threading.Lock()
+AUDIT_SECTIONS_KEPT = 32
+
+
 def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
+    key = (
+        str(session.get_bind().engine.url),
+        job.id,
+        tuple(sorted((run.id, run.status, run.attempt) for run in job.runs)),
+    )
+    with _AUDIT_SECTIONS_LOCK:
+        if (cached := _AUDIT_SECTIONS.get(key)) is not None:
+            _AUDIT_SECTIONS.move_to_end(key)
+            return cached
+    section = _build_audit_section(session, job, data)
+    with _AUDIT_SECTIONS_LOCK:
+        _AUDIT_SECTIONS[key] = section
+        while len(_AUDIT_SECTIONS) > AUDIT_SECTIONS_KEPT:
+            _AUDIT_SECTIONS.popitem(last=False)
+    return section
+
+
+def _build_audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
     hashes = {run.fingerprint_hash for run in job.runs if run.fingerprint_hash}
     data_hash = {
         fp.hash: fp.data.get("data_hash")
