@@ -197,17 +197,19 @@ def _job_series(
     session: Session, job_id: int, keys: Sequence[str] | None
 ) -> Iterator[tuple[int, str, CurveArrays | list[tuple[int, float]]]]:
     """(run id, key, curve) of every run of a job: packed curves where stored, else points."""
-    stored = _stored_keys(session, job_id)
-    if stored:
-        packed = (
-            select(RunCurve.run_id, RunCurve.key, RunCurve.steps, RunCurve.values)
-            .join(Run, (Run.id == RunCurve.run_id) & (Run.attempt == RunCurve.attempt))
-            .where(Run.job_id == job_id)
-        )
-        if keys:
-            packed = packed.where(RunCurve.key.in_(keys))
-        for run_id, key, steps, values in session.connection().execute(packed):
-            yield run_id, key, _unpack(steps, values)
+    packed = (
+        select(RunCurve.run_id, RunCurve.key, RunCurve.steps, RunCurve.values)
+        .join(Run, (Run.id == RunCurve.run_id) & (Run.attempt == RunCurve.attempt))
+        .where(Run.job_id == job_id)
+    )
+    if keys:
+        packed = packed.where(RunCurve.key.in_(keys))
+    # A packed run has all its series packed, so one without the wanted key has no points for
+    # it either: the runs seen here are all the points query needs to leave out.
+    stored: set[int] = set()
+    for run_id, key, steps, values in session.connection().execute(packed):
+        stored.add(run_id)
+        yield run_id, key, _unpack(steps, values)
     query = (
         select(MetricPoint.run_id, MetricPoint.key, MetricPoint.step, MetricPoint.value)
         .join(Run, (Run.id == MetricPoint.run_id) & (Run.attempt == MetricPoint.attempt))
@@ -215,7 +217,7 @@ def _job_series(
         .order_by(MetricPoint.run_id, MetricPoint.key, MetricPoint.step)
     )
     if stored:
-        query = query.where(Run.id.not_in(list(stored)))
+        query = query.where(Run.id.not_in(sorted(stored)))
     if keys:
         query = query.where(MetricPoint.key.in_(keys))
     # Core rows through the session's connection: no ORM row processing for 100,000s of points.
