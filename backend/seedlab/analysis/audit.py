@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
 
-from seedlab.analysis.divergence import TraceData, describe, locate_divergence
+from seedlab.analysis.divergence import Divergence, TraceData, describe, locate_divergence
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 
@@ -89,16 +89,15 @@ def _first_divergence(done: Sequence[AuditRun], epoch: int | None) -> dict[str, 
     first, second = done[0], done[1]
     if first.trace is not None and second.trace is not None:
         return locate_divergence(first.trace, second.trace).summary()
-    return {
-        "run_a": first.data.run_id,
-        "run_b": second.data.run_id,
-        "identical": False,
-        "traced": False,
-        "epoch": epoch,
-        "step": None,
-        "cause": None,
-        "layers": [],
-    }
+    # Runs finished before traces were recorded: the same shape, with the epoch alone.
+    return Divergence(
+        run_a=first.data.run_id,
+        run_b=second.data.run_id,
+        identical=False,
+        traced=False,
+        epoch=epoch,
+        explanation="These runs have no trace; only the first differing epoch is known.",
+    ).summary()
 
 
 def audit_report(runs: Sequence[AuditRun], toggles: Sequence[str]) -> dict[str, Any]:
