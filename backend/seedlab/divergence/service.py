@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +12,7 @@ from seedlab.analysis.divergence import TraceData, locate_divergence
 from seedlab.divergence.schemas import DivergenceSummary, RunDivergence
 from seedlab.errors import InvalidInput
 from seedlab.fingerprints.models import Fingerprint
+from seedlab.lru import LruCache
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run, RunTrace
 
@@ -21,20 +20,15 @@ from seedlab.runs.models import Run, RunTrace
 REPORT_SEEDS = 20
 # A trace is written once, when its run succeeds, so a pair's summary never changes: the live job
 # page, which rebuilds the report every few seconds, parses each pair's traces once.
-SUMMARIES_KEPT = 1024
 # Keyed by (database URL, run A, run B).
-_SUMMARIES: OrderedDict[tuple[str, int, int], DivergenceSummary] = OrderedDict()
-_SUMMARIES_LOCK = threading.Lock()
+_SUMMARIES: LruCache[tuple[str, int, int], DivergenceSummary] = LruCache(1024)
 
 
-def load_traces(*, session: Session, runs: Iterable[Run]) -> dict[int, TraceData]:
-    """The traces of the given runs that have one, with their data hashes, in two queries."""
-    by_id = {run.id: run for run in runs}
-    if not by_id:
-        return {}
-    traces = session.scalars(select(RunTrace).where(RunTrace.run_id.in_(by_id))).all()
-    hashes = {by_id[t.run_id].fingerprint_hash for t in traces} - {None}
-    data_hash: dict[str, Any] = (
+def data_hashes(*, session: Session, runs: Iterable[Run]) -> dict[int, str | None]:
+    """The data hash each run's fingerprint recorded (None without one), in one query."""
+    runs = list(runs)
+    hashes = {run.fingerprint_hash for run in runs} - {None}
+    by_fingerprint: dict[str, Any] = (
         {
             row.hash: row.data.get("data_hash")
             for row in session.execute(
@@ -44,6 +38,26 @@ def load_traces(*, session: Session, runs: Iterable[Run]) -> dict[int, TraceData
         if hashes
         else {}
     )
+    return {run.id: by_fingerprint.get(run.fingerprint_hash or "") for run in runs}
+
+
+def load_traces(
+    *,
+    session: Session,
+    runs: Iterable[Run],
+    known_data_hashes: Mapping[int, str | None] | None = None,
+) -> dict[int, TraceData]:
+    """The traces of the given runs that have one, with their data hashes (looked up unless
+    the caller already has them)."""
+    by_id = {run.id: run for run in runs}
+    if not by_id:
+        return {}
+    traces = session.scalars(select(RunTrace).where(RunTrace.run_id.in_(by_id))).all()
+    data_hash = (
+        known_data_hashes
+        if known_data_hashes is not None
+        else data_hashes(session=session, runs=[by_id[t.run_id] for t in traces])
+    )
     return {
         trace.run_id: TraceData(
             run_id=trace.run_id,
@@ -52,7 +66,7 @@ def load_traces(*, session: Session, runs: Iterable[Run]) -> dict[int, TraceData
             epochs=[list(e) for e in trace.epochs],
             steps=trace.steps,
             steps_truncated=trace.steps_truncated,
-            data_hash=data_hash.get(by_id[trace.run_id].fingerprint_hash or ""),
+            data_hash=data_hash.get(trace.run_id),
         )
         for trace in traces
     }
@@ -84,10 +98,11 @@ def seed_divergences(
     """The first divergence of each given run pair whose runs both have a trace."""
     pairs = list(pairs)[:REPORT_SEEDS]
     database = str(session.get_bind().engine.url)
-    with _SUMMARIES_LOCK:
-        known = {
-            pair: _SUMMARIES[(database, *pair)] for pair in pairs if (database, *pair) in _SUMMARIES
-        }
+    known = {
+        pair: summary
+        for pair in pairs
+        if (summary := _SUMMARIES.get((database, *pair))) is not None
+    }
     wanted = {run_id for pair in pairs if pair not in known for run_id in pair}
     traces = load_traces(session=session, runs=[run for run in runs if run.id in wanted])
     found: list[DivergenceSummary] = []
@@ -97,10 +112,7 @@ def seed_divergences(
             summary = DivergenceSummary.model_validate(
                 locate_divergence(traces[a], traces[b]).summary()
             )
-            with _SUMMARIES_LOCK:
-                _SUMMARIES[(database, a, b)] = summary
-                while len(_SUMMARIES) > SUMMARIES_KEPT:
-                    _SUMMARIES.popitem(last=False)
+            _SUMMARIES.put((database, a, b), summary)
         if summary is not None:
             found.append(summary)
     return found

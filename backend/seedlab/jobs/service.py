@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,10 +16,10 @@ from seedlab.db import utcnow
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
-from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import AuditSpec, JobCreate, JobRead, JobReport, MetricSpreadOut
 from seedlab.jobs.seedplan import parse_seed_plan
+from seedlab.lru import LruCache
 from seedlab.runner.profile import TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
@@ -295,9 +293,7 @@ def build_report(*, session: Session, job_id: int) -> JobReport:
 
 # The audit section only changes when one of the job's runs changes status (what it compares
 # is fixed once a run has ended), so the live page's polls reuse it instead of re-reading traces.
-_AUDIT_SECTIONS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_AUDIT_SECTIONS_LOCK = threading.Lock()
-AUDIT_SECTIONS_KEPT = 32
+_AUDIT_SECTIONS: LruCache[tuple[Any, ...], dict[str, Any]] = LruCache(32)
 
 
 def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
@@ -306,31 +302,24 @@ def _audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str
         job.id,
         tuple(sorted((run.id, run.status, run.attempt) for run in job.runs)),
     )
-    with _AUDIT_SECTIONS_LOCK:
-        if (cached := _AUDIT_SECTIONS.get(key)) is not None:
-            _AUDIT_SECTIONS.move_to_end(key)
-            return cached
+    if (cached := _AUDIT_SECTIONS.get(key)) is not None:
+        return cached
     section = _build_audit_section(session, job, data)
-    with _AUDIT_SECTIONS_LOCK:
-        _AUDIT_SECTIONS[key] = section
-        while len(_AUDIT_SECTIONS) > AUDIT_SECTIONS_KEPT:
-            _AUDIT_SECTIONS.popitem(last=False)
+    _AUDIT_SECTIONS.put(key, section)
     return section
 
 
 def _build_audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
-    hashes = {run.fingerprint_hash for run in job.runs if run.fingerprint_hash}
-    data_hash = {
-        fp.hash: fp.data.get("data_hash")
-        for fp in session.scalars(select(Fingerprint).where(Fingerprint.hash.in_(hashes)))
-    }
-    traces = divergence_service.load_traces(session=session, runs=job.runs)
+    data_hash = divergence_service.data_hashes(session=session, runs=job.runs)
+    traces = divergence_service.load_traces(
+        session=session, runs=job.runs, known_data_hashes=data_hash
+    )
     runs = [
         AuditRun(
             data=data[run.id],
             variant=run.variant or BASELINE,
             seconds_per_epoch=run.seconds_per_epoch,
-            data_hash=data_hash.get(run.fingerprint_hash or ""),
+            data_hash=data_hash[run.id],
             error=run.error,
             trace=traces.get(run.id),
         )
@@ -343,9 +332,7 @@ def _build_audit_section(session: Session, job: Job, data: dict[int, Any]) -> di
 
 # Overlays of finished jobs never change (points are fenced to running attempts), so the last few
 # are kept in memory: a page view or a metric switch on a 100-run job then skips the query.
-_FINISHED_OVERLAYS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_FINISHED_OVERLAYS_LOCK = threading.Lock()
-FINISHED_OVERLAYS_KEPT = 32
+_FINISHED_OVERLAYS: LruCache[tuple[Any, ...], dict[str, Any]] = LruCache(32)
 
 
 def overlay(
@@ -361,17 +348,12 @@ def overlay(
         band,
         max_points,
     )
-    if job.status in TERMINAL_JOB_STATUSES:
-        with _FINISHED_OVERLAYS_LOCK:
-            if (cached := _FINISHED_OVERLAYS.get(cache_key)) is not None:
-                _FINISHED_OVERLAYS.move_to_end(cache_key)
-                return cached
+    finished = job.status in TERMINAL_JOB_STATUSES
+    if finished and (cached := _FINISHED_OVERLAYS.get(cache_key)) is not None:
+        return cached
     result = _build_overlay(session, job, metric=metric, band=band, max_points=max_points)
-    if job.status in TERMINAL_JOB_STATUSES:
-        with _FINISHED_OVERLAYS_LOCK:
-            _FINISHED_OVERLAYS[cache_key] = result
-            while len(_FINISHED_OVERLAYS) > FINISHED_OVERLAYS_KEPT:
-                _FINISHED_OVERLAYS.popitem(last=False)
+    if finished:
+        _FINISHED_OVERLAYS.put(cache_key, result)
     return result
 
 
