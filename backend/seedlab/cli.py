@@ -169,10 +169,13 @@ def agent(
     """Run an agent: claim runs from the server and execute them, one at a time."""
     from seedlab.agent.worker import Agent
     from seedlab.runner.launcher import Launcher
-    from seedlab.runner.profile import PRESETS
+    from seedlab.runner.profile import resolve_profile
 
-    if warm and warm not in PRESETS:
-        raise typer.BadParameter(f"unknown preset {warm!r}; allowed: {sorted(PRESETS)} or ''")
+    if warm:
+        try:
+            resolve_profile(warm)  # the one check of preset names, with its message
+        except ValueError as exc:
+            raise typer.BadParameter(f"{exc}, or '' for none") from None
 
     _logging()
     stop = threading.Event()
