@@ -21,7 +21,8 @@ from tests.livesystem import LiveSystem
 from seedlab.db import Database
 from seedlab.experiments import service as experiments_service
 from seedlab.jobs.models import Job
-from seedlab.runner.profile import resolve_profile
+from seedlab.migrate import upgrade_to_head
+from seedlab.profiles import resolve_profile
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import MetricPoint, Run
 
@@ -176,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'seedlab.db'}")
-        db.upgrade()
+        upgrade_to_head(db.engine)
         started = time.perf_counter()
         big = populate(db, args.jobs, args.runs_per_job)
         fill = time.perf_counter() - started

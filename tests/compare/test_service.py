@@ -17,6 +17,7 @@ from seedlab.db import Database
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobCreate
+from seedlab.pages import compare as compare_page
 
 A = [0.91, 0.92, 0.93, 0.90, 0.92]
 B = [0.93, 0.94, 0.95, 0.93, 0.94]
@@ -188,7 +189,7 @@ def test_distribution_figure(database: Database, settings: Settings) -> None:
         result = compare_service.compare_jobs(
             session=session, job_a=job_a, job_b=job_b, metric="val_auc"
         )
-    figure = compare_service.distribution_figure(result)
+    figure = compare_page.comparison_figure(result)
     box_a, box_b = figure["data"]
     assert box_a["type"] == box_b["type"] == "box"
     assert box_a["boxpoints"] == "all"  # every seed is a visible point

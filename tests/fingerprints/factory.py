@@ -7,10 +7,10 @@ from typing import Any
 
 from seedlab.config import Settings
 from seedlab.db import Database
-from seedlab.fingerprints.canonical import fingerprint_hash
 from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobCreate
+from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runs.models import Run
 
 BASE: dict[str, Any] = {

@@ -20,7 +20,7 @@ from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import AuditSpec, JobCreate, JobRead, JobReport, MetricSpreadOut
 from seedlab.jobs.seedplan import parse_seed_plan
 from seedlab.lru import LruCache
-from seedlab.runner.profile import TOGGLES, Profile, ProfileSpec, resolve_profile
+from seedlab.profiles import TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
 from seedlab.status import (
