@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from seedlab.experiments.spec import ExperimentSpec
 
 log = logging.getLogger("seedlab.experiments")
 
@@ -22,25 +23,6 @@ ENTRY_POINT_GROUP = "seedlab.experiments"
 # to add experiments without packaging them. The server and the agents must both see them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class ExperimentSpec:
-    """A named, versioned training function with a parameter schema."""
-
-    name: str
-    version: str
-    description: str
-    params_model: type[BaseModel]
-    entrypoint: str
-
-    def params_schema(self) -> dict[str, Any]:
-        """JSON schema of the parameters (drives the browser form)."""
-        return self.params_model.model_json_schema()
-
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Validated parameters with defaults filled in; raises pydantic.ValidationError."""
-        return self.params_model.model_validate(params).model_dump()
 
 
 class _Params(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,6 @@ from seedlab.fingerprints.diff import (
 )
 from seedlab.fingerprints.models import Fingerprint
 from seedlab.fingerprints.schemas import JobVariation, RunDiff, VaryingFieldOut
-from seedlab.jobs import service as jobs_service
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
 
@@ -59,10 +59,9 @@ def diff_runs(*, session: Session, run_a: int, run_b: int) -> RunDiff:
     )
 
 
-def job_variation(*, session: Session, job_id: int) -> JobVariation:
-    """Fields and toggles not equal across the job's runs that have a fingerprint."""
-    job = jobs_service.get_job(session=session, job_id=job_id)
-    hashes = {run.fingerprint_hash for run in job.runs if run.fingerprint_hash}
+def job_variation(*, session: Session, job_id: int, runs: Sequence[Run]) -> JobVariation:
+    """Fields and toggles not equal across a job's runs that have a fingerprint."""
+    hashes = {run.fingerprint_hash for run in runs if run.fingerprint_hash}
     # Most runs of a job share one fingerprint, so each distinct one is loaded once.
     rows = (
         session.execute(
@@ -72,7 +71,7 @@ def job_variation(*, session: Session, job_id: int) -> JobVariation:
         else []
     )
     data: dict[str, dict[str, Any]] = {row.hash: row.data for row in rows}
-    pairs = [(run, data[run.fingerprint_hash]) for run in job.runs if run.fingerprint_hash in data]
+    pairs = [(run, data[run.fingerprint_hash]) for run in runs if run.fingerprint_hash in data]
     run_ids = [run.id for run, _ in pairs]
     fields = sort_by_risk(
         [
@@ -82,8 +81,8 @@ def job_variation(*, session: Session, job_id: int) -> JobVariation:
     )
     compared = set(run_ids)
     return JobVariation(
-        job_id=job.id,
+        job_id=job_id,
         runs_compared=run_ids,
-        runs_without_fingerprint=[run.id for run in job.runs if run.id not in compared],
+        runs_without_fingerprint=[run.id for run in runs if run.id not in compared],
         fields=[VaryingFieldOut.model_validate(f.to_dict()) for f in fields],
     )

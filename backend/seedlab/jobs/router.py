@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from seedlab.deps import ReadSession, SettingsDep, WriteSession
+from seedlab.fingerprints import diff_service
+from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
 from seedlab.runs import service as runs_service
@@ -60,6 +62,13 @@ def job_runs(job_id: int, session: ReadSession) -> list[RunSummary]:
     """The job's runs in creation order."""
     job = jobs_service.get_job(session=session, job_id=job_id)
     return [runs_service.summarize(run) for run in job.runs]
+
+
+@router.get("/{job_id}/variation", tags=["fingerprints"])
+def job_variation(job_id: int, session: ReadSession) -> JobVariation:
+    """Fields and toggles not equal across the job's runs, with the runs behind each value."""
+    job = jobs_service.get_job(session=session, job_id=job_id)
+    return diff_service.job_variation(session=session, job_id=job.id, runs=job.runs)
 
 
 @router.get("/{job_id}/overlay")

@@ -56,7 +56,7 @@ def job_context(session: Session, job_id: int) -> dict[str, Any]:
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
-        "variation": diff_service.job_variation(session=session, job_id=job_id),
+        "variation": diff_service.job_variation(session=session, job_id=job.id, runs=job.runs),
         "run_pair": _run_pair(report),
     }
 
