@@ -1,4 +1,4 @@
-"""The import contract in pyproject.toml holds, and a deliberate violation of each kind breaks it."""
+"""The import contract in pyproject.toml holds; a deliberate violation of each kind breaks it."""
 
 from __future__ import annotations
 
