@@ -1,7 +1,7 @@
 """Every ORM model, imported once so the metadata is complete (Alembic, create_all)."""
 
 from seedlab.db import Base
-from seedlab.experiments.models import ExperimentRecord
+from seedlab.experiments.models import AgentCatalog, AgentExperiment, ExperimentRecord
 from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
@@ -9,6 +9,8 @@ from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
 
 __all__ = [
     "Agent",
+    "AgentCatalog",
+    "AgentExperiment",
     "Base",
     "ExperimentRecord",
     "Fingerprint",

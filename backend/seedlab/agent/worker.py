@@ -13,16 +13,19 @@ from typing import Any
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.agent.protocol import AgentApi
+from seedlab.experiments.spec import ExperimentSpec
 from seedlab.profiles import resolve_profile
 from seedlab.queue.schemas import (
     AgentRegister,
     ClaimRequest,
+    ExperimentAdvert,
     Heartbeat,
     PointsBatch,
     RunAssignment,
     RunEnd,
     RunFinished,
     RunStarted,
+    SourceReport,
 )
 from seedlab.runner.events import RunEvent
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
@@ -70,6 +73,42 @@ def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
+def _source_label(spec: ExperimentSpec, builtin: set[str]) -> str:
+    """Where the spec came from: its own label when it has one (the loader sets it)."""
+    label = getattr(spec, "source", None)
+    if isinstance(label, str) and label:
+        return label
+    return "builtin" if spec.name in builtin else f"module {spec.entrypoint.partition(':')[0]}"
+
+
+def advertisement() -> tuple[list[ExperimentAdvert], list[SourceReport]]:
+    """The experiments this agent can run and the sources they came from, for registration."""
+    # The one place to swap in the experiment loader (with failed sources) at merge.
+    from seedlab.experiments.catalog import builtin_specs, list_experiments
+
+    builtin = {spec.name for spec in builtin_specs()}
+    experiments: list[ExperimentAdvert] = []
+    by_source: dict[str, list[str]] = {}
+    for spec in list_experiments():
+        source = _source_label(spec, builtin)
+        experiments.append(
+            ExperimentAdvert(
+                name=spec.name,
+                version=spec.version,
+                description=spec.description,
+                params_schema=spec.params_schema(),
+                defaults=spec.validate_params({}),
+                source=source,
+            )
+        )
+        by_source.setdefault(source, []).append(spec.name)
+    sources = [
+        SourceReport(source=source, ok=True, experiments=names)
+        for source, names in by_source.items()
+    ]
+    return experiments, sources
+
+
 class AgentWorker:
     """One agent executes one run at a time; run several agents for parallel runs."""
 
@@ -97,9 +136,15 @@ class AgentWorker:
 
     def register(self) -> int:
         """Announce this agent to the server."""
+        experiments, sources = advertisement()
         reply = self.api.register(
             AgentRegister(
-                name=self.name, hostname=socket.gethostname(), pid=os.getpid(), version=__version__
+                name=self.name,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                experiments=experiments,
+                sources=sources,
             )
         )
         self.agent_id = reply.id
@@ -252,6 +297,10 @@ class AgentWorker:
                     fingerprint=state.fingerprint["data"],
                     isolation=handle.isolation,
                     isolation_reason=handle.isolation_reason,
+                    # The run process records the version of the spec it loaded.
+                    experiment_version=(state.fingerprint["data"].get("experiment") or {}).get(
+                        "version"
+                    ),
                 ),
             )
         except StaleAttempt:

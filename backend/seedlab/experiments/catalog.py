@@ -152,6 +152,13 @@ def list_experiments() -> list[ExperimentSpec]:
     return sorted(by_name.values(), key=lambda spec: spec.name)
 
 
+def builtin_specs() -> tuple[ExperimentSpec, ...]:
+    """The experiments shipped with seedlab: every agent can run them, advertised or not."""
+    from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
+
+    return (*BUILTIN, *DIAGNOSTIC)
+
+
 def get_experiment(name: str) -> ExperimentSpec:
     """The named experiment; KeyError(name) when unknown."""
     from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
