@@ -335,3 +335,32 @@ def test_the_jobs_page_shows_sources_that_failed_on_live_agents(client: TestClie
     make_stale(client, broken)
     assert 'id="failed-sources"' not in client.get("/").text
     assert "(offline)" in source_line(client.get("/api/v1/experiments/sources").json()[1])
+
+
+def test_the_agent_advertises_every_experiment_it_can_run_and_the_server_accepts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seedlab.agent.worker import advertisement
+    from seedlab.experiments import catalog as code_catalog
+    from seedlab.experiments import service as experiments_service
+
+    monkeypatch.setenv(code_catalog.MODULES_ENV, "tests.plugin_experiments")
+    experiments, sources = advertisement()
+    by_name = {e.name: e for e in experiments}
+    assert {spec.name for spec in code_catalog.list_experiments()} == set(by_name)
+    assert by_name["seed_card_mlp"].source == "builtin"
+    assert by_name["flaky_test"].source == "module tests.plugin_experiments"
+    assert {s.source: s.experiments for s in sources}["module tests.plugin_experiments"] == [
+        "flaky_test"
+    ]
+    assert all(s.ok for s in sources)
+    for item in experiments:
+        # Every pydantic schema is a JSON schema whose own defaults pass the server's check.
+        experiments_service.check_advert(
+            name=item.name, params_schema=item.params_schema, defaults=item.defaults
+        )
+    # The JSON-schema check and pydantic agree on a built-in's rules and unknown names.
+    problems = experiments_service.schema_problems(
+        by_name["seed_card_mlp"].params_schema, {"epochs": 0, "colour": 1}
+    )
+    assert [p["field"] for p in problems] == ["colour", "epochs"]
