@@ -364,3 +364,25 @@ def test_the_agent_advertises_every_experiment_it_can_run_and_the_server_accepts
         by_name["seed_card_mlp"].params_schema, {"epochs": 0, "colour": 1}
     )
     assert [p["field"] for p in problems] == ["colour", "epochs"]
+
+
+def test_the_server_serves_plugins_only_as_agents_advertise_them(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedlab.experiments import catalog as code_catalog
+
+    # Even when the server's environment names a plugin module, it does not load it.
+    monkeypatch.setenv(code_catalog.MODULES_ENV, "tests.plugin_experiments")
+    assert "flaky_test" not in catalog(client)
+    refused = client.post("/api/v1/jobs", json={"experiment": "flaky_test"})
+    assert refused.status_code == 422 and "unknown experiment 'flaky_test'" in refused.text
+    flaky = advert(
+        name="flaky_test",
+        version="1",
+        params_schema={"type": "object", "properties": {"epochs": {"type": "integer"}}},
+        defaults={"epochs": 2},
+    )
+    register(client, experiments=[flaky])
+    job = client.post("/api/v1/jobs", json={"experiment": "flaky_test", "seeds": "1:1x1"})
+    assert job.status_code == 201, job.text
+    assert job.json()["params"] == {"epochs": 2}

@@ -20,7 +20,8 @@ log = logging.getLogger("seedlab.experiments")
 
 ENTRY_POINT_GROUP = "seedlab.experiments"
 # Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec): a way
-# to add experiments without packaging them. The server and the agents must both see them.
+# to add experiments without packaging them. Agents load them and advertise them to the server,
+# which never imports them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
 

@@ -44,7 +44,7 @@ class CatalogItem:
     online: bool
     agents: int
     versions: list[str] = field(default_factory=list)
-    # The code spec when the server has one and no agent's advertisement replaces it.
+    # The built-in's code spec; None for advertised experiments (validated by their schema).
     spec: ExperimentSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,15 +68,15 @@ def live_since(*, settings: Settings, now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(seconds=LIVE_LEASES * settings.lease_seconds)
 
 
-def _from_spec(spec: ExperimentSpec, *, builtin: bool, online: bool, agents: int) -> CatalogItem:
+def _from_spec(spec: ExperimentSpec, *, online: bool, agents: int) -> CatalogItem:
     return CatalogItem(
         name=spec.name,
         version=spec.version,
         description=spec.description,
         params_schema=spec.params_schema(),
         defaults=spec.validate_params({}),
-        source="builtin" if builtin else "server",
-        builtin=builtin,
+        source="builtin",
+        builtin=True,
         online=online,
         agents=agents,
         versions=[spec.version],
@@ -88,20 +88,14 @@ def server_catalog(*, session: Session, settings: Settings) -> list[CatalogItem]
     """Built-ins (online while any agent is) and every advertised experiment, by name."""
     since = live_since(settings=settings)
     live_agents = experiments_repository.live_agent_count(session=session, live_since=since)
-    builtin = {spec.name for spec in catalog.builtin_specs()}
+    items = {
+        spec.name: _from_spec(spec, online=live_agents > 0, agents=live_agents)
+        for spec in catalog.builtin_specs()
+    }
     adverts: dict[str, list[experiments_repository.Advertised]] = {}
     for advert in experiments_repository.advertised(session=session, live_since=since):
-        if advert.name not in builtin:  # a built-in's name always means the built-in
+        if advert.name not in items:  # a built-in's name always means the built-in
             adverts.setdefault(advert.name, []).append(advert)
-    items: dict[str, CatalogItem] = {}
-    for spec in catalog.list_experiments():
-        if spec.name in builtin:
-            items[spec.name] = _from_spec(
-                spec, builtin=True, online=live_agents > 0, agents=live_agents
-            )
-        elif spec.name not in adverts:
-            # Known to this server process only: no agent said it can run it.
-            items[spec.name] = _from_spec(spec, builtin=False, online=False, agents=0)
     for name, found in adverts.items():
         live = [a for a in found if a.live]
         # Newest first: the newest live advertisement wins, else the newest of any agent.
@@ -129,15 +123,6 @@ def find_item(*, session: Session, settings: Settings, name: str) -> CatalogItem
             return item
     known = ", ".join(item.name for item in items)
     raise NotFound(f"unknown experiment {name!r}; known experiments: {known}")
-
-
-def find_experiment(*, name: str) -> ExperimentSpec:
-    """The named experiment of the code catalog, or NotFound listing the known ones."""
-    try:
-        return catalog.get_experiment(name)
-    except KeyError:
-        known = ", ".join(spec.name for spec in catalog.list_experiments())
-        raise NotFound(f"unknown experiment {name!r}; known experiments: {known}") from None
 
 
 def _invalid(name: str, problems: list[dict[str, Any]]) -> InvalidInput:
@@ -236,7 +221,7 @@ def ensure_record(*, session: Session, item: CatalogItem) -> None:
     if record is None:
         record = ExperimentRecord(name=item.name)
         session.add(record)
-    elif item.spec is not None:
+    elif item.builtin:
         return  # synced from code at start
     record.version = item.version
     record.description = item.description
@@ -249,8 +234,9 @@ def ensure_record(*, session: Session, item: CatalogItem) -> None:
 
 
 def sync_catalog(*, session: Session) -> None:
-    """Upsert every catalog experiment into the experiment table."""
-    for spec in catalog.list_experiments():
+    """Upsert every built-in experiment into the experiment table (advertised ones get their
+    row with their first job)."""
+    for spec in catalog.builtin_specs():
         record = session.get(ExperimentRecord, spec.name)
         if record is None:
             record = ExperimentRecord(name=spec.name)
@@ -260,17 +246,6 @@ def sync_catalog(*, session: Session) -> None:
         record.entrypoint = spec.entrypoint
         record.params_schema = spec.params_schema()
         record.updated_at = utcnow()
-
-
-def catalog_entry(spec: ExperimentSpec) -> dict[str, Any]:
-    """A code catalog entry as the API shows it."""
-    return {
-        "name": spec.name,
-        "version": spec.version,
-        "description": spec.description,
-        "params_schema": spec.params_schema(),
-        "defaults": spec.validate_params({}),
-    }
 
 
 def reported_sources(*, session: Session, settings: Settings) -> list[dict[str, Any]]:
