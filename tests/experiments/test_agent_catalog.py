@@ -288,6 +288,10 @@ def test_runs_of_two_versions_are_never_compared_in_one_verdict(client: TestClie
     assert sorted(versions.values()) == ["v1", "v1", "v2"]
     run = client.get(f"/api/v1/runs/{assignments[2]['run_id']}").json()  # type: ignore[index]
     assert run["experiment_version"] == "v2"
+    page = client.get(f"/runs/{run['id']}").text
+    assert '<span class="muted" id="run-experiment-version">vv2</span>' in page
+    job_page = client.get(f"/jobs/{job['id']}").text
+    assert "1 run(s) ran version v2 and were left out" in job_page
 
 
 def test_a_single_version_job_has_no_version_note(client: TestClient) -> None:
@@ -386,3 +390,21 @@ def test_the_server_serves_plugins_only_as_agents_advertise_them(
     job = client.post("/api/v1/jobs", json={"experiment": "flaky_test", "seeds": "1:1x1"})
     assert job.status_code == 201, job.text
     assert job.json()["params"] == {"epochs": 2}
+
+
+def test_the_agent_api_registers_and_updates_its_advertisement(client: TestClient) -> None:
+    from seedlab.agent.client import SeedlabClient
+    from seedlab.agent.protocol import AgentApi
+    from seedlab.queue.schemas import AgentAdvertisement, AgentRegister
+
+    http = SeedlabClient("http://testserver")
+    http._http = client  # the app in-process, through the same HTTP client calls
+    api = AgentApi(http)
+    agent = api.register(
+        AgentRegister.model_validate(
+            {"name": "api", "hostname": "h", "experiments": [advert("v1")], "sources": []}
+        )
+    )
+    assert catalog(client)["fraud_mlp"]["versions"] == ["v1"]
+    api.advertise(agent.id, AgentAdvertisement.model_validate({"experiments": [advert("v2")]}))
+    assert catalog(client)["fraud_mlp"]["versions"] == ["v2"]
