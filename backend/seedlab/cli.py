@@ -20,12 +20,14 @@ import typer
 from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
 from seedlab.compare.cli import compare as compare_command
 from seedlab.config import Settings, default_agent_count
+from seedlab.datasets.cli import data_app
 from seedlab.fingerprints.cli import diff as diff_command
 from seedlab.runner.launcher import DEFAULT_MAX_ZYGOTES
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 db_app = typer.Typer(help="Database maintenance.")
 app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
 
 DEFAULT_SERVER = os.environ.get("SEEDLAB_SERVER", "http://127.0.0.1:8000")
 TERMINAL = {"succeeded", "failed", "cancelled"}

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20)
     max_runs_per_job: int = Field(default=1000, ge=1)
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
+    # Uploaded CSV data sets larger than this are refused (413) while they stream in.
+    max_dataset_bytes: int = Field(default=50 * 2**20, ge=1)
 
     def resolved_database_url(self) -> str:
         """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""

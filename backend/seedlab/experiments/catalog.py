@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 log = logging.getLogger("seedlab.experiments")
 
@@ -22,6 +22,12 @@ ENTRY_POINT_GROUP = "seedlab.experiments"
 # to add experiments without packaging them. The server and the agents must both see them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
+# JSON-schema extras marking parameters that refer to uploaded data sets: the server resolves
+# and checks them at submission, agents download the data set, the form offers choices.
+WIDGET = "x-seedlab-widget"
+DATASET_WIDGET = "dataset"  # name or sha256 of a data set; stored as the sha256
+COLUMN_WIDGET = "dataset-column"  # one column of the data set named by "x-seedlab-dataset"
+COLUMNS_WIDGET = "dataset-columns"  # a list of its columns
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,69 @@ class DigitsCnnParams(_Params):
     )
 
 
+class TabularCsvParams(_Params):
+    """Binary classifier on an uploaded CSV data set."""
+
+    dataset: str = Field(
+        "",
+        max_length=100,
+        description="name or sha256 of an uploaded CSV data set (the job records its sha256)",
+        json_schema_extra={WIDGET: DATASET_WIDGET},
+    )
+    target: str = Field(
+        "",
+        max_length=200,
+        description="the column to predict: numeric 0/1 or exactly two string labels (the "
+        "later one in sorted order is the positive class)",
+        json_schema_extra={
+            WIDGET: COLUMN_WIDGET,
+            "x-seedlab-dataset": "dataset",
+            "x-seedlab-column": "binary",
+        },
+    )
+    features: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="input columns (default: every column but the target); numeric ones are "
+        "standardised, string ones one-hot encoded, both fitted on the training split only",
+        json_schema_extra={WIDGET: COLUMNS_WIDGET, "x-seedlab-dataset": "dataset"},
+    )
+    epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
+    hidden_units: int = Field(32, ge=1, le=4096, description="units of the hidden layer")
+    dropout: float = Field(0.2, ge=0.0, le=0.95, description="dropout rate")
+    learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
+    validation_fraction: float = Field(
+        0.25, ge=0.05, le=0.5, description="share of rows held out for validation (stratified)"
+    )
+    split_seed: int = Field(
+        0,
+        ge=0,
+        le=UINT32_MAX,
+        description="fixes the train/validation split apart from the run seed, so seed "
+        "variance measures training",
+    )
+
+    @model_validator(mode="after")
+    def _features_exclude_target(self) -> TabularCsvParams:
+        if self.features is not None:
+            if self.target and self.target in self.features:
+                raise ValueError(f"features must not include the target {self.target!r}")
+            if len(set(self.features)) != len(self.features):
+                raise ValueError("features must not name a column twice")
+        return self
+
+
+def dataset_fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The parameters of a params JSON schema that refer to data sets, by name."""
+    return {
+        name: prop
+        for name, prop in schema.get("properties", {}).items()
+        if isinstance(prop, dict) and prop.get(WIDGET)
+    }
+
+
 BUILTIN: tuple[ExperimentSpec, ...] = (
     ExperimentSpec(
         name="seed_card_mlp",
@@ -122,6 +191,15 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "shuffling.",
         params_model=DigitsCnnParams,
         entrypoint="seedlab.experiments.builtin:train_digits_cnn",
+    ),
+    ExperimentSpec(
+        name="tabular_csv",
+        version="1",
+        description="Binary classifier on your own CSV (upload it on the Data sets page): "
+        "numeric columns standardised, string columns one-hot encoded, stratified split fixed "
+        "by split_seed; seeded tf.data shuffling; reports auc, accuracy, loss.",
+        params_model=TabularCsvParams,
+        entrypoint="seedlab.experiments.builtin:train_tabular_csv",
     ),
 )
 

@@ -12,6 +12,7 @@ from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.charts.overlay import default_metric, overlay_figure_arrays
 from seedlab.config import Settings
+from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
@@ -39,6 +40,7 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
     params = experiments_service.validated_params(spec=spec, params=payload.params)
+    params = datasets_service.resolve_params(session=session, spec=spec, params=params)
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
     if payload.kind == "audit":
