@@ -278,7 +278,7 @@ def _check_binary_target(field: str, column: Mapping[str, Any], dataset: Dataset
         )
     if not is_binary(column):
         seen = (
-            ", ".join(str(v) for v in values)
+            ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
             if values is not None
             else f"{column['distinct'] or 'more than 1,000'} distinct values"
         )
