@@ -12,7 +12,7 @@ from plotly.colors import qualitative
 
 from seedlab.analysis.types import RunData
 from seedlab.charts.overlay import available_metrics, default_metric, overlay_figure
-from tests.analysis.factory import make_run
+from tests.factory import make_run
 
 
 def _runs() -> list[RunData]:

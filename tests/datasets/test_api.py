@@ -24,7 +24,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def _upload(client: TestClient, content: bytes, name: str | None = "small", filename: str = "s.csv"):  # type: ignore[no-untyped-def]
+def _upload(  # type: ignore[no-untyped-def]
+    client: TestClient, content: bytes, name: str | None = "small", filename: str = "s.csv"
+):
     params = {"name": name} if name else None
     return client.post(
         "/api/v1/datasets", params=params, files={"file": (filename, content, "text/csv")}

@@ -13,10 +13,10 @@ from typing import Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.agent.datasets import DatasetFetchError, cache_dir, fetch_for_run
 from seedlab.config import get_settings
-from seedlab.datasets.cache import DatasetFetchError, cache_dir, fetch_for_run
+from seedlab.profiles import resolve_profile
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
-from seedlab.runner.profile import resolve_profile
 
 log = logging.getLogger("seedlab.agent")
 
@@ -61,7 +61,7 @@ def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
-class Agent:
+class AgentWorker:
     """One agent executes one run at a time; run several agents for parallel runs."""
 
     def __init__(

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from seedlab.config import Settings
 from seedlab.datasets import csvfile
 from seedlab.datasets.models import Dataset
+from seedlab.datasets.params import COLUMN_RULE, DATASET_WIDGET, SOURCE, WIDGET, dataset_fields
 from seedlab.datasets.schemas import DatasetRead
 from seedlab.datasets.upload import (
     ENVELOPE_BYTES,
@@ -26,11 +27,6 @@ from seedlab.datasets.upload import (
 )
 from seedlab.db import utcnow
 from seedlab.errors import Conflict, InvalidInput, NotFound
-from seedlab.experiments.catalog import (
-    DATASET_WIDGET,
-    ExperimentSpec,
-    dataset_fields,
-)
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -218,19 +214,19 @@ def _column_problem(field: str, value: Any, rule: str) -> InvalidInput:
 
 
 def resolve_params(
-    *, session: Session, spec: ExperimentSpec, params: dict[str, Any]
+    *, session: Session, schema: dict[str, Any], params: dict[str, Any]
 ) -> dict[str, Any]:
     """Data-set parameters checked against the stored data sets; names become sha256s.
 
     A job records the sha256, so a later upload under another name cannot change what it runs.
     """
-    fields = dataset_fields(spec.params_schema())
+    fields = dataset_fields(schema)
     if not fields:
         return params
     resolved = dict(params)
     datasets: dict[str, Dataset] = {}
     for name, prop in fields.items():
-        if prop["x-seedlab-widget"] != DATASET_WIDGET:
+        if prop[WIDGET] != DATASET_WIDGET:
             continue
         ref = str(params.get(name) or "").strip()
         if not ref:
@@ -244,7 +240,7 @@ def resolve_params(
         datasets[name] = dataset
         resolved[name] = dataset.sha256
     for name, prop in fields.items():
-        source = prop.get("x-seedlab-dataset")
+        source = prop.get(SOURCE)
         if source not in datasets:
             continue
         dataset = datasets[source]
@@ -262,7 +258,7 @@ def resolve_params(
                 )
                 raise _column_problem(name, value, rule)
             column = by_name[column_name]
-            if prop.get("x-seedlab-column") == "binary":
+            if prop.get(COLUMN_RULE) == "binary":
                 _check_binary_target(name, column, dataset)
     return resolved
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from seedlab.datasets.params import (
+    COLUMN_RULE,
+    COLUMN_WIDGET,
+    COLUMNS_WIDGET,
+    DATASET_WIDGET,
+    SOURCE,
+    WIDGET,
+)
+from seedlab.experiments.spec import ExperimentSpec
 
 log = logging.getLogger("seedlab.experiments")
 
@@ -22,31 +31,6 @@ ENTRY_POINT_GROUP = "seedlab.experiments"
 # to add experiments without packaging them. The server and the agents must both see them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
-# JSON-schema extras marking parameters that refer to uploaded data sets: the server resolves
-# and checks them at submission, agents download the data set, the form offers choices.
-WIDGET = "x-seedlab-widget"
-DATASET_WIDGET = "dataset"  # name or sha256 of a data set; stored as the sha256
-COLUMN_WIDGET = "dataset-column"  # one column of the data set named by "x-seedlab-dataset"
-COLUMNS_WIDGET = "dataset-columns"  # a list of its columns
-
-
-@dataclass(frozen=True)
-class ExperimentSpec:
-    """A named, versioned training function with a parameter schema."""
-
-    name: str
-    version: str
-    description: str
-    params_model: type[BaseModel]
-    entrypoint: str
-
-    def params_schema(self) -> dict[str, Any]:
-        """JSON schema of the parameters (drives the browser form)."""
-        return self.params_model.model_json_schema()
-
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Validated parameters with defaults filled in; raises pydantic.ValidationError."""
-        return self.params_model.model_validate(params).model_dump()
 
 
 class _Params(BaseModel):
@@ -120,8 +104,8 @@ class TabularCsvParams(_Params):
         "later one in sorted order is the positive class)",
         json_schema_extra={
             WIDGET: COLUMN_WIDGET,
-            "x-seedlab-dataset": "dataset",
-            "x-seedlab-column": "binary",
+            SOURCE: "dataset",
+            COLUMN_RULE: "binary",
         },
     )
     features: list[str] | None = Field(
@@ -130,7 +114,7 @@ class TabularCsvParams(_Params):
         max_length=1000,
         description="input columns (default: every column but the target); numeric ones are "
         "standardised, string ones one-hot encoded, both fitted on the training split only",
-        json_schema_extra={WIDGET: COLUMNS_WIDGET, "x-seedlab-dataset": "dataset"},
+        json_schema_extra={WIDGET: COLUMNS_WIDGET, SOURCE: "dataset"},
     )
     epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
     batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
@@ -156,15 +140,6 @@ class TabularCsvParams(_Params):
             if len(set(self.features)) != len(self.features):
                 raise ValueError("features must not name a column twice")
         return self
-
-
-def dataset_fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The parameters of a params JSON schema that refer to data sets, by name."""
-    return {
-        name: prop
-        for name, prop in schema.get("properties", {}).items()
-        if isinstance(prop, dict) and prop.get(WIDGET)
-    }
 
 
 BUILTIN: tuple[ExperimentSpec, ...] = (

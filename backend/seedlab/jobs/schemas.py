@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seedlab.divergence.schemas import DivergenceSummary
-from seedlab.runner.profile import PresetName, ProfileSpec
+from seedlab.profiles import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
 
 
@@ -37,7 +37,7 @@ class AuditSpec(BaseModel):
     @field_validator("toggles")
     @classmethod
     def _known_toggles(cls, toggles: list[str] | None) -> list[str] | None:
-        from seedlab.runner.profile import TOGGLES
+        from seedlab.profiles import TOGGLES
 
         unknown = sorted(set(toggles or []) - set(TOGGLES))
         if unknown:

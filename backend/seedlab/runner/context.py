@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seedlab.fingerprints.canonical import fingerprint_hash
+from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from seedlab.agent.client import SeedlabClient
-from seedlab.experiments.catalog import DATASET_WIDGET, WIDGET, dataset_fields, get_experiment
+from seedlab.datasets.params import DATASET_WIDGET, WIDGET, dataset_fields
+from seedlab.experiments.catalog import get_experiment
 
 
 class DatasetFetchError(RuntimeError):
