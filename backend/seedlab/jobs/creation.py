@@ -34,18 +34,18 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         raise InvalidInput("tolerances must be >= 0")
     if payload.kind == "audit":
         audit = payload.audit or AuditSpec()
-        plan = parse_seed_plan([audit.seed], max_runs=settings.max_runs_per_job)
+        plan = parse_seed_plan(
+            {"seeds": [audit.seed], "repeats": audit.repeats}, max_runs=settings.max_runs_per_job
+        )
         variants = audit_variants(audit)
         profile = variants[0][1]
-        repeats = audit.repeats
     else:
         if payload.audit is not None:
             raise InvalidInput("audit settings need kind 'audit'")
         plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
         profile = resolve_profile(payload.profile)
         variants = [(None, profile)]
-        repeats = plan.repeats
-    run_count = len(plan.seeds) * repeats * len(variants)
+    run_count = plan.run_count * len(variants)
     if run_count > settings.max_runs_per_job:
         raise InvalidInput(
             f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
@@ -56,7 +56,7 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         experiment_name=spec.name,
         experiment_version=spec.version,
         params=params,
-        seed_plan={"seeds": list(plan.seeds), "repeats": repeats},
+        seed_plan=plan.to_json(),
         seed_plan_text=plan.text()
         if payload.kind == "standard"
         else f"audit of seed {plan.seeds[0]}",
@@ -70,6 +70,8 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     )
     session.add(job)
     session.flush()
+    # Every variant of one (seed, repeat) next to each other; first repeats of every seed first,
+    # so the spread shows early.
     session.add_all(
         Run(
             job_id=job.id,
@@ -80,9 +82,8 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
             max_attempts=settings.max_attempts,
             queued_at=job.created_at,
         )
-        for repeat in range(repeats)
+        for seed, repeat in plan.expand()
         for variant, variant_profile in variants
-        for seed in plan.seeds
     )
     session.flush()
     return job

@@ -10,7 +10,7 @@ from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
 from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.cache import ResultCache
-from seedlab.charts.overlay import default_metric, overlay_figure_arrays
+from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
@@ -138,5 +138,5 @@ def _build_overlay(
     # Arrays straight from the packed curves, and only the run columns the chart needs.
     curves = runs_repository.job_curve_arrays(session=session, job_id=job.id, key=chosen)
     runs = runs_repository.job_run_data(session=session, job_id=job.id)
-    figure = overlay_figure_arrays(runs, curves, chosen, show_band=band, max_points=max_points)
+    figure = overlay_figure(runs, curves, chosen, show_band=band, max_points=max_points)
     return {"metric": chosen, "metrics": keys, "figure": figure}
