@@ -119,3 +119,38 @@ def test_split_seed_changes_the_data_not_the_seed(system: LiveSystem) -> None:
 
     assert data_hash(first) != data_hash(second)
     assert first["runs"][0]["weights_checksum"] != second["runs"][0]["weights_checksum"]
+
+
+def test_a_corrupted_stored_file_fails_the_run_and_is_not_cached(system: LiveSystem) -> None:
+    """The agent checks the sha256 of what it downloads; a mismatch never reaches the cache."""
+    content = b"x,label\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n"
+    sha = hashlib.sha256(content).hexdigest()
+    stored = httpx.post(
+        f"{system.url}/api/v1/datasets?name=tampered",
+        content=content,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert stored.status_code == 201, stored.text
+    path = system.data_dir / "datasets" / f"{sha}.csv"
+    path.write_bytes(content.replace(b"8,1", b"8,0"))  # the disk no longer holds that content
+    result = run_in_example(
+        system,
+        ["submit", "tabular_csv", "--param", "dataset=tampered", "--param", "target=label",
+         "--param", "epochs=1", "--seeds", "3", "--wait", "--json"],
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    (run,) = report["runs"]
+    assert run["status"] == "failed"
+    assert f"data set {sha} downloaded from" in run["error"] and "refusing" in run["error"]
+    cache = system.data_dir / "cache" / "datasets"
+    assert not (cache / f"{sha}.csv").exists() and not list(cache.glob("*.part"))
+
+    path.unlink()  # gone altogether: the server says so and the run fails with the reason
+    again = run_in_example(
+        system,
+        ["submit", "tabular_csv", "--param", f"dataset={sha}", "--param", "target=label",
+         "--param", "epochs=1", "--seeds", "3", "--wait", "--json"],
+    )
+    (run,) = json.loads(again.stdout)["runs"]
+    assert run["status"] == "failed" and "its file" in run["error"] and "is missing" in run["error"]
