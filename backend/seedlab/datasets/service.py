@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -152,8 +153,19 @@ def add_dataset(
         columns=upload.columns,
         created_at=utcnow(),
     )
-    session.add(dataset)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(dataset)
+    except IntegrityError:
+        # A concurrent upload (PostgreSQL) stored the same content or took the name first.
+        winner = session.scalar(select(Dataset).where(Dataset.sha256 == staged.sha256))
+        if winner is not None and not (explicit and wanted != winner.name):
+            return winner, False
+        raise Conflict(
+            f"a concurrent upload took the name {wanted!r}"
+            + (f" or stored this content as {winner.name!r}" if winner is not None else "")
+            + "; list the data sets and choose another name"
+        ) from None
     return dataset, True
 
 
