@@ -243,9 +243,27 @@ window.seedlab = (function () {
         }));
       }
     }
+    // The target cannot also be a feature: its option in the features list is disabled.
+    function excludeTarget(scope) {
+      const target = scope.querySelector('select[data-kind="column"]');
+      const features = scope.querySelector('select[data-kind="columns"]');
+      if (!target || !features) return;
+      for (const opt of features.options) {
+        opt.disabled = opt.value === target.value;
+        if (opt.disabled) opt.selected = false;
+      }
+    }
     for (const select of root.querySelectorAll('select[data-kind="dataset"]')) {
-      select.addEventListener("change", () => fillColumns(select));
+      const scope = select.closest("fieldset");
+      select.addEventListener("change", () => {
+        fillColumns(select);
+        excludeTarget(scope);
+      });
+      for (const target of scope.querySelectorAll('select[data-kind="column"]')) {
+        target.addEventListener("change", () => excludeTarget(scope));
+      }
       fillColumns(select);
+      excludeTarget(scope);
     }
 
     experiment.addEventListener("change", showExperiment);

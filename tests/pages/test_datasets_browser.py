@@ -36,7 +36,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
 
 
 def test_upload_csv_submit_tabular_csv_and_read_the_verdict(
-    page: Any, api: httpx.Client, live: LiveSystem, tmp_path: Path
+    page: Any, api: httpx.Client, live: LiveSystem, tmp_path: Path, shots: Path
 ) -> None:
     upload = tmp_path / "my churn.csv"
     shutil.copy(CHURN, upload)
@@ -58,6 +58,7 @@ def test_upload_csv_submit_tabular_csv_and_read_the_verdict(
     expect(row).to_be_visible()
     expect(row).to_have_attribute("data-sha256", sha)
     expect(row.locator('li[data-column="tenure_months"]')).to_contain_text("missing")
+    page.screenshot(path=str(shots / "datasets-page.png"), full_page=True)
 
     page.click("text=New job")
     expect(page.locator("#new-job")).to_have_attribute("data-ready", "1")
@@ -69,11 +70,15 @@ def test_upload_csv_submit_tabular_csv_and_read_the_verdict(
         "churned (string, binary)"
     )
     params.locator("#param-tabular_csv-target").select_option("churned")
+    features = params.locator("#param-tabular_csv-features")
+    expect(features.locator('option[value="churned"]')).to_be_disabled()  # not both
+    expect(features.locator('option[value="plan"]')).to_be_enabled()
     params.locator("#param-tabular_csv-features").select_option(
         ["tenure_months", "monthly_charges", "plan"]
     )
     params.locator("#param-tabular_csv-epochs").fill("2")
     page.fill("#seeds", "1:2x2")
+    params.screenshot(path=str(shots / "new-job-tabular-csv.png"))
     page.click("#submit")
     page.wait_for_url(JOB_URL)
 
