@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
+from seedlab.datasets import service as datasets_service
 from seedlab.deps import CacheDep, ReadSession, SettingsDep
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
@@ -109,7 +110,9 @@ def new_job_page(
 ) -> Response:
     """The submission form; parameter inputs are generated from each experiment's schema."""
     items = experiments_service.server_catalog(session=session, settings=settings)
-    return templates.TemplateResponse(request, "job_new.html", new_job_context(experiment, items))
+    context = new_job_context(experiment, items)
+    context["datasets"] = datasets_service.form_choices(session=session)
+    return templates.TemplateResponse(request, "job_new.html", context)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
