@@ -146,8 +146,7 @@ def cancel(
 
 
 def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
-    """List the server's experiments (version, online, agents, defaults), then every source as
-    the agents reported it: loaded with what, or FAILED with the error."""
+    """List the server's experiments (version, online, agents), then the agents' sources."""
     with server_call(server) as client:
         items = client.get("/api/v1/experiments")
         sources = [] if as_json else client.get("/api/v1/experiments/sources")

@@ -14,8 +14,7 @@ router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 @router.get("")
 def list_experiments(session: ReadSession, settings: SettingsDep) -> list[dict[str, Any]]:
-    """Built-ins and every experiment agents advertise: JSON schema, defaults, online, agents,
-    versions."""
+    """Built-ins and advertised experiments: schema, defaults, online, agents, versions."""
     return [
         item.to_dict()
         for item in experiments_service.server_catalog(session=session, settings=settings)

@@ -149,11 +149,9 @@ def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[st
 def schema_problems(
     schema: dict[str, Any], params: dict[str, Any], *, given: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """What breaks the JSON schema: unknown names first, then each rule, as {field, rule, input}.
-
-    A name the schema does not declare is an error unless the schema explicitly allows extra
-    properties (a typo must not silently fall back to the default).
-    """
+    """What breaks the JSON schema: unknown names first, then each rule, as {field, rule, input}."""
+    # An undeclared name is an error unless the schema explicitly allows extra properties: a
+    # typo must not silently fall back to the default.
     declared = schema.get("properties", {})
     problems: list[dict[str, Any]] = []
     extra = schema.get("additionalProperties")
@@ -201,8 +199,8 @@ def item_params(*, item: CatalogItem, params: dict[str, Any]) -> dict[str, Any]:
 def check_advert(
     *, name: str, params_schema: dict[str, Any], defaults: dict[str, Any]
 ) -> None:
-    """InvalidInput naming the experiment when its schema is no JSON schema or its defaults
-    break it: every job of it would fail, so the agent hears it when it registers."""
+    """InvalidInput naming the experiment when its schema or its defaults are unusable."""
+    # Every job of it would fail, so the agent hears it when it registers.
     try:
         validator_for(params_schema).check_schema(params_schema)
     except SchemaError as exc:

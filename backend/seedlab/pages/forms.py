@@ -100,8 +100,7 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
 
 
 def new_job_context(experiment: str | None, items: list[CatalogItem]) -> dict[str, Any]:
-    """Every experiment of the server's catalog with its generated fields, whether a live agent
-    can run it, the presets and the toggles."""
+    """Every catalog experiment with its fields and whether it is online; presets; toggles."""
     names = [item.name for item in items]
     default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
     return {
