@@ -59,7 +59,6 @@ def replace_advertisement(
     forget = [*superseded_agent_ids, agent_id]
     session.execute(delete(AgentExperiment).where(AgentExperiment.agent_id.in_(forget)))
     session.execute(delete(AgentCatalog).where(AgentCatalog.agent_id.in_(forget)))
-    session.expire_all()
     catalog = AgentCatalog(agent_id=agent_id, advertised_at=utcnow(), sources=list(sources))
     session.add(catalog)
     session.flush()
