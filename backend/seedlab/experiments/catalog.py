@@ -6,20 +6,20 @@ an entrypoint string and imported only inside the run process.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedlab.experiments.versioning import file_digest, short
+
 log = logging.getLogger("seedlab.experiments")
 
 ENTRY_POINT_GROUP = "seedlab.experiments"
-# Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec): a way
-# to add experiments without packaging them. The server and the agents must both see them.
+# Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec); the
+# older spelling of SEEDLAB_EXPERIMENT_SOURCES, still read (see experiments/loader.py).
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
 
@@ -33,6 +33,9 @@ class ExperimentSpec:
     description: str
     params_model: type[BaseModel]
     entrypoint: str
+    # Where it was loaded from, for people: "builtin", "entry point NAME (VALUE)",
+    # "module my_models", "file /abs/my_model.py", "project /abs/seedlab.toml".
+    source: str = "builtin"
 
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (drives the browser form)."""
@@ -98,10 +101,18 @@ class DigitsCnnParams(_Params):
     )
 
 
+def builtin_version(module_file: str) -> str:
+    """A built-in's version: "1" plus the short sha256 of the module that trains it, so a changed
+    built-in is a new version too."""
+    return f"1+{short(file_digest(Path(__file__).with_name(module_file)))}"
+
+
+BUILTIN_VERSION = builtin_version("builtin.py")
+
 BUILTIN: tuple[ExperimentSpec, ...] = (
     ExperimentSpec(
         name="seed_card_mlp",
-        version="1",
+        version=BUILTIN_VERSION,
         description="The article's reference MLP: Dense(64, relu) -> Dropout(0.5) -> "
         "Dense(1, sigmoid) on 100 random samples; data drawn from NumPy's global generator.",
         params_model=SeedCardParams,
@@ -109,7 +120,7 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
     ),
     ExperimentSpec(
         name="credit_risk_mlp",
-        version="1",
+        version=BUILTIN_VERSION,
         description="Tabular binary classifier with validation AUC on breast_cancer (real) or "
         "synthetic_credit (imbalanced); seeded tf.data shuffling.",
         params_model=CreditRiskParams,
@@ -117,7 +128,7 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
     ),
     ExperimentSpec(
         name="digits_cnn",
-        version="1",
+        version=BUILTIN_VERSION,
         description="Small convolutional net on scikit-learn's 8x8 digits; seeded tf.data "
         "shuffling.",
         params_model=DigitsCnnParams,
@@ -126,48 +137,20 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
 )
 
 
-def _entry_point_plugins() -> list[ExperimentSpec]:
-    """Experiments registered by installed distributions under ENTRY_POINT_GROUP."""
-    specs: list[ExperimentSpec] = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-        except Exception:  # a broken plugin must not take the catalog (and the server) down
-            log.exception("cannot load experiment plugin %s (%s)", entry.name, entry.value)
-            continue
-        if isinstance(loaded, ExperimentSpec):
-            specs.append(loaded)
-        else:
-            log.error("experiment plugin %s is a %s, not an ExperimentSpec; ignored",
-                      entry.name, type(loaded).__name__)
-    return specs
-
-
-def _module_plugins() -> list[ExperimentSpec]:
-    """Experiments listed by the modules named in SEEDLAB_EXPERIMENT_MODULES."""
-    specs: list[ExperimentSpec] = []
-    names = [name.strip() for name in os.environ.get(MODULES_ENV, "").split(",")]
-    for module_name in filter(None, names):
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:  # same rule as entry points: log it, keep serving the others
-            log.exception("cannot import experiment module %s from %s", module_name, MODULES_ENV)
-            continue
-        specs.extend(s for s in getattr(module, "EXPERIMENTS", []) if isinstance(s, ExperimentSpec))
-    return specs
-
-
 def list_experiments() -> list[ExperimentSpec]:
-    """Built-in and plugin experiments, sorted by name (a plugin cannot shadow a built-in)."""
-    from seedlab.experiments.diagnostic_specs import DIAGNOSTIC  # it imports ExperimentSpec
+    """Built-in and plugin experiments, sorted by name (a plugin cannot shadow a built-in).
 
-    by_name = {spec.name: spec for spec in (*BUILTIN, *DIAGNOSTIC)}
-    for spec in _entry_point_plugins() + _module_plugins():
-        if spec.name in by_name and by_name[spec.name] is not spec:
-            log.warning("experiment plugin %s ignored: the name is already taken", spec.name)
-            continue
-        by_name[spec.name] = spec
-    return sorted(by_name.values(), key=lambda spec: spec.name)
+    Plugins: the sources named in the environment (SEEDLAB_EXPERIMENT_SOURCES,
+    SEEDLAB_EXPERIMENT_MODULES), installed entry points and the working directory's project
+    file; a source that fails to load is logged and skipped.
+    """
+    from seedlab.experiments.loader import load_catalog, sources_from_env
+
+    loaded = load_catalog(sources_from_env(), project_dir=Path.cwd())
+    for status in loaded.sources:
+        if not status.ok:
+            log.error("experiment source %s failed: %s", status.source, status.error)
+    return sorted(loaded.specs, key=lambda spec: spec.name)
 
 
 def get_experiment(name: str) -> ExperimentSpec:

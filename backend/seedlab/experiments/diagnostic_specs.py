@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedlab.experiments.catalog import ExperimentSpec
+from seedlab.experiments.catalog import ExperimentSpec, builtin_version
 
 
 class LeakParams(BaseModel):
@@ -19,10 +19,13 @@ class LeakParams(BaseModel):
     data_seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds the generated data")
 
 
+VERSION = builtin_version("diagnostics.py")
+
+
 def _leak(name: str, description: str) -> ExperimentSpec:
     return ExperimentSpec(
         name=name,
-        version="1",
+        version=VERSION,
         description=description,
         params_model=LeakParams,
         entrypoint=f"seedlab.experiments.diagnostics:train_{name}",
