@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +22,7 @@ from seedlab.experiments.catalog import ExperimentSpec
 from seedlab.experiments.versioning import source_version
 
 SPEC_ATTRIBUTE = "__seedlab_experiment__"
+DECLARED_VERSION_ATTRIBUTE = "__seedlab_declared_version__"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,12 +77,18 @@ def experiment(
             source=f"module {module}",
         )
         setattr(function, SPEC_ATTRIBUTE, spec)
+        setattr(function, DECLARED_VERSION_ATTRIBUTE, version)
         return function
 
     return attach
 
 
 def spec_of(value: Any) -> ExperimentSpec | None:
-    """The ExperimentSpec a decorated function carries, or None."""
+    """The ExperimentSpec a decorated function carries, or None; its version is computed again
+    from the source now (a package's sibling module may have changed since the import)."""
     spec = getattr(value, SPEC_ATTRIBUTE, None) if callable(value) else None
-    return spec if isinstance(spec, ExperimentSpec) else None
+    if not isinstance(spec, ExperimentSpec):
+        return None
+    module = spec.entrypoint.partition(":")[0]
+    version = source_version(module, getattr(value, DECLARED_VERSION_ATTRIBUTE, None))
+    return spec if version == spec.version else replace(spec, version=version)

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 import traceback
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -223,11 +224,8 @@ def describe_import_error(exc: BaseException) -> str:
         where = f"{exc.filename}:{exc.lineno}" if exc.filename else None
         hint = "fix the syntax error"
     else:
-        # importlib's own frames say nothing about the user's code.
-        frames = [
-            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")
-        ]
-        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+        frame = _user_frame(traceback.extract_tb(exc.__traceback__))
+        where = f"{frame.filename}:{frame.lineno}" if frame else None
         if isinstance(exc, ModuleNotFoundError):
             hint = (
                 f"it imports {exc.name!r}, which cannot be found where the agent runs (not "
@@ -236,6 +234,20 @@ def describe_import_error(exc: BaseException) -> str:
         else:
             hint = "the module raised while it was imported"
     return f"{text} (at {where}); {hint}" if where else f"{text}; {hint}"
+
+
+def _user_frame(frames: traceback.StackSummary) -> traceback.FrameSummary | None:
+    """The deepest frame in the user's code: not importlib's, the standard library's, an
+    installed library's or this loader's (those say nothing about what to fix)."""
+    paths = sysconfig.get_paths()
+    library_roots = tuple(
+        str(Path(paths[key]).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    )
+    candidates = [f for f in frames if not f.filename.startswith("<") and f.filename != __file__]
+    for frame in reversed(candidates):
+        if not str(Path(frame.filename).resolve()).startswith(library_roots):
+            return frame
+    return candidates[-1] if candidates else None
 
 
 def _import(name: str, origin_check: Path | None = None) -> types.ModuleType:
