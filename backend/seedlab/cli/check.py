@@ -134,6 +134,8 @@ def check(
     from seedlab.runner.launcher import Launcher, RunSpec
 
     sources = configured_sources(experiments)
+    # User modules may import TensorFlow here; its start-up chatter is not the check's output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Module names resolve as in the run process (`python -m` puts the working directory first).
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
