@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.livesystem import LiveSystem
+from tests.livesystem import LiveSystem, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "decorated_package"
@@ -201,3 +202,44 @@ def test_check_passes_plain_fit_through_the_automatic_hook(
     result = _check(env, tmp_path, "churn_fit")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all 5 checks passed" in result.stdout
+
+
+def test_up_hands_its_sources_to_every_local_agent(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "tiny_up.py").write_text(
+        "from seedlab import experiment\n\n\n@experiment(name='tiny_up')\n"
+        "def train(params, ctx):\n    ctx.log(1, loss=1.0)\n"
+    )
+    stderr_path = tmp_path / "up.stderr"
+    port = free_port()
+    with stderr_path.open("wb") as stderr:
+        up = subprocess.Popen(
+            [
+                sys.executable, "-m", "seedlab.cli", "up", "--port", str(port), "--agents", "2",
+                "--experiments", "./tiny_up.py",
+            ],
+            env={**env, "SEEDLAB_DATA_DIR": str(tmp_path / "data")},
+            cwd=tmp_path,
+            stdout=stderr,  # "seedlab is up ..." is printed on stdout
+            stderr=stderr,
+        )
+    try:
+        _wait_for_text(stderr_path, "with 2 local agent(s)")
+        text = _wait_for_text(
+            stderr_path, f"loaded file {tmp_path / 'tiny_up.py'} (1 experiment: tiny_up)"
+        )
+        # Both agents register once they loaded their sources; only the first one prints them.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            agents = httpx.get(f"http://127.0.0.1:{port}/api/v1/agents").json()
+            if len(agents) == 2:
+                break
+            time.sleep(0.3)
+        assert len(agents) == 2, agents
+        text = stderr_path.read_text()
+        assert text.count("loaded file") == 1 and text.count("loaded builtin") == 1, text
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            up.kill()
