@@ -18,12 +18,13 @@ up: install
 	$(BIN)/seedlab up
 
 test-deps: $(BIN)/python
-	./scripts/install-test-deps.sh
+	./.ci/install-test-deps.sh
 	$(BIN)/pip install --quiet -e '.[test]'
 
 lint: test-deps
 	$(BIN)/ruff check backend tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)

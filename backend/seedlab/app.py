@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from seedlab import __version__
+from seedlab.cache import ResultCache
 from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings, get_settings
 from seedlab.db import Database
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.cache = ResultCache()
 
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:

@@ -7,7 +7,7 @@ import math
 
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
-from tests.analysis.factory import make_run
+from tests.factory import make_run
 
 CURVES = {"loss": [(1, 0.7), (2, 0.5)], "val_auc": [(1, 0.6), (2, 0.8)]}
 FINAL = {"loss": 0.5, "val_auc": 0.8}
@@ -66,6 +66,14 @@ def test_nondeterministic_reports_first_divergent_epoch_and_exact_diff() -> None
     # |0.5 - 0.4000001| at epoch 2 is the largest loss gap; val_auc never moved.
     assert seed.max_abs_diff == {"loss": abs(0.5 - 0.4000001), "val_auc": 0.0}
     assert "seed 42" in verdict.summary and "epoch 2" in verdict.summary
+
+
+def test_a_divergence_located_before_training_is_epoch_0_in_the_verdict() -> None:
+    runs = [_twin(1, 42, 0), _twin(2, 42, 1, weights="other", epochs=["x1", "x2"])]
+    assert compute_verdict(runs).seeds[0].first_divergent_epoch == 1  # checksums alone
+    verdict = compute_verdict(runs, located_epochs={42: 0})
+    assert verdict.seeds[0].first_divergent_epoch == 0
+    assert "already differ before training" in verdict.summary
 
 
 def test_floats_are_compared_exactly_not_approximately() -> None:

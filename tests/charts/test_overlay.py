@@ -10,9 +10,11 @@ import plotly.graph_objects as go
 import pytest
 from plotly.colors import qualitative
 
+from seedlab.analysis.spread import as_arrays
 from seedlab.analysis.types import RunData
-from seedlab.charts.overlay import available_metrics, default_metric, overlay_figure
-from tests.analysis.factory import make_run
+from seedlab.charts import overlay
+from seedlab.charts.overlay import default_metric
+from tests.factory import make_run
 
 
 def _runs() -> list[RunData]:
@@ -24,6 +26,12 @@ def _runs() -> list[RunData]:
         make_run(13, 7, 2, status="running", curves={"val_auc": [(1, 0.5)]}),
         make_run(20, 99, 0, status="queued"),  # no points: no trace
     ]
+
+
+def overlay_figure(runs: list[RunData], metric: str, **options: Any) -> dict[str, Any]:
+    """The figure of the runs' own curves of the metric, as the report's packed curves give it."""
+    curves = {run.run_id: as_arrays(run.curves[metric]) for run in runs if run.curves.get(metric)}
+    return overlay.overlay_figure(runs, curves, metric, **options)
 
 
 def _run_traces(fig: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,11 +46,11 @@ def test_one_trace_per_run_with_points_plus_three_band_traces() -> None:
     fig = overlay_figure(_runs(), "val_auc")
     runs = _run_traces(fig)
     assert [t["name"] for t in runs] == [
-        "seed 7 · repeat 1 (run 11)",
-        "seed 7 · repeat 2 (run 12)",
-        "seed 7 · repeat 3 (run 13)",
-        "seed 42 · repeat 1 (run 16)",
-        "seed 42 · repeat 2 (run 17)",
+        "seed 7 · repeat 0 (run 11)",
+        "seed 7 · repeat 1 (run 12)",
+        "seed 7 · repeat 2 (run 13)",
+        "seed 42 · repeat 0 (run 16)",
+        "seed 42 · repeat 1 (run 17)",
     ]
     assert len(_band_traces(fig)) == 3
     assert len(fig["data"]) == 8
@@ -69,12 +77,12 @@ def test_seed_keeps_its_colour_across_metrics() -> None:
     runs = _runs()
     auc = {t["name"]: t["line"]["color"] for t in _run_traces(overlay_figure(runs, "val_auc"))}
     loss = {t["name"]: t["line"]["color"] for t in _run_traces(overlay_figure(runs, "loss"))}
-    assert loss == {"seed 42 · repeat 2 (run 17)": auc["seed 42 · repeat 2 (run 17)"]}
+    assert loss == {"seed 42 · repeat 1 (run 17)": auc["seed 42 · repeat 1 (run 17)"]}
 
 
 def test_hover_data_carries_seed_repeat_and_run() -> None:
     trace = _run_traces(overlay_figure(_runs(), "val_auc"))[4]
-    assert trace["hovertemplate"].startswith("seed 42 · repeat 2 · run 17<br>")
+    assert trace["hovertemplate"].startswith("seed 42 · repeat 1 · run 17<br>")
 
 
 def test_max_points_downsamples_lines_but_not_the_band() -> None:
@@ -138,9 +146,7 @@ def test_empty_input_gives_an_empty_figure() -> None:
     json.dumps(fig, allow_nan=False)
 
 
-def test_available_and_default_metric() -> None:
-    assert available_metrics(_runs()) == ["loss", "val_auc"]
-    assert available_metrics([make_run(1, 1, curves={"acc": []})]) == []
+def test_default_metric() -> None:
     assert default_metric(["loss", "val_accuracy", "val_auc"]) == "val_auc"
     assert default_metric(["loss", "val_accuracy"]) == "val_accuracy"
     assert default_metric(["loss", "val_loss"]) == "val_loss"

@@ -11,7 +11,7 @@ from seedlab.app import create_app
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.runner.canonical import fingerprint_hash
-from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
+from tests.factory import OTHER, create_job, fingerprint, start_run
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from seedlab.cli import diagnosis as diff_cli
 from seedlab.cli import output as cli_output
 from seedlab.config import Settings
 from seedlab.db import Database
-from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
+from tests.factory import OTHER, create_job, fingerprint, start_run
 
 RESULT: dict[str, Any] = {
     "run_a": 3, "run_b": 4, "identical": False,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from seedlab.agent.client import ApiError
-from seedlab.analysis.divergence import describe
+from seedlab.analysis.divergence import divergence_sentence
 from seedlab.cli.jobs import wait_for_report
 from seedlab.cli.output import (
     JsonOpt,
@@ -123,7 +123,7 @@ def format_divergence(divergence: Mapping[str, Any]) -> str:
     """One or two lines: where the runs' weights first differ, and the likely cause."""
     if "error" in divergence:
         return f"first divergence: unknown ({divergence['error']})"
-    line = f"first divergence: {describe(dict(divergence))}"
+    line = f"first divergence: {divergence_sentence(dict(divergence))}"
     if divergence.get("identical"):
         return line
     return f"{line}\n  {divergence['explanation']}"

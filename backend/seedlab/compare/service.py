@@ -12,8 +12,9 @@ from seedlab.analysis.spread import one_run_per_seed
 from seedlab.analysis.types import RunData
 from seedlab.compare.schemas import CompareResult, JobSample
 from seedlab.errors import InvalidInput
-from seedlab.jobs import service as jobs_service
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
+from seedlab.profiles import SEED_TOGGLES
 from seedlab.runs import service as runs_service
 
 BOOTSTRAP = 10_000
@@ -77,8 +78,8 @@ def compare_jobs(
     bootstrap: int = BOOTSTRAP,
 ) -> CompareResult:
     """Is job B better than job A on the metric beyond seed noise? 404 or 422 when it cannot say."""
-    first = jobs_service.get_job(session=session, job_id=job_a)
-    second = jobs_service.get_job(session=session, job_id=job_b)
+    first = jobs_repository.get_job(session=session, job_id=job_a)
+    second = jobs_repository.get_job(session=session, job_id=job_b)
     return _compare(first, second, metric, higher_is_better, bootstrap)
 
 
@@ -96,6 +97,9 @@ def _compare(
         bootstrap=bootstrap,
         metric=metric,
         higher_is_better=direction,
+        seeds_applied=all(
+            any(job.profile.get(toggle) for toggle in SEED_TOGGLES) for job in (first, second)
+        ),
     )
     return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict())
 
@@ -103,7 +107,7 @@ def _compare(
 def shared_metrics(*, session: Session, job_a: int, job_b: int) -> list[str]:
     """Final metrics both jobs' chosen runs report, sorted."""
     names = [
-        {key for run in _chosen_runs(jobs_service.get_job(session=session, job_id=job_id))
+        {key for run in _chosen_runs(jobs_repository.get_job(session=session, job_id=job_id))
          for key in run.final_metrics}
         for job_id in (job_a, job_b)
     ]

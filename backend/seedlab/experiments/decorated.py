@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from seedlab.experiments.catalog import ExperimentSpec
+from seedlab.experiments.spec import ExperimentSpec
 from seedlab.experiments.versioning import source_version
 
 SPEC_ATTRIBUTE = "__seedlab_experiment__"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedlab.experiments.catalog import ExperimentSpec, builtin_version
+from seedlab.experiments.spec import ExperimentSpec
+from seedlab.experiments.versioning import builtin_version
 
 
 class LeakParams(BaseModel):

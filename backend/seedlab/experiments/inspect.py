@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from seedlab.experiments.catalog import ExperimentSpec
 from seedlab.experiments.loader import LoadedCatalog, load_catalog
+from seedlab.experiments.spec import ExperimentSpec
 
 # Importing user modules can import TensorFlow (about 8 s on a loaded 2-core machine).
 INSPECT_TIMEOUT = 300.0

@@ -26,8 +26,10 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from seedlab.experiments.catalog import BUILTIN, ENTRY_POINT_GROUP, MODULES_ENV, ExperimentSpec
+from seedlab.experiments.builtin_specs import BUILTIN, ENTRY_POINT_GROUP, MODULES_ENV
 from seedlab.experiments.decorated import spec_of
+from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
+from seedlab.experiments.spec import ExperimentSpec
 from seedlab.experiments.versioning import file_digest, source_version
 
 # What the agent hands its run processes (a JSON list), so they find the experiments it
@@ -124,8 +126,6 @@ def load_catalog(
     sources: Sequence[str] = (), *, project_dir: Path | None = None
 ) -> LoadedCatalog:
     """Built-ins, entry points, each PATH_OR_MODULE source and project_dir's project file."""
-    from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
-
     builder = _Builder()
     builder.add("builtin", lambda: ([*BUILTIN, *DIAGNOSTIC], []))
     for entry in entry_points(group=ENTRY_POINT_GROUP):

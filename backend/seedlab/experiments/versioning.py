@@ -82,3 +82,9 @@ def source_version(module_name: str, declared: str | None = None) -> str:
     """`<declared>+<short source hash>`, or the short hash alone when nothing was declared."""
     digest = short(module_digest(module_name))
     return f"{declared}+{digest}" if declared else digest
+
+
+def builtin_version(module_file: str) -> str:
+    """A built-in's version: "1" plus the short sha256 of the module in this package that trains
+    it, so a changed built-in is a new version too."""
+    return f"1+{short(file_digest(Path(__file__).with_name(module_file)))}"

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from seedlab.deps import ReadSession
-from seedlab.fingerprints import diff_service
+from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.fingerprints import service as fingerprints_service
-from seedlab.fingerprints.schemas import JobVariation, RunDiff
+from seedlab.fingerprints.schemas import RunDiff
 
 router = APIRouter(tags=["fingerprints"])
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["fingerprints"])
 @router.get("/api/v1/fingerprints/{fingerprint_hash}")
 def get_fingerprint(fingerprint_hash: str, session: ReadSession) -> dict[str, Any]:
     """The environment a run process saw, by content hash."""
-    fingerprint = fingerprints_service.get_fingerprint(
+    fingerprint = fingerprints_repository.get_fingerprint(
         session=session, fingerprint_hash=fingerprint_hash
     )
     return {"hash": fingerprint.hash, "data": fingerprint.data}
@@ -26,10 +26,4 @@ def get_fingerprint(fingerprint_hash: str, session: ReadSession) -> dict[str, An
 @router.get("/api/v1/runs/{run_a}/diff/{run_b}")
 def diff_runs(run_a: int, run_b: int, session: ReadSession) -> RunDiff:
     """Fingerprint fields and applied toggles that differ between two runs, riskiest first."""
-    return diff_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
-
-
-@router.get("/api/v1/jobs/{job_id}/variation")
-def job_variation(job_id: int, session: ReadSession) -> JobVariation:
-    """Fields and toggles not equal across the job's runs, with the runs behind each value."""
-    return diff_service.job_variation(session=session, job_id=job_id)
+    return fingerprints_service.diff_runs(session=session, run_a=run_a, run_b=run_b)

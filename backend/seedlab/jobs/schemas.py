@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seedlab.divergence.schemas import DivergenceSummary
+from seedlab.jobs.models import JobKind
 from seedlab.profiles import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
 
@@ -50,7 +51,7 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["standard", "audit"] = Field(
+    kind: JobKind = Field(
         default="standard", description="standard: a seed plan; audit: the randomness-source audit"
     )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")

@@ -8,9 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
-from seedlab.deps import ReadSession
-from seedlab.fingerprints import diff_service
+from seedlab.deps import CacheDep, ReadSession
+from seedlab.fingerprints import service as fingerprints_service
+from seedlab.jobs import report as jobs_report
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobReport
 from seedlab.pages.forms import new_job_context
@@ -43,11 +46,11 @@ def _chart_key(report: JobReport) -> str:
     return f"{finished}:{epochs}"
 
 
-def job_context(session: Session, job_id: int) -> dict[str, Any]:
+def job_context(session: Session, job_id: int, cache: ResultCache) -> dict[str, Any]:
     """Everything the job page and its fragments render."""
-    report = jobs_service.build_report(session=session, job_id=job_id)
+    report = jobs_report.build_report(session=session, job_id=job_id, cache=cache)
     # Already in the session's identity map: the label and start time the report leaves out.
-    job = jobs_service.get_job(session=session, job_id=job_id)
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
     return {
         "report": report,
         "label": job.label,
@@ -56,7 +59,9 @@ def job_context(session: Session, job_id: int) -> dict[str, Any]:
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
-        "variation": diff_service.job_variation(session=session, job_id=job_id),
+        "variation": fingerprints_service.job_variation(
+            session=session, job_id=job.id, runs=job.runs
+        ),
         "run_pair": _run_pair(report),
     }
 
@@ -99,12 +104,12 @@ def new_job_page(request: Request, experiment: str | None = None) -> Response:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: ReadSession) -> Response:
+def job_page(job_id: int, request: Request, session: ReadSession, cache: CacheDep) -> Response:
     """Verdict, spread, overlay chart and runs of one job."""
-    return render_page(request, "job.html", lambda: job_context(session, job_id))
+    return render_page(request, "job.html", lambda: job_context(session, job_id, cache))
 
 
 @router.get("/jobs/{job_id}/live")
-def job_live(job_id: int, request: Request, session: ReadSession) -> Response:
+def job_live(job_id: int, request: Request, session: ReadSession, cache: CacheDep) -> Response:
     """The job page's changing parts, re-rendered for polling."""
-    return render_fragments(request, JOB_FRAGMENTS, lambda: job_context(session, job_id))
+    return render_fragments(request, JOB_FRAGMENTS, lambda: job_context(session, job_id, cache))

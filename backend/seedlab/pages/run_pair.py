@@ -11,7 +11,7 @@ from seedlab.charts.divergence import divergence_figure
 from seedlab.deps import ReadSession
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
-from seedlab.fingerprints import diff_service
+from seedlab.fingerprints import service as fingerprints_service
 from seedlab.pages.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +22,7 @@ def run_pair_page(run_a: int, run_b: int, request: Request, session: ReadSession
     """The environment diff of two runs, then their first divergence and its timeline."""
     context: dict[str, Any] = {"run_a": run_a, "run_b": run_b, "diff": None, "problem": None}
     try:
-        context["diff"] = diff_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
+        context["diff"] = fingerprints_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
     except NotFound as exc:
         return templates.TemplateResponse(
             request, "not_found.html", {"message": exc.message}, status_code=404

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from seedlab.analysis.divergence import describe as describe_divergence
+from seedlab.analysis.divergence import divergence_sentence
 from seedlab.errors import NotFound
 from seedlab.pages.static import asset_url, plotly_url
 from seedlab.resources import packaged_path
@@ -65,7 +65,7 @@ templates.env.globals.update(
     plotly_url=plotly_url, asset_url=asset_url, status_counts=ordered_status_counts
 )
 templates.env.filters.update(
-    num=fmt_num, dt=fmt_dt, value=fmt_value, divergence=describe_divergence
+    num=fmt_num, dt=fmt_dt, value=fmt_value, divergence=divergence_sentence
 )
 
 

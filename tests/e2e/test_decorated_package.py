@@ -19,7 +19,7 @@ import pytest
 
 from tests.livesystem import LiveSystem, free_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "decorated_package"
 
 pytestmark = pytest.mark.tf
