@@ -384,7 +384,7 @@ def _load_project(
     project = importlib.import_module(PROJECT_MODULE)
     try:
         specs: list[ExperimentSpec] = project.load_project(directory)
-    except ValueError as exc:  # ProjectFileError names file, experiment and field
+    except (ValueError, OSError) as exc:  # ProjectFileError names file, experiment and field
         raise SourceError(str(exc)) from None
     if not specs and required:
         raise SourceError(
