@@ -9,16 +9,16 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.agent.datasets import DatasetFetchError, cache_dir, fetch_for_run
 from seedlab.agent.protocol import AgentApi
 from seedlab.config import get_settings
-from seedlab.experiments.spec import ExperimentSpec
 from seedlab.profiles import resolve_profile
 from seedlab.queue.schemas import (
+    MAX_SOURCE_ERROR,
     AgentRegister,
     ClaimRequest,
     ExperimentAdvert,
@@ -32,6 +32,9 @@ from seedlab.queue.schemas import (
 )
 from seedlab.runner.events import RunEvent
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+
+if TYPE_CHECKING:
+    from seedlab.experiments.inspect import CatalogReport
 
 log = logging.getLogger("seedlab.agent")
 
@@ -76,40 +79,45 @@ def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
-def _source_label(spec: ExperimentSpec, builtin: set[str]) -> str:
-    """Where the spec came from: its own label when it has one (the loader sets it)."""
-    label = getattr(spec, "source", None)
-    if isinstance(label, str) and label:
-        return label
-    return "builtin" if spec.name in builtin else f"module {spec.entrypoint.partition(':')[0]}"
-
-
-def advertisement() -> tuple[list[ExperimentAdvert], list[SourceReport]]:
+def advertisement(
+    report: CatalogReport | None = None,
+) -> tuple[list[ExperimentAdvert], list[SourceReport]]:
     """The experiments this agent can run and the sources they came from, for registration."""
-    # The one place to swap in the experiment loader (with failed sources) at merge.
-    from seedlab.experiments.catalog import builtin_specs, list_experiments
+    if report is None:
+        # Loaded in a subprocess, as `seedlab agent` does: the agent imports no user code.
+        from seedlab.experiments.inspect import InspectFailed, inspect_catalog
+        from seedlab.experiments.loader import sources_from_env
 
-    builtin = {spec.name for spec in builtin_specs()}
-    experiments: list[ExperimentAdvert] = []
-    by_source: dict[str, list[str]] = {}
-    for spec in list_experiments():
-        source = _source_label(spec, builtin)
-        experiments.append(
-            ExperimentAdvert(
-                name=spec.name,
-                version=spec.version,
-                description=spec.description,
-                params_schema=spec.params_schema(),
-                defaults=spec.validate_params({}),
-                source=source,
-            )
-        )
-        by_source.setdefault(source, []).append(spec.name)
+        try:
+            report = inspect_catalog(sources_from_env(), project_dir=Path.cwd())
+        except InspectFailed as exc:
+            return _builtin_only(str(exc))
+    experiments = [ExperimentAdvert.model_validate(item) for item in report.experiments]
     sources = [
-        SourceReport(source=source, ok=True, experiments=names)
-        for source, names in by_source.items()
+        SourceReport.model_validate({**status, "error": _clip(status.get("error"))})
+        for status in report.sources
     ]
     return experiments, sources
+
+
+def _clip(error: str | None) -> str | None:
+    """An error short enough for the advertisement (the head names the problem)."""
+    return None if error is None else error[:MAX_SOURCE_ERROR]
+
+
+def _builtin_only(error: str) -> tuple[list[ExperimentAdvert], list[SourceReport]]:
+    """Built-ins only, with the failure of the catalog loader as a failed source."""
+    from seedlab.experiments.catalog import builtin_specs
+    from seedlab.experiments.inspect import advert
+
+    specs = builtin_specs()
+    return (
+        [ExperimentAdvert.model_validate(advert(spec)) for spec in specs],
+        [
+            SourceReport(source="builtin", ok=True, experiments=[spec.name for spec in specs]),
+            SourceReport(source="experiment catalog", ok=False, error=_clip(error)),
+        ],
+    )
 
 
 class AgentWorker:
@@ -126,9 +134,12 @@ class AgentWorker:
         max_batch: int = 5000,
         warm_profile: str | None = None,
         dataset_cache: Path | None = None,
+        catalog: CatalogReport | None = None,
     ) -> None:
         self.client = client
         self.api = AgentApi(client)
+        # What `seedlab agent` loaded; None: loaded at registration, the same way.
+        self.catalog = catalog
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.launcher = launcher or Launcher()
         self.poll_interval = poll_interval
@@ -142,7 +153,7 @@ class AgentWorker:
 
     def register(self) -> int:
         """Announce this agent to the server."""
-        experiments, sources = advertisement()
+        experiments, sources = advertisement(self.catalog)
         reply = self.api.register(
             AgentRegister(
                 name=self.name,

@@ -19,6 +19,7 @@ from seedlab.cli.output import (
     parse_params,
     server_call,
 )
+from seedlab.cli.sources import ExperimentsOpt, experiments_local
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -145,11 +146,22 @@ def cancel(
     typer.echo(f"job {job}: {result['status']}")
 
 
-def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
+def experiments(
+    as_json: JsonOpt = False,
+    server: ServerOpt = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="load them here, without a server, and say how")
+    ] = False,
+    sources: ExperimentsOpt = None,
+) -> None:
     """List the server's experiments (version, online, agents), then the agents' sources."""
+    if local:
+        experiments_local(sources, as_json)
+    if sources:
+        raise fail("--experiments needs --local (the server lists what its agents advertise)")
     with server_call(server) as client:
         items = client.get("/api/v1/experiments")
-        sources = [] if as_json else client.get("/api/v1/experiments/sources")
+        reported = [] if as_json else client.get("/api/v1/experiments/sources")
     if as_json:
         echo_json(items)
         return
@@ -157,8 +169,8 @@ def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
         typer.echo(experiment_line(item))
         defaults = " ".join(f"{k}={v}" for k, v in item["defaults"].items())
         typer.echo(f"  {item['description']}\n  {defaults}")
-    typer.echo("sources (as the agents reported them):" if sources else "no agent reported sources")
-    for source in sources:
+    typer.echo("sources, as the agents reported them:" if reported else "no agent reported sources")
+    for source in reported:
         typer.echo(source_line(source))
 
 

@@ -147,7 +147,11 @@ def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[st
 
 
 def schema_problems(
-    schema: dict[str, Any], params: dict[str, Any], *, given: Sequence[str] | None = None
+    schema: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    given: Sequence[str] | None = None,
+    partial: bool = False,
 ) -> list[dict[str, Any]]:
     """What breaks the JSON schema: unknown names first, then each rule, as {field, rule, input}."""
     # An undeclared name is an error unless the schema explicitly allows extra properties: a
@@ -163,8 +167,8 @@ def schema_problems(
         )
     validator = validator_for(schema)(schema)
     for error in sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.path]):
-        if error.validator == "additionalProperties":
-            continue  # already named one by one above
+        if error.validator == "additionalProperties" or (partial and error.validator == "required"):
+            continue  # named one by one above; partial: required values come with each job
         path = ".".join(str(p) for p in error.path)
         if error.validator == "required" and not path:
             required = error.validator_value if isinstance(error.validator_value, list) else []
@@ -207,7 +211,7 @@ def check_advert(
         raise InvalidInput(
             f"experiment {name!r}: params_schema is not a valid JSON schema: {exc.message}"
         ) from None
-    problems = schema_problems(params_schema, defaults)
+    problems = schema_problems(params_schema, defaults, partial=True)
     if problems:
         text = "; ".join(f"defaults.{p['field']}: {p['rule']}" for p in problems)
         raise InvalidInput(f"experiment {name!r}: its defaults break its schema: {text}")

@@ -13,6 +13,7 @@ MAX_ADVERTISED_EXPERIMENTS = 500
 MAX_SOURCES = 200
 MAX_SCHEMA_BYTES = 64_000
 MAX_SCHEMA_DEPTH = 20
+MAX_SOURCE_ERROR = 4000
 EXPERIMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
@@ -66,7 +67,7 @@ class SourceReport(BaseModel):
 
     source: str = Field(min_length=1, max_length=300)
     ok: bool
-    error: str | None = Field(default=None, max_length=4000)
+    error: str | None = Field(default=None, max_length=MAX_SOURCE_ERROR)
     experiments: list[Annotated[str, Field(max_length=100)]] = Field(
         default_factory=list, max_length=MAX_ADVERTISED_EXPERIMENTS
     )
