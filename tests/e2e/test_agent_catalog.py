@@ -43,16 +43,16 @@ def test_an_agent_process_advertises_its_experiments_and_runs_them(system: LiveS
         assert time.monotonic() < deadline, system.logs()
         time.sleep(0.5)
     flaky = items["flaky_test"]
-    assert flaky["online"] is True and flaky["agents"] == 1 and flaky["version"] == "1"
+    version = flaky["version"]  # the spec's version with the hash of its source
+    assert flaky["online"] is True and flaky["agents"] == 1 and version.startswith("1")
     assert flaky["source"] == "module tests.plugin_experiments"
     assert flaky["defaults"] == {"fail_seed": -1, "epochs": 2}
     assert items["seed_card_mlp"]["online"] is True
 
     listing = system.cli("experiments")
     assert listing.returncode == 0, listing.stderr
-    assert "flaky_test v1 (online, 1 live agent(s)) [module tests.plugin_experiments]" in (
-        listing.stdout
-    )
+    line = f"flaky_test v{version} (online, 1 live agent(s)) [module tests.plugin_experiments]"
+    assert line in listing.stdout
     assert "module tests.plugin_experiments on agent one: loaded 1 experiment(s) (flaky_test)" in (
         listing.stdout
     )
@@ -67,6 +67,18 @@ def test_an_agent_process_advertises_its_experiments_and_runs_them(system: LiveS
     )
     assert result.returncode == 0, result.stderr + system.logs()
     report = json.loads(result.stdout)
-    assert report["experiment_version"] == "1"
+    assert report["experiment_version"] == version
     # The version the run process loaded, sent with `started`.
-    assert [run["experiment_version"] for run in report["runs"]] == ["1"]
+    assert [run["experiment_version"] for run in report["runs"]] == [version]
+
+    # A source that fails on a live agent is loud: the jobs page's banner and the CLI say so.
+    broken = system.data_dir / "broken_model.py"
+    broken.write_text("import no_such_module_for_seedlab_tests\n")
+    system.start_agent("two", "--warm", "", "--experiments", str(broken))
+    deadline = time.monotonic() + 120
+    while "no_such_module_for_seedlab_tests" not in (html := httpx.get(system.url).text):
+        assert time.monotonic() < deadline, system.logs()
+        time.sleep(0.5)
+    assert 'id="failed-sources"' in html and "<strong>two</strong>" in html
+    listing = system.cli("experiments").stdout
+    assert "on agent two: FAILED: " in listing and "no_such_module_for_seedlab_tests" in listing
