@@ -351,6 +351,7 @@ window.seedlab = (function () {
         swap(document.getElementById("job-status"), data.html.status);
         swap(document.getElementById("verdict-section"), data.html.verdict);
         swap(document.getElementById("spread-section"), data.html.spread);
+        swap(document.getElementById("lottery-section"), data.html.lottery);
         swap(document.getElementById("runs-section"), data.html.runs);
         root.dataset.terminal = String(data.terminal);
         if (data.chart_key !== chartKey || data.terminal) {

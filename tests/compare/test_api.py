@@ -57,6 +57,8 @@ def test_compare_endpoint(client: TestClient, jobs: tuple[int, int]) -> None:
     assert body["p_mannwhitney"] == stats.mannwhitneyu(A, B, alternative="two-sided").pvalue
     assert body["paired"] is True and body["significant"] is True
     assert body["seeds_needed"] == 5
+    assert body["prob_improvement"] == {"value": 1.0, "ci95": [1.0, 1.0], "gamma": 0.75}
+    assert body["conclusion"] == "better"
     lo, hi = body["ci95"]
     assert lo < body["diff"] < hi
     assert body["sentence"] == (
@@ -75,6 +77,9 @@ def test_compare_endpoint_same_job_is_within_noise(
         "/api/v1/compare", params={"a": job_a, "b": job_a, "metric": "val_auc"}
     ).json()
     assert body["diff"] == 0 and body["significant"] is False and body["p_wilcoxon"] is None
+    # Every pair ties: P(B > A) is exactly one half, never above 0.5, so not better.
+    assert body["prob_improvement"] == {"value": 0.5, "ci95": [0.5, 0.5], "gamma": 0.75}
+    assert body["conclusion"] == "not_better"
     assert body["sentence"].startswith("The difference in val_auc is within seed noise (p = 1,")
 
 

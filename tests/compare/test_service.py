@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pytest
 from scipy import stats
 
+from seedlab.analysis.seedscience import prob_improvement
 from seedlab.analysis.significance import compare_samples
 from seedlab.compare import service as compare_service
 from seedlab.config import Settings
@@ -74,7 +75,14 @@ def test_compares_one_value_per_seed(database: Database, settings: Settings) -> 
     expected = compare_samples(
         A, B, seeds_a=[1, 2, 3, 4, 5], seeds_b=[1, 2, 3, 4, 5], metric="val_auc"
     ).to_dict()
-    assert result.model_dump(exclude={"a", "b"}) == expected
+    added = {"prob_improvement", "conclusion", "seeds_to_decide"}
+    assert result.model_dump(exclude={"a", "b", *added}) == expected
+    # B beats A on every seed: P(B > A) is 1 and its CI cannot leave 1, so B is better.
+    improvement = prob_improvement(A, B, resamples=result.bootstrap)
+    assert result.prob_improvement is not None
+    assert result.prob_improvement.model_dump() == {"value": 1.0, "ci95": [1.0, 1.0], "gamma": 0.75}
+    assert result.prob_improvement.model_dump() == improvement.to_dict()
+    assert result.conclusion == "better" and result.seeds_to_decide is None
 
 
 def test_losses_are_better_when_lower(database: Database, settings: Settings) -> None:
@@ -89,6 +97,11 @@ def test_losses_are_better_when_lower(database: Database, settings: Settings) ->
     assert not loss.higher_is_better and loss.diff is not None and loss.diff < 0
     assert loss.sentence.startswith("B beats A by 0.022 val_loss (lower is better; 95% CI 0.0")
     assert forced.sentence.startswith("A beats B by 0.022 val_loss (95% CI 0.0")
+    # The direction decides who wins a pair: lower losses make B better, forcing higher flips it.
+    assert loss.prob_improvement is not None and loss.prob_improvement.value == 1.0
+    assert loss.conclusion == "better"
+    assert forced.prob_improvement is not None and forced.prob_improvement.value == 0.0
+    assert forced.conclusion == "not_better"
 
 
 @pytest.mark.parametrize(
@@ -215,4 +228,5 @@ def test_no_paired_tests_when_a_job_seeded_nothing(database: Database, settings:
         )
     # Same seed numbers, but the none profile applied none of them: nothing pairs the runs.
     assert not result.paired and result.p_paired_t is None and result.p_wilcoxon is None
+    assert result.prob_improvement is None and result.conclusion is None
     assert result.p_welch == stats.ttest_ind(A, B, equal_var=False).pvalue

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
+from seedlab.analysis.seedscience import expected_best_of_k
 from seedlab.pages.forms import form_fields
 from seedlab.pages.static import plotly_url
 from seedlab.pages.templating import fmt_num
@@ -159,6 +160,20 @@ def test_job_page_with_finished_runs(client: TestClient, driver: AgentDriver) ->
     assert f'<code title="{full}">{full[:12]}</code>' in html
     header = re.search(r"<thead>\s*<tr><th>Run</th>(.*?)</tr>", html, re.S)
     assert header and "val_auc" in header.group(1) and "val_loss" in header.group(1)
+    # Seed lottery: E[best of k] over the three seeds' first repeats, best = lowest for losses.
+    finals = [r["final_metrics"] for r in report["runs"] if r["repeat"] == 0]
+    assert report["seed_lottery"]["val_auc"]["expected_best_of_k"] == pytest.approx(
+        expected_best_of_k([f["val_auc"] for f in finals])
+    )
+    loss = report["seed_lottery"]["val_loss"]
+    assert loss["higher_is_better"] is False
+    assert loss["expected_best_of_k"][-1] < loss["expected_best_of_k"][0]
+    assert report["warnings"] == []
+    lottery = {r.attrs["data-metric"]: r.cells for r in table_rows(html, "lottery-table")}
+    curve = report["seed_lottery"]["val_auc"]["expected_best_of_k"]
+    assert lottery["val_auc"][1:4] == [
+        fmt_num(curve[0]), fmt_num(curve[-1]), fmt_num(curve[-1] - curve[0])
+    ]
 
 
 def test_nondeterministic_verdict_names_the_divergent_epoch(
@@ -266,7 +281,7 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     assert live.status_code == 200 and live.headers["cache-control"] == "no-store"
     body = live.json()
     assert body["status"] == "queued" and body["terminal"] is False
-    assert set(body["html"]) == {"status", "verdict", "spread", "runs"}
+    assert set(body["html"]) == {"status", "verdict", "spread", "lottery", "runs"}
     page = client.get(f"/jobs/{job['id']}").text
     for fragment in body["html"].values():
         assert fragment.strip() in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +22,18 @@ GAMMA = 0.75
 RESAMPLES = 10_000
 # Decomposition sources in report order; "kernels" is same-seed repeats (nondeterministic ops).
 SOURCES = ("init", "order", "split", "kernels")
+# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
+LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
+LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
+    name = metric.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
+        words & LOWER_IS_BETTER_WORDS
+    )
 
 
 def _sample(values: Values, name: str, minimum: int = 2) -> FloatArray:
@@ -112,6 +125,20 @@ def expected_best_of_k(values: Values, *, higher_is_better: bool = True) -> list
         best = float(np.dot(weights, signed))
         out.append(best if higher_is_better else -best)
     return out
+
+
+def seed_lottery(values: Values, *, higher_is_better: bool = True) -> dict[str, Any]:
+    """The report's seed_lottery entry: E[best of k] for k = 1..n and how much best-of-n inflates.
+
+    inflation is E[best of n] - mean: what reporting the best of the job's n seeds adds to the
+    metric compared with one seed picked blindly (signed: negative for lower-is-better).
+    """
+    curve = expected_best_of_k(values, higher_is_better=higher_is_better)
+    return {
+        "expected_best_of_k": curve,
+        "higher_is_better": higher_is_better,
+        "inflation": curve[-1] - curve[0],
+    }
 
 
 def percentile_of(values: Values, x: float, *, higher_is_better: bool = True) -> float:

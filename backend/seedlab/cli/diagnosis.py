@@ -177,6 +177,15 @@ def _print_comparison(result: dict[str, Any]) -> None:
         )
     needed = result.get("seeds_needed")
     typer.echo(f"  seeds per job for 80% power: {needed if needed is not None else 'n/a'}")
+    improvement = result.get("prob_improvement")
+    if improvement:
+        lo, hi = improvement["ci95"]
+        decide = result.get("seeds_to_decide")
+        more = f"; about {decide} paired seeds would likely decide it" if decide else ""
+        typer.echo(
+            f"  P(B > A) = {improvement['value']:.3g}, 95% CI [{lo:.3g}, {hi:.3g}] "
+            f"(gamma {improvement['gamma']:g}): {result['conclusion']}{more}"
+        )
 
 
 def compare(

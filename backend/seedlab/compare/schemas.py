@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+
+class ProbImprovementOut(BaseModel):
+    """P(B > A) over paired seeds with its percentile-bootstrap 95% CI."""
+
+    value: float = Field(description="Share of paired seeds where B beats A (ties count half)")
+    ci95: list[float]
+    gamma: float = Field(description="The meaningful-improvement threshold of the conclusion")
 
 
 class JobSample(BaseModel):
@@ -51,5 +61,18 @@ class CompareResult(BaseModel):
     )
     significant: bool = Field(description="Welch p < 0.05 and the 95% CI excludes 0")
     sentence: str
+    prob_improvement: ProbImprovementOut | None = Field(
+        default=None,
+        description="P(B > A) on paired seeds (direction set by higher_is_better); None unless "
+        "both jobs ran the same seeds",
+    )
+    conclusion: Literal["better", "not_better", "inconclusive"] | None = Field(
+        default=None,
+        description="Bouthillier et al. 2021: better when the CI's lower bound is above 0.5 and "
+        "its upper bound above gamma; not_better when it lies below 0.5 or entirely below gamma",
+    )
+    seeds_to_decide: int | None = Field(
+        default=None, description="For an inconclusive result: paired seeds likely to decide it"
+    )
     bootstrap: int
     rng_seed: int

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from seedlab.analysis.seedscience import lower_is_better, prob_improvement
 from seedlab.analysis.significance import compare_samples
 from seedlab.analysis.spread import one_run_per_seed
 from seedlab.analysis.types import RunData
@@ -17,20 +18,10 @@ from seedlab.jobs.models import Job
 from seedlab.profiles import SEED_TOGGLES
 from seedlab.runs import service as runs_service
 
+__all__ = ["BETTER_CHOICES", "compare_jobs", "job_sample", "lower_is_better", "shared_metrics"]
+
 BOOTSTRAP = 10_000
-# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
-LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
-LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
 BETTER_CHOICES: dict[str, bool | None] = {"auto": None, "higher": True, "lower": False}
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
-    name = metric.lower()
-    words = set(re.split(r"[^a-z0-9]+", name))
-    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
-        words & LOWER_IS_BETTER_WORDS
-    )
 
 
 def _chosen_runs(job: Job) -> list[RunData]:
@@ -101,7 +92,18 @@ def _compare(
             any(job.profile.get(toggle) for toggle in SEED_TOGGLES) for job in (first, second)
         ),
     )
-    return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict())
+    extra: dict[str, Any] = {"prob_improvement": None, "conclusion": None, "seeds_to_decide": None}
+    if comparison.paired:
+        # Both samples are in seed order over the same seeds, so index i pairs seed i.
+        improvement = prob_improvement(
+            sample_a.values, sample_b.values, higher_is_better=direction, resamples=bootstrap
+        )
+        extra = {
+            "prob_improvement": improvement.to_dict(),
+            "conclusion": improvement.conclusion,
+            "seeds_to_decide": improvement.seeds_to_decide,
+        }
+    return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict(), **extra)
 
 
 def shared_metrics(*, session: Session, job_a: int, job_b: int) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
-from seedlab.analysis.spread import compute_spread
+from seedlab.analysis.seedscience import lower_is_better, seed_lottery
+from seedlab.analysis.spread import compute_spread, one_run_per_seed
+from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import default_metric, overlay_figure
@@ -15,7 +18,7 @@ from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobReport, MetricSpreadOut
+from seedlab.jobs.schemas import JobReport, MetricSpreadOut, SeedLotteryOut
 from seedlab.profiles import TOGGLES
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
@@ -83,9 +86,27 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         runs=[runs_service.run_summary(run) for run in job.runs],
         divergence=divergence,
         audit=audit,
+        seed_lottery=_seed_lottery(compared),
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def _seed_lottery(compared: list[RunData]) -> dict[str, SeedLotteryOut]:
+    """E[best of k seeds] per final metric, over one run per seed with a finite value."""
+    chosen = one_run_per_seed(compared)
+    names = sorted({name for run in chosen for name in run.final_metrics})
+    out: dict[str, SeedLotteryOut] = {}
+    for name in names:
+        values = [
+            run.final_metrics[name]
+            for run in chosen
+            if name in run.final_metrics and math.isfinite(run.final_metrics[name])
+        ]
+        if len(values) >= 2:
+            lottery = seed_lottery(values, higher_is_better=not lower_is_better(name))
+            out[name] = SeedLotteryOut(**lottery)
+    return out
 
 
 def _ran_job_version(job: Job, run: Run) -> bool:

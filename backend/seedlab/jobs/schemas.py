@@ -116,6 +116,22 @@ class MetricSpreadOut(BaseModel):
     seeds: list[int] = Field(default_factory=list)
 
 
+class SeedLotteryOut(BaseModel):
+    """Expected best of k seeds (Dodge et al. 2019) for one final metric."""
+
+    expected_best_of_k: list[float] = Field(description="E[best of k seeds] for k = 1..n")
+    higher_is_better: bool = Field(description="Best means highest (else lowest), from the name")
+    inflation: float = Field(description="E[best of n] - mean: what best-of-n seeds adds")
+
+
+class WarningOut(BaseModel):
+    """Something about the runs that a reader of the verdict should know."""
+
+    code: str = Field(description="Stable identifier, e.g. repeated_epoch_order")
+    where: str = Field(description="The run, layer or stage it concerns")
+    message: str = Field(description="What it means and what to do")
+
+
 class JobReport(BaseModel):
     """Everything a pipeline needs: status, verdict with evidence, spread, runs."""
 
@@ -139,5 +155,10 @@ class JobReport(BaseModel):
         description="Per seed whose runs differ: where the first two runs first part, and why",
     )
     audit: dict[str, Any] | None = None
+    seed_lottery: dict[str, SeedLotteryOut] = Field(
+        default_factory=dict,
+        description="Per final metric with 2+ seeds: the expected best score of k seeds",
+    )
+    warnings: list[WarningOut] = Field(default_factory=list)
     created_at: datetime
     finished_at: datetime | None

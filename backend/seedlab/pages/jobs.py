@@ -86,6 +86,7 @@ JOB_FRAGMENTS = {
     "status": "_job_status.html",
     "verdict": "_verdict.html",
     "spread": "_spread.html",
+    "lottery": "_seed_lottery.html",
     "runs": "_runs.html",
 }
 

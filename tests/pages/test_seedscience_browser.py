@@ -1,0 +1,60 @@
+"""Seed science sections (seed lottery, probability of improvement) in real headless Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.pages.support import AgentDriver
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips or fails loudly before expect is needed
+    expect = None  # type: ignore[assignment]
+
+pytestmark = pytest.mark.browser
+
+
+def _job(api: httpx.Client, driver: AgentDriver, *, salt: str) -> int:
+    response = api.post(
+        "/api/v1/jobs",
+        json={"experiment": "credit_risk_mlp", "params": {"epochs": 4}, "seeds": "3:4x1",
+              "profile": "full"},
+    )
+    assert response.status_code == 201, response.text
+    for _ in range(4):
+        driver.complete_next(epochs=4, salt=salt)
+    return int(response.json()["id"])
+
+
+def test_lottery_and_probability_of_improvement_render(
+    page: Any, api: httpx.Client, live_driver: AgentDriver, shots: Path
+) -> None:
+    job_a = _job(api, live_driver, salt="")
+    # The salted runs end 3e-7 higher on every metric: B beats A on each of the four seeds.
+    job_b = _job(api, live_driver, salt="b")
+    report = api.get(f"/api/v1/jobs/{job_a}/report").json()
+    curve = report["seed_lottery"]["val_auc"]["expected_best_of_k"]
+    assert len(curve) == 4 and curve[-1] > curve[0]
+
+    page.goto(f"/jobs/{job_a}")
+    expect(page.locator("#job-page")).to_have_attribute("data-ready", "1")
+    row = page.locator('#lottery-table tr[data-metric="val_auc"]')
+    expect(row).to_be_visible()
+    expect(row.locator("svg.lottery-curve polyline")).to_have_count(1)
+    points = row.locator("polyline").get_attribute("points") or ""
+    assert len(points.split()) == 4
+    expect(page.locator("#lottery-sentence")).to_contain_text("best of these seeds")
+    page.locator("#lottery-section").screenshot(path=str(shots / "seed-lottery.png"))
+
+    page.goto(f"/compare?a={job_a}&b={job_b}&metric=val_auc")
+    expect(page.locator("#compare-page")).to_have_attribute("data-ready", "1")
+    improvement = page.locator("#compare-prob-improvement")
+    expect(improvement).to_have_attribute("data-conclusion", "better")
+    expect(improvement).to_contain_text("P(B > A) = 1 on paired seeds")
+    body = api.get("/api/v1/compare", params={"a": job_a, "b": job_b, "metric": "val_auc"}).json()
+    assert body["conclusion"] == "better" and body["prob_improvement"]["value"] == 1.0
+    improvement.screenshot(path=str(shots / "prob-improvement.png"))
