@@ -116,7 +116,13 @@ class AgentDriver:
         return body
 
     def complete_next(
-        self, *, epochs: int = 6, salt: str = "", fail: str | None = None, traced: bool = False
+        self,
+        *,
+        epochs: int = 6,
+        salt: str = "",
+        fail: str | None = None,
+        traced: bool = False,
+        warnings: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         """Claim, start, log per-epoch points and finish the oldest queued run."""
         a = self.claim()
@@ -164,6 +170,8 @@ class AgentDriver:
                 epoch_checksums=epoch_sums,
                 trace=fake_trace(seed, epochs, salt, traced=traced),
             )
+            if warnings is not None:
+                finish["warnings"] = warnings
         self._post(f"/api/v1/agent/runs/{run_id}/finish", finish)
         return a
 

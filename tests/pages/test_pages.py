@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
+from seedlab.analysis.runwarnings import run_warnings
 from seedlab.analysis.seedscience import expected_best_of_k
 from seedlab.pages.forms import form_fields
 from seedlab.pages.static import plotly_url
@@ -359,3 +360,27 @@ def test_pages_link_assets_that_exist(client: TestClient) -> None:
     for url in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
         assert client.get(url).status_code == 200, url
     assert client.get(plotly_url()).status_code == 200
+
+
+def test_run_warnings_show_on_the_run_and_job_pages_and_in_the_report(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, seeds="42:3x1")
+    found = run_warnings(first_batches=["a", "a"], where="model.fit input batches")
+    first = driver.complete_next(epochs=3, warnings=found)
+    second = driver.complete_next(epochs=3, warnings=[])
+    report = client.get(f"/api/v1/jobs/{job['id']}/report").json()
+    assert report["warnings"] == [
+        {
+            "code": "repeated_epoch_order",
+            "where": f"model.fit input batches in 1 of 3 run(s) (#{first['run_id']})",
+            "message": found[0]["message"],
+        }
+    ]
+    runs = {run["id"]: run for run in report["runs"]}
+    assert runs[first["run_id"]]["warnings"] == found and runs[second["run_id"]]["warnings"] == []
+    html = client.get(f"/jobs/{job['id']}").text
+    assert 'id="job-warnings"' in html and 'data-code="repeated_epoch_order"' in html
+    run_html = client.get(f"/runs/{first['run_id']}").text
+    assert 'id="run-warnings"' in run_html and "reshuffle_each_iteration=True" in run_html
+    assert 'id="run-warnings"' not in client.get(f"/runs/{second['run_id']}").text

@@ -290,6 +290,7 @@ class AgentWorker:
                 epoch_checksums=final.get("epoch_checksums"),
                 seconds_per_epoch=final.get("seconds_per_epoch"),
                 trace=final.get("trace"),
+                warnings=final.get("warnings"),
                 seconds=seconds,
             )
         elif failure is not None:

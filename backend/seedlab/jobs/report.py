@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
+from seedlab.analysis.runwarnings import job_warnings
 from seedlab.analysis.seedscience import lower_is_better, seed_lottery
 from seedlab.analysis.spread import compute_spread, one_run_per_seed
 from seedlab.analysis.types import RunData
@@ -18,7 +19,7 @@ from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobReport, MetricSpreadOut, SeedLotteryOut
+from seedlab.jobs.schemas import JobReport, MetricSpreadOut, SeedLotteryOut, WarningOut
 from seedlab.profiles import TOGGLES
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
@@ -87,6 +88,10 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         divergence=divergence,
         audit=audit,
         seed_lottery=_seed_lottery(compared),
+        warnings=[
+            WarningOut(**w)
+            for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
+        ],
         created_at=job.created_at,
         finished_at=job.finished_at,
     )

@@ -256,6 +256,16 @@ class RunTraceIn(BaseModel):
 RunEnd = Literal["succeeded", "failed", "cancelled"]
 
 
+class RunWarningIn(BaseModel):
+    """One warning of the run process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=100)
+    where: str = Field(max_length=500)
+    message: str = Field(max_length=2000)
+
+
 class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
@@ -266,5 +276,9 @@ class RunFinished(AttemptFenced):
     seconds: float | None = None
     seconds_per_epoch: float | None = None
     trace: RunTraceIn | None = None
+    warnings: list[RunWarningIn] | None = Field(
+        default=None, max_length=50, description="What the run process noticed, e.g. a repeated "
+        "epoch order: {code, where, message}"
+    )
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)

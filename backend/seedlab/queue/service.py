@@ -235,6 +235,9 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     run.final_metrics = payload.final_metrics
     run.weights_checksum = payload.weights_checksum
     run.epoch_checksums = payload.epoch_checksums
+    run.warnings = (
+        [w.model_dump() for w in payload.warnings] if payload.warnings is not None else None
+    )
     run.seconds = payload.seconds
     run.seconds_per_epoch = payload.seconds_per_epoch
     run.error = payload.error

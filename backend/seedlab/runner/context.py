@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seedlab.analysis.runwarnings import run_warnings
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter, RunEvent
 
@@ -85,6 +86,8 @@ class RunContext:
         self.epochs: int | None = None
         self.data_hash: str | None = None
         self.epoch_checksums: list[str] = []
+        # Checksum of each epoch's first input batch (None where it could not be seen).
+        self.epoch_first_batches: list[str | None] = []
         self.epoch_seconds: list[float] = []
         self.last_metrics: dict[str, float] = {}
         # Per-layer evidence for the first-divergence locator (see runs.models.RunTrace).
@@ -233,8 +236,11 @@ class RunContext:
 
             def set_model(self, model: Any) -> None:
                 super().set_model(model)
-                if context.trace_steps_enabled:
-                    self._inputs = _watch_input_batches(model)
+                # Untraced runs note only each epoch's first batch: enough to see a repeated
+                # order, at the cost of one checksum per epoch.
+                gate = None if context.trace_steps_enabled else [False]
+                self._inputs, self._gate = _watch_input_batches(model, gate=gate)
+                self._first_input: str | None = None
 
             def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
                 planned = self.params.get("epochs")
@@ -244,6 +250,12 @@ class RunContext:
 
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 self._epoch = epoch + 1
+                self._first_input = None
+                if self._gate is not None:
+                    self._inputs.clear()
+                    self._gate[0] = True
+                elif not context.trace_steps_enabled:
+                    self._inputs.clear()  # XLA: nothing is noted, the order stays unknown
                 self._started = time.perf_counter()
 
             def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -258,10 +270,15 @@ class RunContext:
                         if len(seen) == 1
                         else arrays_hash(*(c.encode() for c in seen))[:SHORT_CHECKSUM]
                     )
+                    if batch == 0:
+                        self._first_input = batch_checksum
                     context.report_step(self._epoch, batch + 1, self.model, batch_checksum)
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 seconds = time.perf_counter() - self._started
+                if not context.trace_steps_enabled:
+                    self._first_input = self._inputs[0] if self._inputs else None
+                context.epoch_first_batches.append(self._first_input)
                 context.report_epoch(epoch + 1, logs or {}, self.model, seconds)
 
         return _ReportEpochs()
@@ -296,6 +313,9 @@ class RunContext:
             "data_hash": self.data_hash,
             "seconds_per_epoch": steady_seconds_per_epoch(self.epoch_seconds),
             "trace": self.trace_fields(),
+            "warnings": run_warnings(
+                first_batches=self.epoch_first_batches, where="model.fit input batches"
+            ),
         }
 
 
@@ -323,8 +343,14 @@ def steady_seconds_per_epoch(epoch_seconds: list[float]) -> float:
     return sum(steady) / len(steady)
 
 
-def _watch_input_batches(model: Any) -> list[str]:
-    """Make the model's train step note a checksum of each input batch; returns the queue.
+def _watch_input_batches(
+    model: Any, *, gate: list[bool] | None = None
+) -> tuple[list[str], list[bool] | None]:
+    """Make the model's train step note a checksum of each input batch; returns queue and gate.
+
+    With a gate, a batch is noted only while gate[0] is set, which noting clears: the caller
+    sets it at an epoch's start to note that epoch's first batch alone. A model wrapped before
+    keeps its first queue and gate (its compiled step holds those).
 
     The checksum is taken by a host callback inside the compiled step, from the very tensors the
     step trains on, so it sees what shuffling, maps and prefetching produced. The callback
@@ -335,14 +361,19 @@ def _watch_input_batches(model: Any) -> list[str]:
 
     existing: list[str] | None = getattr(model, "_seedlab_input_checksums", None)
     if existing is not None:
-        return existing  # a second fit() on the same model: its step is already wrapped
+        return existing, model._seedlab_input_gate  # a second fit(): already wrapped
     seen: list[str] = []
     if getattr(model, "jit_compile", False):
-        return seen  # XLA cannot run a host callback: steps are traced without input checksums
+        # XLA cannot run a host callback: steps go without input checksums.
+        return seen, None
 
     train_step = model.train_step
 
     def note(*arrays: Any) -> Any:
+        if gate is not None:
+            if not gate[0]:
+                return np.int64(0)
+            gate[0] = False
         seen.append(arrays_hash(*arrays)[:SHORT_CHECKSUM])
         return np.int64(len(seen))
 
@@ -355,4 +386,5 @@ def _watch_input_batches(model: Any) -> list[str]:
     model.train_step = traced_train_step
     model.train_function = None  # rebuilt by fit() around the traced step
     model._seedlab_input_checksums = seen
-    return seen
+    model._seedlab_input_gate = gate
+    return seen, gate

@@ -65,6 +65,8 @@ class Run(Base):
     final_metrics: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
     weights_checksum: Mapped[str | None] = mapped_column(String(64), default=None)
     epoch_checksums: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # What the run process noticed ({code, where, message}); null for runs before 0009.
+    warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
     applied_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     fingerprint_hash: Mapped[str | None] = mapped_column(
         ForeignKey("fingerprint.hash"), default=None

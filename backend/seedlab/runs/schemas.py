@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RunSummary(BaseModel):
@@ -25,6 +25,9 @@ class RunSummary(BaseModel):
     error: str | None
     # The experiment version the run process loaded; null until it started.
     experiment_version: str | None = None
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list, description="What the run process noticed: {code, where, message}"
+    )
 
 
 class AttemptRead(BaseModel):

@@ -30,6 +30,7 @@ def run_summary(run: Run) -> RunSummary:
         fingerprint_hash=run.fingerprint_hash,
         error=run.error,
         experiment_version=run.experiment_version,
+        warnings=list(run.warnings or []),
     )
 
 

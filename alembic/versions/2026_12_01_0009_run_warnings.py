@@ -1,0 +1,30 @@
+"""Run warnings: what the run process noticed (e.g. a repeated epoch order).
+
+Revision ID: 0009_run_warnings
+Revises: 0006_agent_catalog
+Create Date: 2026-12-01 05:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009_run_warnings"
+down_revision: str | None = "0006_agent_catalog"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Add run.warnings (null for runs finished before: their process reported none)."""
+    with op.batch_alter_table("run") as batch:
+        batch.add_column(sa.Column("warnings", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop run.warnings."""
+    with op.batch_alter_table("run") as batch:
+        batch.drop_column("warnings")

@@ -1,0 +1,45 @@
+"""repeated_epoch_order: detected from the run itself, on real Keras training."""
+
+from __future__ import annotations
+
+import pytest
+
+from seedlab.analysis.runwarnings import REPEATED_EPOCH_ORDER, job_warnings, run_warnings
+from seedlab.runner.launcher import Launcher
+from tests.runner.support import run, spec
+
+pytestmark = pytest.mark.tf
+
+
+def test_fit_on_numpy_arrays_repeats_the_order_and_tf_data_reshuffles(
+    launcher: Launcher,
+) -> None:
+    # seed_card_mlp fits NumPy arrays with shuffle=True under a global seed (full profile);
+    # credit_risk_mlp feeds a tf.data pipeline with a seeded reshuffling shuffle.
+    arrays = run(launcher, spec("seed_card_mlp")).done
+    pipeline = run(launcher, spec("credit_risk_mlp")).done
+    assert [w["code"] for w in arrays["warnings"]] == [REPEATED_EPOCH_ORDER]
+    warning = arrays["warnings"][0]
+    assert warning["where"] == "model.fit input batches"
+    assert "reshuffle_each_iteration=True" in warning["message"]
+    assert pipeline["warnings"] == []
+    assert len(arrays["epoch_checksums"]) >= 2 and len(pipeline["epoch_checksums"]) >= 2
+
+
+def test_order_unknown_or_single_epoch_gives_no_warning() -> None:
+    assert run_warnings(first_batches=["a", "a"], where="w")[0]["code"] == REPEATED_EPOCH_ORDER
+    assert run_warnings(first_batches=["a"], where="w") == []
+    assert run_warnings(first_batches=["a", None], where="w") == []
+    assert run_warnings(first_batches=["a", "b", "a"], where="w") == []
+
+
+def test_job_warnings_group_runs() -> None:
+    found = run_warnings(first_batches=["a", "a"], where="model.fit input batches")
+    grouped = job_warnings([(3, found), (1, found), (2, [])])
+    assert grouped == [
+        {
+            "code": REPEATED_EPOCH_ORDER,
+            "where": "model.fit input batches in 2 of 3 run(s) (#1, #3)",
+            "message": found[0]["message"],
+        }
+    ]
