@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from seedlab.analysis.runwarnings import run_warnings
 from tests.pages.support import AgentDriver
 
 try:
@@ -18,7 +19,13 @@ except ImportError:  # the browser fixture skips or fails loudly before expect i
 pytestmark = pytest.mark.browser
 
 
-def _job(api: httpx.Client, driver: AgentDriver, *, salt: str) -> int:
+def _job(
+    api: httpx.Client,
+    driver: AgentDriver,
+    *,
+    salt: str,
+    warnings: list[dict[str, str]] | None = None,
+) -> int:
     response = api.post(
         "/api/v1/jobs",
         json={"experiment": "credit_risk_mlp", "params": {"epochs": 4}, "seeds": "3:4x1",
@@ -26,14 +33,15 @@ def _job(api: httpx.Client, driver: AgentDriver, *, salt: str) -> int:
     )
     assert response.status_code == 201, response.text
     for _ in range(4):
-        driver.complete_next(epochs=4, salt=salt)
+        driver.complete_next(epochs=4, salt=salt, warnings=warnings)
     return int(response.json()["id"])
 
 
 def test_lottery_and_probability_of_improvement_render(
     page: Any, api: httpx.Client, live_driver: AgentDriver, shots: Path
 ) -> None:
-    job_a = _job(api, live_driver, salt="")
+    repeated = run_warnings(first_batches=["a", "a"], where="model.fit input batches")
+    job_a = _job(api, live_driver, salt="", warnings=repeated)
     # The salted runs end 3e-7 higher on every metric: B beats A on each of the four seeds.
     job_b = _job(api, live_driver, salt="b")
     report = api.get(f"/api/v1/jobs/{job_a}/report").json()
@@ -49,6 +57,10 @@ def test_lottery_and_probability_of_improvement_render(
     assert len(points.split()) == 4
     expect(page.locator("#lottery-sentence")).to_contain_text("best of these seeds")
     page.locator("#lottery-section").screenshot(path=str(shots / "seed-lottery.png"))
+    warning = page.locator('#job-warnings li[data-code="repeated_epoch_order"]')
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("in 4 of 4 run(s)")
+    warning.screenshot(path=str(shots / "repeated-epoch-order.png"))
 
     page.goto(f"/compare?a={job_a}&b={job_b}&metric=val_auc")
     expect(page.locator("#compare-page")).to_have_attribute("data-ready", "1")

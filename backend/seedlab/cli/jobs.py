@@ -41,6 +41,15 @@ def print_report(report: dict[str, Any]) -> None:
         std = "n/a" if s.get("std") is None else f"{s['std']:.6g}"
         mean = "n/a" if s.get("mean") is None else f"{s['mean']:.6g}"
         typer.echo(f"  {name}: n={s['n']} mean={mean} std={std}{ci_text}")
+        lottery = report.get("seed_lottery", {}).get(name)
+        if lottery:
+            curve = lottery["expected_best_of_k"]
+            typer.echo(
+                f"    best of {len(curve)} seeds: expected {curve[-1]:.6g} vs {curve[0]:.6g} for "
+                f"one seed (inflation {lottery['inflation']:+.3g})"
+            )
+    for warning in report.get("warnings", []):
+        typer.echo(f"  warning {warning['code']} ({warning['where']}): {warning['message']}")
     for run in report["runs"]:
         progress = f"epoch {run['epoch']}/{run['epochs']}" if run.get("epochs") else ""
         checksum = (run.get("weights_checksum") or "")[:12]
