@@ -81,6 +81,18 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
     )
 
 
+def final_verdict(*, session: Session, job: Job) -> str:
+    """The verdict word of a job's runs as they stand (an audit's: its baseline runs')."""
+    curves = runs_repository.job_curves(session=session, job_id=job.id)
+    compared = [
+        runs_service.as_run_data(run, curves.get(run.id))
+        for run in job.runs
+        if job.kind != "audit" or run.variant == BASELINE
+    ]
+    # Located epochs only refine the evidence, never the word: the plain verdict is enough.
+    return compute_verdict(compared, tolerance=job.tolerance).verdict
+
+
 def _audit_section(
     session: Session, job: Job, data: dict[int, Any], cache: ResultCache
 ) -> dict[str, Any]:
