@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedlab.experiments import catalog
-from seedlab.profiles import PRESETS, TOGGLES
+from seedlab.jobs.schemas import JobCreate
+from seedlab.jobs.seedplan import SeedPlan
+from seedlab.profiles import PRESETS, TOGGLES, ProfileSpec
 
 DEFAULT_SEEDS = "42:5x2"
 
@@ -92,23 +94,75 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
     return out
 
 
-def new_job_context(experiment: str | None) -> dict[str, Any]:
-    """Every experiment with its generated fields, the presets and the toggles."""
+def clone_values(clone: JobCreate) -> dict[str, Any]:
+    """The form's values taken from an existing job's submission (Clone on the job page)."""
+    seeds = clone.seeds
+    if isinstance(seeds, dict):
+        seeds = SeedPlan(tuple(seeds["seeds"]), int(seeds["repeats"])).text()
+    elif isinstance(seeds, list):
+        seeds = ",".join(str(s) for s in seeds)
+    profile = clone.profile if isinstance(clone.profile, ProfileSpec) else None
+    preset = profile.preset if profile else str(clone.profile)
+    toggles = {name: bool(PRESETS[preset][name]) for name in TOGGLES}
+    customised = False
+    if profile is not None:
+        for name in TOGGLES:
+            value = getattr(profile, name)
+            if value is not None and value != toggles[name]:
+                toggles[name] = bool(value)
+                customised = True
+    return {
+        "seeds": seeds,
+        "preset": preset,
+        "customise": customised,
+        "toggles": toggles,
+        "trace": bool(profile and profile.trace),
+        "label": clone.label or "",
+        "tolerance": ", ".join(f"{k}={v:g}" for k, v in (clone.tolerance or {}).items()),
+    }
+
+
+def new_job_context(experiment: str | None, clone: JobCreate | None = None) -> dict[str, Any]:
+    """Every experiment with its generated fields, the presets and the toggles (pre-filled
+    from a cloned job's submission when one is given)."""
     specs = catalog.list_experiments()
     names = [spec.name for spec in specs]
     default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
+    if clone is not None and clone.experiment in names:
+        experiment = clone.experiment
+    values = (
+        clone_values(clone)
+        if clone is not None
+        else {
+            "seeds": DEFAULT_SEEDS,
+            "preset": "full",
+            "customise": False,
+            "toggles": {name: bool(PRESETS["full"][name]) for name in TOGGLES},
+            "trace": False,
+            "label": "",
+            "tolerance": "",
+        }
+    )
+
+    def defaults(spec: Any) -> dict[str, Any]:
+        base: dict[str, Any] = spec.validate_params({})
+        if clone is not None and spec.name == clone.experiment:
+            base.update(clone.params)
+        return base
+
     return {
         "experiments": [
             {
                 "name": spec.name,
                 "version": spec.version,
                 "description": spec.description,
-                "fields": form_fields(spec.params_schema(), spec.validate_params({})),
+                "fields": form_fields(spec.params_schema(), defaults(spec)),
             }
             for spec in specs
         ],
         "selected": experiment if experiment in names else default,
-        "default_seeds": DEFAULT_SEEDS,
+        "default_seeds": values["seeds"],
+        "values": values,
         "presets": PRESETS,
         "preset_help": PRESET_HELP,
         "toggles": [(name, TOGGLE_HELP.get(name, "")) for name in TOGGLES],
