@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from seedlab.app import create_app
 from seedlab.config import Settings
-
 from tests.pages.support import AgentDriver, table_rows
 
 
@@ -194,7 +193,7 @@ def test_runs_table_is_paginated_and_progress_bars_show_epochs(
     driver.complete_next(epochs=4)
     html = client.get(f"/jobs/{job['id']}").text
     rows = table_rows(html, "runs-table")
-    assert len(rows) == 50 and 'id="runs-pager"' in html and "runs 1–50 of 60" in html
+    assert len(rows) == 50 and 'id="runs-pager"' in html and "runs 1\N{EN DASH}50 of 60" in html
     assert '<progress max="4" value="4" aria-label="run #' in html
     second = client.get(f"/jobs/{job['id']}?runs_offset=50").text
     assert len(table_rows(second, "runs-table")) == 10
