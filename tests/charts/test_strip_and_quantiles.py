@@ -72,3 +72,24 @@ def test_many_runs_of_one_epoch_are_a_box_of_every_run_not_a_column_of_lines() -
     assert [t["type"] for t in fig["data"]] == ["box"]
     assert len(fig["data"][0]["y"]) == 1000
     assert fig["data"][0]["text"][0] == "seed 0 · repeat 0 · run 1"
+
+
+def test_history_figure_draws_each_jobs_mean_with_its_ci_as_band_and_bars() -> None:
+    from seedlab.charts.history import HistoryPoint, history_figure
+
+    fig = history_figure(
+        [
+            HistoryPoint(1, "before", "bitwise", 5, 0.9, [0.85, 0.95]),
+            HistoryPoint(2, None, "nondeterministic", 1, 0.8, None),
+            HistoryPoint(3, "after", "bitwise", 5, 0.7, [0.6, 0.8]),
+        ],
+        metric="val_auc",
+    )
+    go.Figure(fig)
+    upper, lower, means = fig["data"]
+    assert upper["x"] == lower["x"] == ["#1", "#3"]  # the band only where a CI exists
+    assert upper["y"] == [0.95, 0.8] and lower["y"] == [0.85, 0.6]
+    assert means["x"] == ["#1", "#2", "#3"] and means["y"] == [0.9, 0.8, 0.7]
+    assert means["marker"]["color"] == ["#1a7f37", "#cf222e", "#1a7f37"]
+    assert means["error_y"]["arrayminus"][1] == 0
+    assert means["text"][0] == "job #1 · before · bitwise · 5 seeds"

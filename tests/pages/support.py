@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
@@ -70,21 +71,34 @@ def fake_fingerprint() -> dict[str, Any]:
             "hash_seed": "0",
             "hash_randomization": True,
         },
-        "os": {"system": "Linux", "release": "6.1", "platform": "Linux-6.1-x86_64",
-               "machine": "x86_64"},
+        "os": {
+            "system": "Linux",
+            "release": "6.1",
+            "platform": "Linux-6.1-x86_64",
+            "machine": "x86_64",
+        },
         "hostname": "test-host",
         "cpu": {"model": "Test CPU 9000", "cores": 8, "isa_flags": ["avx", "avx2", "fma"]},
         "tensorflow": {"version": "2.18.0", "build": {}},
-        "packages": {"numpy": "2.0.2", "keras": "3.6.0", "scipy": "1.14.1",
-                     "scikit-learn": "1.5.2", "tensorflow": "2.18.0"},
+        "packages": {
+            "numpy": "2.0.2",
+            "keras": "3.6.0",
+            "scipy": "1.14.1",
+            "scikit-learn": "1.5.2",
+            "tensorflow": "2.18.0",
+        },
         "distributions": ["keras==3.6.0", "numpy==2.0.2", "tensorflow==2.18.0"],
         "gpu": {"devices": [], "driver": None},
         "env": {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},
         "onednn": "default (on)",
         "op_determinism": True,
         "threads": {"inter_op": 1, "intra_op": 1},
-        "experiment": {"name": "credit_risk_mlp", "version": "1",
-                       "entrypoint": "x:y", "source_hash": "ab" * 32},
+        "experiment": {
+            "name": "credit_risk_mlp",
+            "version": "1",
+            "entrypoint": "x:y",
+            "source_hash": "ab" * 32,
+        },
     }
 
 
@@ -116,9 +130,19 @@ class AgentDriver:
         return body
 
     def complete_next(
-        self, *, epochs: int = 6, salt: str = "", fail: str | None = None, traced: bool = False
+        self,
+        *,
+        epochs: int = 6,
+        salt: str = "",
+        fail: str | None = None,
+        traced: bool = False,
+        midway: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Claim, start, log per-epoch points and finish the oldest queued run."""
+        """Claim, start, log per-epoch points and finish the oldest queued run.
+
+        With midway, the first half of the epochs is logged, midway(assignment) is called (a
+        page test watches the run in progress), then the rest is logged and the run finishes.
+        """
         a = self.claim()
         run_id, attempt, seed = a["run_id"], a["attempt"], a["seed"]
         jitter = 1e-7 if salt else 0.0
@@ -128,9 +152,16 @@ class AgentDriver:
             {
                 "attempt": attempt,
                 "applied_profile": {
-                    "seed": seed, "hash_seed": "0", "python_seed": seed, "numpy_seed": seed,
-                    "tf_seed": seed, "op_determinism": True, "inter_op_threads": 1,
-                    "intra_op_threads": 1, "isolation": "fork", "profile": "full",
+                    "seed": seed,
+                    "hash_seed": "0",
+                    "python_seed": seed,
+                    "numpy_seed": seed,
+                    "tf_seed": seed,
+                    "op_determinism": True,
+                    "inter_op_threads": 1,
+                    "intra_op_threads": 1,
+                    "isolation": "fork",
+                    "profile": "full",
                 },
                 "fingerprint_hash": hashlib.sha256(repr(fingerprint).encode()).hexdigest(),
                 "fingerprint": fingerprint,
@@ -148,15 +179,34 @@ class AgentDriver:
             }
             for m in METRICS
         ]
-        self._post(
-            f"/api/v1/agent/runs/{run_id}/points",
-            {"attempt": attempt, "series": series, "epoch": epochs, "epochs": epochs},
-        )
+        if midway is not None:
+            half = max(epochs // 2, 1)
+            first = [
+                {**s, "steps": s["steps"][:half], "values": s["values"][:half]} for s in series
+            ]
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": first, "epoch": half, "epochs": epochs},
+            )
+            midway(a)
+            rest = [{**s, "steps": s["steps"][half:], "values": s["values"][half:]} for s in series]
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": rest, "epoch": epochs, "epochs": epochs},
+            )
+        else:
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": series, "epoch": epochs, "epochs": epochs},
+            )
         epoch_sums = [checksum(seed, e, salt if e > 2 else "") for e in range(1, epochs + 1)]
         finish: dict[str, Any] = {"attempt": attempt, "status": "succeeded", "seconds": 1.25}
         if fail:
-            finish.update(status="failed", error=fail,
-                          traceback="Traceback (most recent call last):\n  ...\n" + fail)
+            finish.update(
+                status="failed",
+                error=fail,
+                traceback="Traceback (most recent call last):\n  ...\n" + fail,
+            )
         else:
             finish.update(
                 final_metrics={s["key"]: s["values"][-1] for s in series},

@@ -72,6 +72,16 @@ def history_figure(points: Sequence[HistoryPoint], *, metric: str) -> dict[str, 
                 "color": [VERDICT_COLOURS.get(p.verdict, "#6e7781") for p in points],
                 "line": {"color": "#ffffff", "width": 1},
             },
+            # Bars as well as the band: a band between jobs says nothing for a lone job.
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [p.ci95[1] - p.mean if p.ci95 else 0 for p in points],
+                "arrayminus": [p.mean - p.ci95[0] if p.ci95 else 0 for p in points],
+                "color": "#57606a",
+                "thickness": 1.5,
+                "width": 6,
+            },
             "text": [
                 f"job #{p.job_id}{' · ' + p.label if p.label else ''} · {p.verdict} · {p.n} seeds"
                 for p in points
