@@ -24,6 +24,19 @@ from seedlab.status import TERMINAL_JOB_STATUSES
 
 def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobReport:
     """Status, verdict with evidence, spread across seeds, and every run."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    finished = job.status in TERMINAL_JOB_STATUSES
+    key = (job.id, job.finished_at)
+    if finished and (cached := cache.reports.get(key)) is not None:
+        report: JobReport = cached
+        return report
+    report = _build_report(session, job_id, cache)
+    if finished:
+        cache.reports.put(key, report)
+    return report
+
+
+def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobReport:
     job = jobs_repository.job_with_runs(session=session, job_id=job_id)
     curves = runs_repository.job_curves(session=session, job_id=job.id)
     data = {run.id: runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs}

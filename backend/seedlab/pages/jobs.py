@@ -125,7 +125,8 @@ def job_context(
     """Everything the job page and its fragments render."""
     report = jobs_report.build_report(session=session, job_id=job_id, cache=cache)
     # Already in the session's identity map: the label and start time the report leaves out.
-    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    terminal = report.status in TERMINAL_JOB_STATUSES
     seed_count = max((m.n for m in report.metrics.values()), default=0)
     runs_page = report.runs[runs_offset : runs_offset + RUNS_PAGE]
     return {
@@ -143,15 +144,26 @@ def job_context(
         else None,
         "label": job.label,
         "started_at": job.started_at,
-        "terminal": report.status in TERMINAL_JOB_STATUSES,
+        "terminal": terminal,
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
-        "variation": fingerprints_service.job_variation(
-            session=session, job_id=job.id, runs=job.runs
-        ),
+        "variation": _variation(session, job_id, cache, terminal=terminal),
         "run_pair": _run_pair(report),
     }
+
+
+def _variation(session: Session, job_id: int, cache: ResultCache, *, terminal: bool) -> Any:
+    """The job's environment variation; a finished job's comes from the cache once computed."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    key = (job.id, job.finished_at)
+    if terminal and (cached := cache.variations.get(key)) is not None:
+        return cached
+    runs = jobs_repository.job_with_runs(session=session, job_id=job_id).runs
+    variation = fingerprints_service.job_variation(session=session, job_id=job.id, runs=runs)
+    if terminal:
+        cache.variations.put(key, variation)
+    return variation
 
 
 def _run_pair(report: JobReport) -> tuple[int, int] | None:
