@@ -137,7 +137,7 @@ def test_walk_clone_watch_verdict_strip_experiment_filter(
         page.wait_for_function(
             "(document.getElementById('overlay').data || []).some(t => t.x.length === 2)"
         )
-        page.screenshot(path=str(shots / "job-running.png"), full_page=False)
+        page.screenshot(path=str(shots / "job-running.png"), full_page=True)
 
     live_driver.complete_next(epochs=4, midway=halfway)
     page.wait_for_function(

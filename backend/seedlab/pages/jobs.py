@@ -82,7 +82,11 @@ def verdict_line(report: JobReport) -> str:
             f"Not checked: {summary} Clone this job with repeats of 2 or more "
             "(for example 42:5x2) to check it."
         )
-    return f"Not checked yet: {summary} It is checked as soon as a seed has two succeeded runs."
+    done = report.run_counts.get(RunStatus.SUCCEEDED.value, 0)
+    return (
+        f"Not checked yet ({done} of {len(report.runs)} runs succeeded): determinism is checked "
+        "as soon as a seed has two succeeded runs."
+    )
 
 
 def evidence_rows(report: JobReport) -> dict[str, Any]:
