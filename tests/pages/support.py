@@ -71,34 +71,21 @@ def fake_fingerprint() -> dict[str, Any]:
             "hash_seed": "0",
             "hash_randomization": True,
         },
-        "os": {
-            "system": "Linux",
-            "release": "6.1",
-            "platform": "Linux-6.1-x86_64",
-            "machine": "x86_64",
-        },
+        "os": {"system": "Linux", "release": "6.1", "platform": "Linux-6.1-x86_64",
+               "machine": "x86_64"},
         "hostname": "test-host",
         "cpu": {"model": "Test CPU 9000", "cores": 8, "isa_flags": ["avx", "avx2", "fma"]},
         "tensorflow": {"version": "2.18.0", "build": {}},
-        "packages": {
-            "numpy": "2.0.2",
-            "keras": "3.6.0",
-            "scipy": "1.14.1",
-            "scikit-learn": "1.5.2",
-            "tensorflow": "2.18.0",
-        },
+        "packages": {"numpy": "2.0.2", "keras": "3.6.0", "scipy": "1.14.1",
+                     "scikit-learn": "1.5.2", "tensorflow": "2.18.0"},
         "distributions": ["keras==3.6.0", "numpy==2.0.2", "tensorflow==2.18.0"],
         "gpu": {"devices": [], "driver": None},
         "env": {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},
         "onednn": "default (on)",
         "op_determinism": True,
         "threads": {"inter_op": 1, "intra_op": 1},
-        "experiment": {
-            "name": "credit_risk_mlp",
-            "version": "1",
-            "entrypoint": "x:y",
-            "source_hash": "ab" * 32,
-        },
+        "experiment": {"name": "credit_risk_mlp", "version": "1",
+                       "entrypoint": "x:y", "source_hash": "ab" * 32},
     }
 
 
@@ -152,16 +139,9 @@ class AgentDriver:
             {
                 "attempt": attempt,
                 "applied_profile": {
-                    "seed": seed,
-                    "hash_seed": "0",
-                    "python_seed": seed,
-                    "numpy_seed": seed,
-                    "tf_seed": seed,
-                    "op_determinism": True,
-                    "inter_op_threads": 1,
-                    "intra_op_threads": 1,
-                    "isolation": "fork",
-                    "profile": "full",
+                    "seed": seed, "hash_seed": "0", "python_seed": seed, "numpy_seed": seed,
+                    "tf_seed": seed, "op_determinism": True, "inter_op_threads": 1,
+                    "intra_op_threads": 1, "isolation": "fork", "profile": "full",
                 },
                 "fingerprint_hash": hashlib.sha256(repr(fingerprint).encode()).hexdigest(),
                 "fingerprint": fingerprint,
@@ -181,15 +161,15 @@ class AgentDriver:
         ]
         if midway is not None:
             half = max(epochs // 2, 1)
-            first = [
-                {**s, "steps": s["steps"][:half], "values": s["values"][:half]} for s in series
-            ]
+            first = [{**s, "steps": s["steps"][:half], "values": s["values"][:half]}
+                     for s in series]
             self._post(
                 f"/api/v1/agent/runs/{run_id}/points",
                 {"attempt": attempt, "series": first, "epoch": half, "epochs": epochs},
             )
             midway(a)
-            rest = [{**s, "steps": s["steps"][half:], "values": s["values"][half:]} for s in series]
+            rest = [{**s, "steps": s["steps"][half:], "values": s["values"][half:]}
+                    for s in series]
             self._post(
                 f"/api/v1/agent/runs/{run_id}/points",
                 {"attempt": attempt, "series": rest, "epoch": epochs, "epochs": epochs},
@@ -202,11 +182,8 @@ class AgentDriver:
         epoch_sums = [checksum(seed, e, salt if e > 2 else "") for e in range(1, epochs + 1)]
         finish: dict[str, Any] = {"attempt": attempt, "status": "succeeded", "seconds": 1.25}
         if fail:
-            finish.update(
-                status="failed",
-                error=fail,
-                traceback="Traceback (most recent call last):\n  ...\n" + fail,
-            )
+            finish.update(status="failed", error=fail,
+                          traceback="Traceback (most recent call last):\n  ...\n" + fail)
         else:
             finish.update(
                 final_metrics={s["key"]: s["values"][-1] for s in series},

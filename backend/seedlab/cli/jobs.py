@@ -136,7 +136,9 @@ def status(
     _show(report, as_json)
 
 
-def cancel(job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = None) -> None:
+def cancel(
+    job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = None
+) -> None:
     """Cancel a job: queued runs are cancelled, running ones stopped."""
     with server_call(server) as client:
         result = client.post(f"/api/v1/jobs/{job}/cancel")
@@ -153,3 +155,5 @@ def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
     for item in items:
         defaults = " ".join(f"{k}={v}" for k, v in item["defaults"].items())
         typer.echo(f"{item['name']} (v{item['version']}): {item['description']}\n  {defaults}")
+
+
