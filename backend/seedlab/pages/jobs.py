@@ -13,6 +13,7 @@ from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, WITHIN_TOLERANCE
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER, QUANTILE_RUNS
 from seedlab.charts.strip import StripSample, strip_figure
+from seedlab.datasets import service as datasets_service
 from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
 from seedlab.errors import NotFound
 from seedlab.fingerprints import service as fingerprints_service
@@ -262,6 +263,7 @@ def new_job_page(
             )
     context = new_job_context(experiment, clone=source)
     context["clone_id"] = clone
+    context["datasets"] = datasets_service.form_choices(session=session)
     return templates.TemplateResponse(request, "job_new.html", context)
 
 
