@@ -194,15 +194,16 @@ def test_walk_clone_watch_verdict_strip_experiment_filter(
     page.screenshot(path=str(shots / "jobs-filtered.png"), full_page=False)
     check_accessible(page, checked)
 
-    # The remaining pages: the run page, a run pair, an error page.
+    # The remaining pages: the run page, a run pair, an error page, the form, the data sets.
     run_id = report["runs"][0]["id"]
     for url in (
         f"/runs/{run_id}",
         f"/runs/{report['runs'][0]['id']}/diff/{report['runs'][3]['id']}",
         "/no/such/page",
         "/jobs/new",
+        "/datasets",
     ):
         page.goto(url)
         page.wait_for_load_state("load")
         check_accessible(page, checked)
-    assert len(checked) == 10  # jobs list, form, two job pages, experiment, compare, 4 more
+    assert len(checked) == 11  # jobs list, form, two job pages, experiment, compare, 5 more
