@@ -1,7 +1,7 @@
 """Job verdict: stored when a job reaches a terminal status, so the jobs list can filter on it.
 
 Revision ID: 0007_job_verdict
-Revises: 0005_datasets
+Revises: 0006_agent_catalog
 Create Date: 2026-12-01 04:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_job_verdict"
-down_revision: str | None = "0005_datasets"
+down_revision: str | None = "0006_agent_catalog"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

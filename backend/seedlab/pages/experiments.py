@@ -14,9 +14,10 @@ from seedlab.analysis.spread import compute_spread
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.charts.history import HistoryPoint, history_figure
 from seedlab.charts.overlay import default_metric
-from seedlab.deps import ReadSession
+from seedlab.config import Settings
+from seedlab.deps import ReadSession, SettingsDep
 from seedlab.errors import NotFound
-from seedlab.experiments import catalog
+from seedlab.experiments import service as experiments_service
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
 from seedlab.pages.templating import render_page
@@ -49,11 +50,12 @@ def _job_row(job: Job, metric: str | None) -> dict[str, Any]:
 
 
 def experiment_context(
-    session: Session, name: str, metric: str, profile: str, params: list[str]
+    session: Session, settings: Settings, name: str, metric: str, profile: str, params: list[str]
 ) -> dict[str, Any]:
     """The experiment's jobs (filtered), the metric's history chart and the filter choices."""
     every = jobs_repository.experiment_jobs(session=session, experiment=name, profile=None)
-    if not every and name not in {spec.name for spec in catalog.list_experiments()}:
+    known = experiments_service.server_catalog(session=session, settings=settings)
+    if not every and name not in {item.name for item in known}:
         raise NotFound(f"experiment {name!r} is neither in the catalog nor used by any job")
     # Parameters whose value differs between jobs: the ones worth filtering on.
     values: dict[str, set[str]] = {}
@@ -107,6 +109,7 @@ def experiment_page(
     name: str,
     request: Request,
     session: ReadSession,
+    settings: SettingsDep,
     metric: str = "",
     profile: str = "",
     param: Annotated[list[str], Query(description="key=value (JSON) filters")] = [],  # noqa: B006
@@ -115,5 +118,5 @@ def experiment_page(
     return render_page(
         request,
         "experiment.html",
-        lambda: experiment_context(session, name, metric.strip(), profile.strip(), param),
+        lambda: experiment_context(session, settings, name, metric.strip(), profile.strip(), param),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedlab.datasets.params import COLUMN_WIDGET, COLUMNS_WIDGET, DATASET_WIDGET, SOURCE, WIDGET
-from seedlab.experiments import catalog
+from seedlab.experiments.service import CatalogItem
 from seedlab.jobs.schemas import JobCreate
 from seedlab.jobs.seedplan import SeedPlan
 from seedlab.profiles import PRESETS, TOGGLES, ProfileSpec
@@ -129,11 +129,12 @@ def clone_values(clone: JobCreate) -> dict[str, Any]:
     }
 
 
-def new_job_context(experiment: str | None, clone: JobCreate | None = None) -> dict[str, Any]:
-    """Every experiment with its generated fields, the presets and the toggles (pre-filled
-    from a cloned job's submission when one is given)."""
-    specs = catalog.list_experiments()
-    names = [spec.name for spec in specs]
+def new_job_context(
+    experiment: str | None, items: list[CatalogItem], clone: JobCreate | None = None
+) -> dict[str, Any]:
+    """Every catalog experiment with its fields and whether it is online; presets; toggles
+    (pre-filled from a cloned job's submission when one is given)."""
+    names = [item.name for item in items]
     default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
     if clone is not None and clone.experiment in names:
         experiment = clone.experiment
@@ -151,21 +152,24 @@ def new_job_context(experiment: str | None, clone: JobCreate | None = None) -> d
         }
     )
 
-    def defaults(spec: Any) -> dict[str, Any]:
-        base: dict[str, Any] = spec.validate_params({})
-        if clone is not None and spec.name == clone.experiment:
+    def defaults(item: CatalogItem) -> dict[str, Any]:
+        base = dict(item.defaults)
+        if clone is not None and item.name == clone.experiment:
             base.update(clone.params)
         return base
 
     return {
         "experiments": [
             {
-                "name": spec.name,
-                "version": spec.version,
-                "description": spec.description,
-                "fields": form_fields(spec.params_schema(), defaults(spec)),
+                "name": item.name,
+                "version": item.version,
+                "description": item.description,
+                "online": item.online,
+                "agents": item.agents,
+                "source": item.source,
+                "fields": form_fields(item.params_schema, defaults(item)),
             }
-            for spec in specs
+            for item in items
         ],
         "selected": experiment if experiment in names else default,
         "default_seeds": values["seeds"],

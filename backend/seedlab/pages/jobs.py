@@ -16,6 +16,7 @@ from seedlab.charts.strip import StripSample, strip_figure
 from seedlab.datasets import service as datasets_service
 from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
 from seedlab.errors import NotFound
+from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import creation as jobs_creation
 from seedlab.jobs import report as jobs_report
@@ -200,6 +201,7 @@ JOB_FILTERS = ("experiment", "status", "verdict", "profile", "q")
 def jobs_page(
     request: Request,
     session: ReadSession,
+    settings: SettingsDep,
     offset: int = Query(0, ge=0),
     experiment: str = "",
     status: str = "",
@@ -207,7 +209,8 @@ def jobs_page(
     profile: str = "",
     q: str = "",
 ) -> Response:
-    """Jobs matching the filters, newest first, a page at a time."""
+    """Jobs matching the filters, newest first, a page at a time; a banner for sources live
+    agents failed to load."""
     filters = {
         "experiment": experiment.strip(),
         "status": status.strip(),
@@ -231,6 +234,9 @@ def jobs_page(
         "jobs.html",
         {
             "jobs": jobs,
+            "failed_sources": experiments_service.failed_sources(
+                session=session, settings=settings
+            ),
             "filters": filters,
             "filtered": bool(active),
             # Pager links keep the filters: only the offset changes.
@@ -249,6 +255,7 @@ def jobs_page(
 def new_job_page(
     request: Request,
     session: ReadSession,
+    settings: SettingsDep,
     experiment: str | None = None,
     clone: int | None = Query(None, description="a job whose submission pre-fills the form"),
 ) -> Response:
@@ -261,7 +268,8 @@ def new_job_page(
             return templates.TemplateResponse(
                 request, "not_found.html", {"message": exc.message}, status_code=404
             )
-    context = new_job_context(experiment, clone=source)
+    items = experiments_service.server_catalog(session=session, settings=settings)
+    context = new_job_context(experiment, items, clone=source)
     context["clone_id"] = clone
     context["datasets"] = datasets_service.form_choices(session=session)
     return templates.TemplateResponse(request, "job_new.html", context)
