@@ -11,9 +11,13 @@ import logging
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from seedlab.experiments.project import CommandSpec
 
 log = logging.getLogger("seedlab.experiments")
 
@@ -33,6 +37,9 @@ class ExperimentSpec:
     description: str
     params_model: type[BaseModel]
     entrypoint: str
+    # Set for an experiment declared as a command in a project file (run by the launcher as a
+    # script, never imported); None for a training function.
+    command: CommandSpec | None = None
 
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (drives the browser form)."""
@@ -157,12 +164,23 @@ def _module_plugins() -> list[ExperimentSpec]:
     return specs
 
 
+def _project_experiments() -> list[ExperimentSpec]:
+    """Command experiments of the project file in the working directory (see project.py)."""
+    from seedlab.experiments.project import ProjectFileError, load_project
+
+    try:
+        return load_project(Path.cwd())
+    except (ProjectFileError, OSError) as exc:  # same rule as plugins: loud, not fatal
+        log.error("cannot load the project file: %s", exc)
+        return []
+
+
 def list_experiments() -> list[ExperimentSpec]:
     """Built-in and plugin experiments, sorted by name (a plugin cannot shadow a built-in)."""
     from seedlab.experiments.diagnostic_specs import DIAGNOSTIC  # it imports ExperimentSpec
 
     by_name = {spec.name: spec for spec in (*BUILTIN, *DIAGNOSTIC)}
-    for spec in _entry_point_plugins() + _module_plugins():
+    for spec in _entry_point_plugins() + _module_plugins() + _project_experiments():
         if spec.name in by_name and by_name[spec.name] is not spec:
             log.warning("experiment plugin %s ignored: the name is already taken", spec.name)
             continue

@@ -132,8 +132,14 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dict[str, Any]]:
-    """Fingerprint of this process; returns (content hash, data)."""
+def capture(
+    *, experiment: str, version: str, entrypoint: str, source_digest: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Fingerprint of this process; returns (content hash, data).
+
+    source_digest replaces the entrypoint module's hash when the code is not a module (a
+    command experiment's project sources).
+    """
     import tensorflow as tf
 
     from seedlab.runner.setup import onednn_state
@@ -175,7 +181,7 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
             "name": experiment,
             "version": version,
             "entrypoint": entrypoint,
-            "source_hash": source_hash(entrypoint),
+            "source_hash": source_digest or source_hash(entrypoint),
         },
     }
     return fingerprint_hash(data), data

@@ -163,6 +163,9 @@ class RunContext:
         class _ReportEpochs(keras.callbacks.Callback):  # type: ignore[misc]
             """Reports each finished epoch to the run context."""
 
+            # Lets autolog's fit hook see that this fit already reports (no double epochs).
+            seedlab_reporter = True
+
             def set_model(self, model: Any) -> None:
                 super().set_model(model)
                 if context.trace_steps_enabled:
