@@ -63,25 +63,42 @@ def configure_tensorflow(profile: Profile, *, seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def applied_state(profile: Profile, *, seed: int, isolation: str) -> dict[str, Any]:
-    """The `applied` event's profile: what is in effect, read back from TF where possible."""
-    import tensorflow as tf
+def applied_state(
+    profile: Profile, *, seed: int, isolation: str, tensorflow: bool = True
+) -> dict[str, Any]:
+    """The `applied` event's profile: what is in effect, read back from TF where possible.
 
-    from seedlab.runner.tfstate import op_determinism_enabled
-
-    return {
+    tensorflow=False: the process never imported TF (a command script), so no TF control was
+    applied and the TF fields say so (None) instead of importing it.
+    """
+    state: dict[str, Any] = {
         "seed": seed,
         "hash_seed": os.environ.get("PYTHONHASHSEED"),
         "hash_randomization": bool(sys.flags.hash_randomization),
         "python_seed": seed if profile.python_seed else None,
         "numpy_seed": seed if profile.numpy_seed else None,
-        "tf_seed": seed if profile.tf_seed else None,
-        "tf_data_seed": seed if profile.tf_data_seed else None,
-        "op_determinism": op_determinism_enabled(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "onednn": onednn_state(),
+        "tf_seed": None,
+        "tf_data_seed": None,
+        "op_determinism": None,
+        "inter_op_threads": None,
+        "intra_op_threads": None,
+        "onednn": "TensorFlow not imported",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "isolation": isolation,
         "profile": profile.name,
     }
+    if not tensorflow:
+        return state
+    import tensorflow as tf
+
+    from seedlab.runner.tfstate import op_determinism_enabled
+
+    state.update(
+        tf_seed=seed if profile.tf_seed else None,
+        tf_data_seed=seed if profile.tf_data_seed else None,
+        op_determinism=op_determinism_enabled(),
+        inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+        onednn=onednn_state(),
+    )
+    return state

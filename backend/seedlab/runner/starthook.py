@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType, TracebackType
 from typing import Any
 
+from seedlab.fingerprints.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter
 from seedlab.runner.profile import Profile
 
@@ -191,16 +192,44 @@ class StartHook:
         """
         try:
             if self.context is None:
-                import tensorflow  # noqa: F401 - a script without TF: applied + fingerprint
-            if self.context is None:
-                return
-            self.context.flush_fingerprint()
-            if self.context.epoch_checksums and not self.failed:
-                self.events.emit("done", **self.context.done_fields())
+                self._report_without_tensorflow()
+            else:
+                self.context.flush_fingerprint()
+                if self.context.epoch_checksums and not self.failed:
+                    self.events.emit("done", **self.context.done_fields())
         except Exception as exc:  # reporting must not turn a finished script into a crash
             self._report_error(exc, traceback.format_exc())
         finally:
             self.events.close()
+
+    def _report_without_tensorflow(self) -> None:
+        """`applied` and the fingerprint of a script that never imported TensorFlow.
+
+        TF cannot be imported at interpreter exit, and the script did not use it: its controls
+        were not applied, and the run page says so.
+        """
+        from seedlab.fingerprints.capture import capture
+        from seedlab.runner.setup import applied_state
+
+        not_used = "not applied: the script never imported TensorFlow"
+        for name in ("tf_seed", "op_determinism", "tf_data_seed", "keras_fit"):
+            self.how[name] = not_used
+        if self.profile.single_thread:
+            self.how["single_thread"] = "OMP_NUM_THREADS=1 in the environment before start"
+        applied = applied_state(
+            self.profile, seed=self.seed, isolation="process", tensorflow=False
+        )
+        self.events.emit("applied", profile={**applied, "how": self.how})
+        _hash, fingerprint = capture(
+            experiment=self.spec["experiment"],
+            version=self.spec["version"],
+            entrypoint=self.spec["entrypoint"],
+            source_digest=self.spec["source_digest"],
+            tensorflow=False,
+        )
+        fingerprint["experiment"]["command"] = self.spec["command"]
+        fingerprint["data_hash"] = None
+        self.events.emit("fingerprint", hash=fingerprint_hash(fingerprint), data=fingerprint)
 
 
 class _ImportWatcher(importlib.abc.MetaPathFinder):
