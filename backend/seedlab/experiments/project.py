@@ -55,9 +55,13 @@ class CommandSpec:
     sources_digest: str = ""
 
     def argv(self, params: dict[str, Any], *, seed: int, python: str) -> list[str]:
-        """The command's argv for these params (no shell); a leading `python` is `python`."""
+        """The command's argv for these params (no shell); a leading `python` is `python`.
+
+        The template is split first and each word filled in after, so a value with spaces or
+        quotes stays one argument and can never add flags of its own.
+        """
         values = {name: _render(value) for name, value in params.items()}
-        argv = shlex.split(self.template.format(**values, seed=seed))
+        argv = [word.format(**values, seed=seed) for word in shlex.split(self.template)]
         if argv and argv[0] == "python":
             argv[0] = python
         return argv
