@@ -216,7 +216,8 @@ def _param_field(at: str, name: str, spec: Any) -> tuple[Any, Any]:
     where = f'{at}: parameter "{name}"'
     if not PARAM_NAME_PATTERN.match(name) or name in BUILTIN_PLACEHOLDERS:
         raise ProjectFileError(
-            f"{where}: invalid name; use a Python identifier other than {list(BUILTIN_PLACEHOLDERS)}"
+            f"{where}: invalid name; use a Python identifier other than "
+            f"{list(BUILTIN_PLACEHOLDERS)}"
         )
     if not isinstance(spec, dict):
         raise ProjectFileError(f'{where}: must be a table such as {{ type = "int", default = 5 }}')
@@ -225,7 +226,9 @@ def _param_field(at: str, name: str, spec: Any) -> tuple[Any, Any]:
         raise ProjectFileError(f"{where}: unknown keys {unknown}; allowed are {list(PARAM_KEYS)}")
     kind = spec.get("type")
     if kind not in PARAM_TYPES:
-        raise ProjectFileError(f'{where}: field "type" is {kind!r}; allowed are {list(PARAM_TYPES)}')
+        raise ProjectFileError(
+            f'{where}: field "type" is {kind!r}; allowed are {list(PARAM_TYPES)}'
+        )
     python_type: Any
     bounds: dict[str, Any] = {}
     if kind == "choice":

@@ -20,13 +20,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import seedlab
 from seedlab.runner.context import steady_seconds_per_epoch
 from seedlab.runner.events import EventWriter
 from seedlab.runner.profile import Profile
 from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV
+
+if TYPE_CHECKING:
+    from seedlab.experiments.catalog import ExperimentSpec
 
 HOOK_DIR = Path(__file__).resolve().parent / "hook"
 STDERR_TAIL_BYTES = 4000
@@ -94,10 +97,13 @@ def metrics_line(text: str) -> dict[str, Any] | None:
     return value
 
 
-def hook_environment(spec: dict[str, Any], experiment: Any, argv: list[str], fd: int) -> dict[str, str]:
+def hook_environment(
+    spec: dict[str, Any], experiment: ExperimentSpec, argv: list[str], fd: int
+) -> dict[str, str]:
     """The command's environment: this one plus the seed, the hook and op determinism."""
     profile = Profile.model_validate(spec["profile"])
     command = experiment.command
+    assert command is not None  # checked by the caller
     package_root = str(Path(seedlab.__file__).resolve().parent.parent)
     env = dict(os.environ)
     # The hook first (its sitecustomize), then this seedlab, then whatever the agent had.
@@ -212,9 +218,9 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
         return 1
     if command.metrics_file is not None and command.metrics_file.exists():
         for text in command.metrics_file.read_text(encoding="utf-8").splitlines():
-            line = metrics_line(text)
-            if line is not None:
-                events.record(line, timed=False)  # a FloatingPointError fails the run
+            parsed = metrics_line(text)
+            if parsed is not None:
+                events.record(parsed, timed=False)  # a FloatingPointError fails the run
     if "done" in held:
         events.emit("done", **held["done"])
         return 0
