@@ -24,6 +24,7 @@ test-deps: $(BIN)/python
 lint: test-deps
 	$(BIN)/ruff check backend tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)

@@ -18,10 +18,10 @@ from common import median, report
 from tests.livesystem import TOKEN, LiveSystem
 
 from seedlab.agent.client import SeedlabClient
-from seedlab.agent.worker import Agent, _RunState
+from seedlab.agent.worker import AgentWorker, _RunState
 
 
-class TimedAgent(Agent):
+class TimedAgent(AgentWorker):
     """An agent that notes when it sent each claim and when each first epoch arrived."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -21,8 +21,9 @@ from tests.livesystem import LiveSystem
 from seedlab.db import Database
 from seedlab.experiments import service as experiments_service
 from seedlab.jobs.models import Job
-from seedlab.runner.profile import resolve_profile
-from seedlab.runs import service as runs_service
+from seedlab.migrate import upgrade_to_head
+from seedlab.profiles import resolve_profile
+from seedlab.runs import repository as runs_repository
 from seedlab.runs.models import MetricPoint, Run
 
 PROFILE = resolve_profile("full").model_dump()
@@ -121,7 +122,7 @@ def populate(db: Database, jobs: int, runs_per_job: int) -> int:
     # keeps only points, like runs finished before migration 0004.
     with db.write() as session:
         for run in session.scalars(select(Run).where(Run.job_id == big)):
-            runs_service.store_curves(session=session, run=run)
+            runs_repository.store_curves(session=session, run=run)
     return big
 
 
@@ -176,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'seedlab.db'}")
-        db.upgrade()
+        upgrade_to_head(db.engine)
         started = time.perf_counter()
         big = populate(db, args.jobs, args.runs_per_job)
         fill = time.perf_counter() - started

@@ -11,6 +11,7 @@ import pytest
 
 from seedlab.config import Settings
 from seedlab.db import Database
+from seedlab.migrate import upgrade_to_head
 
 PG_ADMIN_URL = os.environ.get(
     "SEEDLAB_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,7 +68,7 @@ def database(database_url: str) -> Iterator[Database]:
     from seedlab.experiments import service as experiments_service
 
     db = Database(database_url)
-    db.upgrade()
+    upgrade_to_head(db.engine)
     with db.write() as session:
         experiments_service.sync_catalog(session=session)
     yield db

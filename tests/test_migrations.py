@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 import seedlab.models  # noqa: F401
 from seedlab.db import Base, Database
-from seedlab.migrations.runner import alembic_config
+from seedlab.migrate import alembic_config, upgrade_to_head
 
 
 def test_single_head() -> None:
@@ -20,8 +20,8 @@ def test_single_head() -> None:
 def test_upgrade_then_autogenerate_finds_no_difference(database_url: str) -> None:
     db = Database(database_url)
     try:
-        db.upgrade()
-        db.upgrade()  # idempotent: a restart must not fail
+        upgrade_to_head(db.engine)
+        upgrade_to_head(db.engine)  # idempotent: a restart must not fail
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(context, Base.metadata)

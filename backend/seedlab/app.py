@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from seedlab import __version__
+from seedlab.cache import ResultCache
 from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings, get_settings
 from seedlab.db import Database
@@ -18,11 +19,10 @@ from seedlab.divergence.router import router as divergence_router
 from seedlab.errors import AppError
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
-from seedlab.fingerprints.diff_router import router as diff_router
 from seedlab.fingerprints.router import router as fingerprints_router
 from seedlab.jobs.router import router as jobs_router
-from seedlab.pages.router import router as pages_router
-from seedlab.pages.static import router as static_router
+from seedlab.migrate import upgrade_to_head
+from seedlab.pages import router as pages_router
 from seedlab.queue import service as queue_service
 from seedlab.queue.router import public_router as agents_router
 from seedlab.queue.router import router as agent_protocol_router
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database.upgrade()
+        upgrade_to_head(database.engine)
         with database.write() as session:
             experiments_service.sync_catalog(session=session)
         reaper = LeaseReaper(database, settings.reaper_interval_seconds)
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.cache = ResultCache()
 
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
@@ -100,12 +101,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         jobs_router,
         runs_router,
         fingerprints_router,
-        diff_router,
         divergence_router,
         compare_router,
         agents_router,
         agent_protocol_router,
-        static_router,
         pages_router,
     ):
         app.include_router(router)

@@ -9,6 +9,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+DEFAULT_MAX_ZYGOTES = 2
+
 
 class Settings(BaseSettings):
     """Server and agent settings; every field can be set as SEEDLAB_<NAME>."""
@@ -22,6 +25,10 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20)
     max_runs_per_job: int = Field(default=1000, ge=1)
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
+    # Client side: the server the CLI and agents talk to.
+    server: str = DEFAULT_SERVER
+    # Agent side: zygotes kept alive per agent (each keeps TensorFlow imported, ~640 MB).
+    max_zygotes: int = Field(default=DEFAULT_MAX_ZYGOTES, ge=1)
 
     def resolved_database_url(self) -> str:
         """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""

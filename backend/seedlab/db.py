@@ -1,4 +1,4 @@
-"""Database: declarative base, engine setup for SQLite and PostgreSQL, sessions, migrations."""
+"""Database: declarative base, engine setup for SQLite and PostgreSQL, sessions."""
 
 from __future__ import annotations
 
@@ -142,12 +142,6 @@ class Database:
         finally:
             session.rollback()
             session.close()
-
-    def upgrade(self) -> None:
-        """Apply every Alembic migration (idempotent)."""
-        from seedlab.migrations.runner import upgrade_to_head
-
-        upgrade_to_head(self.engine)
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from seedlab.cache import ResultCache
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.errors import Unauthorized
@@ -36,6 +37,11 @@ def _read_session(request: Request) -> Iterator[Session]:
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _cache(request: Request) -> ResultCache:
+    cache: ResultCache = request.app.state.cache
+    return cache
 
 
 def _agent_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -107,4 +113,5 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
 WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+CacheDep = Annotated[ResultCache, Depends(_cache)]
 AgentAuth = Depends(_agent_token)

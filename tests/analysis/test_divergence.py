@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedlab.analysis.divergence import TraceData, describe, locate_divergence
+from seedlab.analysis.divergence import TraceData, divergence_sentence, locate_divergence
 
 LAYERS = ["dense", "dense_1"]
 
@@ -53,7 +53,8 @@ def test_initial_weights_that_differ_are_an_initialisation_cause() -> None:
     assert not found.identical and not found.traced
     assert (found.epoch, found.step, found.cause) == (0, None, "initialisation")
     assert found.layers == ["dense_1"]
-    assert describe(found.summary()) == "before training: initial weights differ (dense_1)"
+    sentence = divergence_sentence(found.summary())
+    assert sentence == "before training: initial weights differ (dense_1)"
 
 
 def test_a_different_input_batch_is_a_data_order_cause_at_its_step() -> None:
@@ -66,7 +67,8 @@ def test_a_different_input_batch_is_a_data_order_cause_at_its_step() -> None:
     assert found.cause == "data_order" and found.inputs_differ is True
     assert found.layers == ["dense", "dense_1"]
     assert [row["input_differs"] for row in found.step_timeline] == [False, False, True, False]
-    assert describe(found.summary()) == "epoch 2, step 1: input batch differs (dense, dense_1)"
+    sentence = divergence_sentence(found.summary())
+    assert sentence == "epoch 2, step 1: input batch differs (dense, dense_1)"
 
 
 def test_same_inputs_and_different_weights_are_a_numeric_cause_naming_the_first_layers() -> None:

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from seedlab.analysis.spread import band, compute_spread
-from tests.analysis.factory import make_run
+from tests.factory import make_run
 
 # t(0.975, df=2) in closed form: for 2 degrees of freedom t_p = (2p - 1) * sqrt(2 / (4p(1 - p))).
 T_975_DF2 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))

@@ -7,7 +7,7 @@ import math
 
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
-from tests.analysis.factory import make_run
+from tests.factory import make_run
 
 CURVES = {"loss": [(1, 0.7), (2, 0.5)], "val_auc": [(1, 0.6), (2, 0.8)]}
 FINAL = {"loss": 0.5, "val_auc": 0.8}

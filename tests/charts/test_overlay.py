@@ -10,9 +10,11 @@ import plotly.graph_objects as go
 import pytest
 from plotly.colors import qualitative
 
+from seedlab.analysis.spread import as_arrays
 from seedlab.analysis.types import RunData
-from seedlab.charts.overlay import available_metrics, default_metric, overlay_figure
-from tests.analysis.factory import make_run
+from seedlab.charts import overlay
+from seedlab.charts.overlay import default_metric
+from tests.factory import make_run
 
 
 def _runs() -> list[RunData]:
@@ -24,6 +26,12 @@ def _runs() -> list[RunData]:
         make_run(13, 7, 2, status="running", curves={"val_auc": [(1, 0.5)]}),
         make_run(20, 99, 0, status="queued"),  # no points: no trace
     ]
+
+
+def overlay_figure(runs: list[RunData], metric: str, **options: Any) -> dict[str, Any]:
+    """The figure of the runs' own curves of the metric, as the report's packed curves give it."""
+    curves = {run.run_id: as_arrays(run.curves[metric]) for run in runs if run.curves.get(metric)}
+    return overlay.overlay_figure(runs, curves, metric, **options)
 
 
 def _run_traces(fig: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,9 +146,7 @@ def test_empty_input_gives_an_empty_figure() -> None:
     json.dumps(fig, allow_nan=False)
 
 
-def test_available_and_default_metric() -> None:
-    assert available_metrics(_runs()) == ["loss", "val_auc"]
-    assert available_metrics([make_run(1, 1, curves={"acc": []})]) == []
+def test_default_metric() -> None:
     assert default_metric(["loss", "val_accuracy", "val_auc"]) == "val_auc"
     assert default_metric(["loss", "val_accuracy"]) == "val_accuracy"
     assert default_metric(["loss", "val_loss"]) == "val_loss"

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from seedlab.agent.client import SeedlabClient
 from seedlab.app import create_app
-from seedlab.compare import cli as compare_cli
+from seedlab.cli import diagnosis as compare_cli
+from seedlab.cli import output as cli_output
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.pages.static import plotly_url
@@ -210,7 +211,7 @@ class _InProcessClient(SeedlabClient):
 
 
 def _cli(client: TestClient, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
-    monkeypatch.setattr(compare_cli, "SeedlabClient", lambda *_a, **_k: _InProcessClient(client))
+    monkeypatch.setattr(cli_output, "SeedlabClient", lambda *_a, **_k: _InProcessClient(client))
     app = typer.Typer()
     app.command()(compare_cli.compare)
     return CliRunner().invoke(app, list(args))

@@ -15,8 +15,10 @@ from seedlab.compare import service as compare_service
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.errors import InvalidInput, NotFound
-from seedlab.jobs import service as jobs_service
+from seedlab.jobs import creation
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.schemas import JobCreate
+from seedlab.pages import compare as compare_page
 
 A = [0.91, 0.92, 0.93, 0.90, 0.92]
 B = [0.93, 0.94, 0.95, 0.93, 0.94]
@@ -32,7 +34,7 @@ def make_job(
 ) -> int:
     """A job whose runs (seed order, then repeat) get these final metrics; None stays queued."""
     with database.write() as session:
-        job = jobs_service.create_job(
+        job = creation.create_job(
             session=session,
             payload=JobCreate(experiment="seed_card_mlp", seeds=seeds),
             settings=settings,
@@ -115,7 +117,7 @@ def test_one_succeeded_run_per_seed(database: Database, settings: Settings) -> N
     job = make_job(database, settings, finals, seeds="1:5x2")
     other = auc_job(database, settings, B)
     with database.write() as session:
-        runs = jobs_service.get_job(session=session, job_id=job).runs
+        runs = jobs_repository.get_job(session=session, job_id=job).runs
         next(r for r in runs if (r.seed, r.repeat) == (5, 0)).status = "failed"
     with database.read() as session:
         result = compare_service.compare_jobs(
@@ -188,7 +190,7 @@ def test_distribution_figure(database: Database, settings: Settings) -> None:
         result = compare_service.compare_jobs(
             session=session, job_a=job_a, job_b=job_b, metric="val_auc"
         )
-    figure = compare_service.distribution_figure(result)
+    figure = compare_page.comparison_figure(result)
     box_a, box_b = figure["data"]
     assert box_a["type"] == box_b["type"] == "box"
     assert box_a["boxpoints"] == "all"  # every seed is a visible point

@@ -14,7 +14,7 @@ from scipy import stats
 from seedlab.analysis.significance import (
     EXACT_POWER_LIMIT,
     compare_samples,
-    describe,
+    comparison_sentence,
     format_p,
     seeds_for_power,
 )
@@ -194,7 +194,7 @@ def test_sentence_when_welch_and_the_bootstrap_disagree() -> None:
         compare_samples(A, B, metric="val_auc"),
         p_welch=0.03, ci95=(-0.001, 0.05), significant=False,
     )
-    assert describe(c).startswith(
+    assert comparison_sentence(c).startswith(
         "The difference in val_auc is not clearly beyond seed noise: Welch's test gives "
         "p = 0.03 but the bootstrap CI includes 0 (B - A = 0.022, 95% CI -0.001 to 0.05,"
     )

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from seedlab.app import create_app
 from seedlab.config import Settings
 from seedlab.db import Database
-from seedlab.fingerprints.canonical import fingerprint_hash
-from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
+from seedlab.runner.canonical import fingerprint_hash
+from tests.factory import OTHER, create_job, fingerprint, start_run
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from seedlab.agent.client import ApiError
 from seedlab.app import create_app
+from seedlab.cli import diagnosis as diff_cli
+from seedlab.cli import output as cli_output
 from seedlab.config import Settings
 from seedlab.db import Database
-from seedlab.fingerprints import cli as diff_cli
-from tests.fingerprints.factory import OTHER, create_job, fingerprint, start_run
+from tests.factory import OTHER, create_job, fingerprint, start_run
 
 RESULT: dict[str, Any] = {
     "run_a": 3, "run_b": 4, "identical": False,
@@ -68,7 +69,7 @@ class _Forward:
 def app_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as http:
-        monkeypatch.setattr(diff_cli, "SeedlabClient", lambda *_a, **_k: _Forward(http))
+        monkeypatch.setattr(cli_output, "SeedlabClient", lambda *_a, **_k: _Forward(http))
         yield http
 
 

@@ -16,7 +16,7 @@ from seedlab.fingerprints.diff import (
     varying_applied,
     varying_fields,
 )
-from tests.fingerprints.factory import REMOVE, applied, fingerprint
+from tests.factory import REMOVE, applied, fingerprint
 
 
 def _by_name(fields: list[FieldDiff]) -> dict[str, FieldDiff]:

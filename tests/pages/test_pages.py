@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
-from seedlab.pages.router import fmt_num, form_fields
+from seedlab.pages.forms import form_fields
 from seedlab.pages.static import plotly_url
+from seedlab.pages.templating import fmt_num
 from seedlab.runs.models import RunTrace
 from tests.pages.support import METRICS, AgentDriver, checksum, table_rows
 

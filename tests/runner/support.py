@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedlab.profiles import Profile, ProfileSpec, resolve_profile
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
-from seedlab.runner.profile import Profile, ProfileSpec, resolve_profile
 
 # Small parameters: every built-in finishes in a few seconds, two epochs each.
 SMALL_PARAMS: dict[str, dict[str, Any]] = {

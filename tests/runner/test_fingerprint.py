@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seedlab.fingerprints.canonical import fingerprint_hash
-from seedlab.fingerprints.capture import cpu_info, environment_variables, jsonable
+from seedlab.runner.canonical import fingerprint_hash
+from seedlab.runner.fingerprint import cpu_info, environment_variables, jsonable
 from tests.runner.conftest import RunKey
 from tests.runner.support import RunResult
 
@@ -81,7 +81,7 @@ def test_jsonable_keeps_json_leaves_and_stringifies_the_rest() -> None:
 def test_launcher_and_canonical_hash_do_not_import_tensorflow() -> None:
     code = (
         "import sys\n"
-        "import seedlab.runner.launcher, seedlab.fingerprints.canonical\n"
+        "import seedlab.runner.launcher, seedlab.runner.canonical\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))\n"
     )
     result = subprocess.run(

@@ -12,8 +12,8 @@ from typing import Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.profiles import resolve_profile
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
-from seedlab.runner.profile import resolve_profile
 
 log = logging.getLogger("seedlab.agent")
 
@@ -58,7 +58,7 @@ def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
-class Agent:
+class AgentWorker:
     """One agent executes one run at a time; run several agents for parallel runs."""
 
     def __init__(

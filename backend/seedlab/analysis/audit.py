@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
 
-from seedlab.analysis.divergence import Divergence, TraceData, describe, locate_divergence
+from seedlab.analysis.divergence import (
+    Divergence,
+    TraceData,
+    divergence_sentence,
+    locate_divergence,
+)
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 
@@ -176,7 +181,7 @@ def _conclusion(report: dict[str, Any], baseline: PairOutcome | None) -> str:
         return f"The baseline runs (every control on) failed: {baseline.error}"
     if not baseline.bitwise:
         where = (
-            f" They first differ at {describe(baseline.first_divergence)}."
+            f" They first differ at {divergence_sentence(baseline.first_divergence)}."
             if baseline.first_divergence
             else ""
         )

@@ -229,7 +229,7 @@ def locate_divergence(a: TraceData, b: TraceData) -> Divergence:
     )
 
 
-def describe(divergence: dict[str, Any] | None) -> str:
+def divergence_sentence(divergence: dict[str, Any] | None) -> str:
     """One sentence for a divergence summary: where the runs first differ and how."""
     if not divergence or divergence.get("identical"):
         return "identical"

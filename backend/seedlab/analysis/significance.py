@@ -184,7 +184,7 @@ def _seed_count(n_a: int, n_b: int) -> str:
     return f"{n_a} seeds each" if n_a == n_b else f"{n_a} seeds for A, {n_b} for B"
 
 
-def describe(c: Comparison) -> str:
+def comparison_sentence(c: Comparison) -> str:
     """The plain-English sentence: who wins by how much, or that it is within seed noise."""
     count = _seed_count(c.n_a, c.n_b)
     unit = f" {c.metric}" if c.metric else ""
@@ -299,4 +299,4 @@ def compare_samples(
         bootstrap=bootstrap,
         rng_seed=rng_seed,
     )
-    return replace(draft, sentence=describe(draft))
+    return replace(draft, sentence=comparison_sentence(draft))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from plotly.colors import qualitative
 
 from seedlab.analysis.downsample import downsample_indices
-from seedlab.analysis.spread import CurveArrays, as_arrays, band_arrays, one_run_per_seed
+from seedlab.analysis.spread import CurveArrays, band_arrays, one_run_per_seed
 from seedlab.analysis.types import RunData
 
 # Plotly's default qualitative palette, cycled by seed order: one colour per seed.
@@ -24,11 +24,6 @@ BAND_FILL = "rgba(68,68,68,0.15)"
 BAND_LINE = "#222222"
 # Markers help on short curves but clutter long ones.
 MARKER_LIMIT = 50
-
-
-def available_metrics(runs: Iterable[RunData]) -> list[str]:
-    """Every metric with a curve in any run, sorted."""
-    return sorted({key for run in runs for key, points in run.curves.items() if points})
 
 
 def default_metric(metrics: Sequence[str]) -> str | None:
@@ -116,17 +111,6 @@ def _band_traces(
 
 
 def overlay_figure(
-    runs: Sequence[RunData], metric: str, *, show_band: bool = True, max_points: int | None = None
-) -> dict[str, Any]:
-    """One line per run (colour = seed, dash = repeat) plus a toggleable mean ± std band.
-
-    With max_points, each run's drawn line is downsampled; the band always uses full curves.
-    """
-    curves = {run.run_id: as_arrays(run.curves[metric]) for run in runs if run.curves.get(metric)}
-    return overlay_figure_arrays(runs, curves, metric, show_band=show_band, max_points=max_points)
-
-
-def overlay_figure_arrays(
     runs: Sequence[RunData],
     curves: Mapping[int, CurveArrays],
     metric: str,
@@ -134,7 +118,11 @@ def overlay_figure_arrays(
     show_band: bool = True,
     max_points: int | None = None,
 ) -> dict[str, Any]:
-    """overlay_figure() with each run's curve of the metric given as arrays, keyed by run id."""
+    """One line per run (colour = seed, dash = repeat) plus a toggleable mean ± std band.
+
+    Curves are each run's (steps, values) arrays of the metric, keyed by run id. With
+    max_points, each run's drawn line is downsampled; the band always uses full curves.
+    """
     # Colours follow all seeds of the job, so a seed keeps its colour whatever the metric.
     seeds = sorted({run.seed for run in runs})
     colour = {seed: PALETTE[i % len(PALETTE)] for i, seed in enumerate(seeds)}

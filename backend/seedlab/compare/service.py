@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.significance import compare_samples
 from seedlab.analysis.spread import one_run_per_seed
 from seedlab.analysis.types import RunData
-from seedlab.charts.overlay import PALETTE, default_metric
 from seedlab.compare.schemas import CompareResult, JobSample
-from seedlab.errors import AppError, InvalidInput
-from seedlab.jobs import service as jobs_service
+from seedlab.errors import InvalidInput
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
 from seedlab.runs import service as runs_service
 
@@ -23,7 +21,6 @@ BOOTSTRAP = 10_000
 LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
 LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
 BETTER_CHOICES: dict[str, bool | None] = {"auto": None, "higher": True, "lower": False}
-BETTER_LABELS = {"auto": "auto (lower for losses)", "higher": "higher", "lower": "lower"}
 
 
 def lower_is_better(metric: str) -> bool:
@@ -80,8 +77,8 @@ def compare_jobs(
     bootstrap: int = BOOTSTRAP,
 ) -> CompareResult:
     """Is job B better than job A on the metric beyond seed noise? 404 or 422 when it cannot say."""
-    first = jobs_service.get_job(session=session, job_id=job_a)
-    second = jobs_service.get_job(session=session, job_id=job_b)
+    first = jobs_repository.get_job(session=session, job_id=job_a)
+    second = jobs_repository.get_job(session=session, job_id=job_b)
     return _compare(first, second, metric, higher_is_better, bootstrap)
 
 
@@ -103,95 +100,11 @@ def _compare(
     return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict())
 
 
-def shared_metrics(first: Job, second: Job) -> list[str]:
+def shared_metrics(*, session: Session, job_a: int, job_b: int) -> list[str]:
     """Final metrics both jobs' chosen runs report, sorted."""
     names = [
-        {key for run in _chosen_runs(job) for key in run.final_metrics} for job in (first, second)
+        {key for run in _chosen_runs(jobs_repository.get_job(session=session, job_id=job_id))
+         for key in run.final_metrics}
+        for job_id in (job_a, job_b)
     ]
     return sorted(names[0] & names[1])
-
-
-def distribution_figure(result: CompareResult) -> dict[str, Any]:
-    """Plotly box plot of each job's seeds, every seed drawn as a point, A left and B right."""
-    traces = []
-    for role, sample, colour in (("A", result.a, PALETTE[0]), ("B", result.b, PALETTE[1])):
-        name = f"{role} · job {sample.job_id}"
-        traces.append(
-            {
-                "type": "box",
-                "name": name,
-                "y": sample.values,
-                "text": [
-                    f"seed {s} · run {r}" for s, r in zip(sample.seeds, sample.run_ids, strict=True)
-                ],
-                "boxpoints": "all",
-                "jitter": 0.5,
-                "pointpos": 0,
-                "boxmean": True,
-                "marker": {"color": colour, "size": 8, "opacity": 0.8},
-                "line": {"color": colour},
-                "hoveron": "points",
-                "hovertemplate": "%{text}<br>%{y:.6g}<extra>" + name + "</extra>",
-            }
-        )
-    return {
-        "data": traces,
-        "layout": {
-            "yaxis": {"title": {"text": result.metric}, "zeroline": False},
-            "showlegend": False,
-            "margin": {"l": 70, "r": 20, "t": 20, "b": 40},
-        },
-    }
-
-
-def _job_id(text: str, role: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise InvalidInput(f"job {role} must be a job id (a whole number), got {text!r}") from None
-
-
-def _page_result(session: Session, context: dict[str, Any]) -> None:
-    """Fill the shared metrics, then the result and its figure (raises AppError to show)."""
-    if context["better"] not in BETTER_CHOICES:
-        raise InvalidInput(f"better must be one of {', '.join(BETTER_CHOICES)}")
-    first = jobs_service.get_job(session=session, job_id=_job_id(context["a"], "A"))
-    second = jobs_service.get_job(session=session, job_id=_job_id(context["b"], "B"))
-    context["metrics"] = shared_metrics(first, second)
-    if not context["metric"]:
-        chosen = default_metric(context["metrics"])
-        if chosen is None:
-            raise InvalidInput(
-                f"jobs {first.id} and {second.id} share no final metric yet; "
-                "each needs succeeded runs that report the same metric"
-            )
-        context["metric"] = chosen
-    result = _compare(
-        first, second, context["metric"], BETTER_CHOICES[context["better"]], BOOTSTRAP
-    )
-    context["result"] = result
-    context["figure"] = distribution_figure(result)
-
-
-def page_context(*, session: Session, a: str, b: str, metric: str, better: str) -> dict[str, Any]:
-    """The compare page: the form's values, and the result or the error that prevented it."""
-    context: dict[str, Any] = {
-        "a": a.strip(),
-        "b": b.strip(),
-        "metric": metric.strip(),
-        "better": better,
-        "better_choices": list(BETTER_LABELS.items()),
-        "metrics": [],
-        "result": None,
-        "figure": None,
-        "error": None,
-        "status_code": 200,
-    }
-    if not context["a"] and not context["b"]:
-        return context  # the empty form
-    try:
-        _page_result(session, context)
-    except AppError as exc:
-        context["error"] = exc.message
-        context["status_code"] = exc.status_code
-    return context

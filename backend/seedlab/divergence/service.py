@@ -3,42 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.divergence import TraceData, locate_divergence
+from seedlab.cache import ResultCache
 from seedlab.divergence.schemas import DivergenceSummary, RunDivergence
 from seedlab.errors import InvalidInput
-from seedlab.fingerprints.models import Fingerprint
-from seedlab.lru import LruCache
-from seedlab.runs import service as runs_service
-from seedlab.runs.models import Run, RunTrace
+from seedlab.fingerprints import repository as fingerprints_repository
+from seedlab.runs import repository as runs_repository
+from seedlab.runs.models import Run
 
 # A report locates the divergence of this many non-identical seeds at most: each needs two traces.
 REPORT_SEEDS = 20
-# A trace is written once, when its run succeeds, so a pair's summary never changes: the live job
-# page, which rebuilds the report every few seconds, parses each pair's traces once.
-# Keyed by (database URL, run A, run B).
-_SUMMARIES: LruCache[tuple[str, int, int], DivergenceSummary] = LruCache(1024)
 
 
 def data_hashes(*, session: Session, runs: Iterable[Run]) -> dict[int, str | None]:
     """The data hash each run's fingerprint recorded (None without one), in one query."""
     runs = list(runs)
-    hashes = {run.fingerprint_hash for run in runs} - {None}
-    by_fingerprint: dict[str, Any] = (
-        {
-            row.hash: row.data.get("data_hash")
-            for row in session.execute(
-                select(Fingerprint.hash, Fingerprint.data).where(Fingerprint.hash.in_(hashes))
-            )
-        }
-        if hashes
-        else {}
-    )
-    return {run.id: by_fingerprint.get(run.fingerprint_hash or "") for run in runs}
+    hashes = {run.fingerprint_hash for run in runs if run.fingerprint_hash}
+    by_fingerprint = fingerprints_repository.data_by_hash(session=session, hashes=hashes)
+    return {
+        run.id: by_fingerprint.get(run.fingerprint_hash or "", {}).get("data_hash")
+        for run in runs
+    }
 
 
 def load_traces(
@@ -52,7 +40,7 @@ def load_traces(
     by_id = {run.id: run for run in runs}
     if not by_id:
         return {}
-    traces = session.scalars(select(RunTrace).where(RunTrace.run_id.in_(by_id))).all()
+    traces = runs_repository.traces(session=session, run_ids=list(by_id))
     data_hash = (
         known_data_hashes
         if known_data_hashes is not None
@@ -74,8 +62,8 @@ def load_traces(
 
 def run_divergence(*, session: Session, run_a: int, run_b: int) -> RunDivergence:
     """Where two runs first differ, with the epoch and step timelines."""
-    first = runs_service.get_run(session=session, run_id=run_a)
-    second = runs_service.get_run(session=session, run_id=run_b)
+    first = runs_repository.get_run(session=session, run_id=run_a)
+    second = runs_repository.get_run(session=session, run_id=run_b)
     traces = load_traces(session=session, runs=[first, second])
     for run in (first, second):
         if run.id not in traces:
@@ -93,16 +81,19 @@ def run_divergence(*, session: Session, run_a: int, run_b: int) -> RunDivergence
 
 
 def seed_divergences(
-    *, session: Session, runs: Sequence[Run], pairs: Sequence[tuple[int, int]]
+    *,
+    session: Session,
+    runs: Sequence[Run],
+    pairs: Sequence[tuple[int, int]],
+    cache: ResultCache,
 ) -> list[DivergenceSummary]:
-    """The first divergence of each given run pair whose runs both have a trace."""
+    """The first divergence of each given run pair whose runs both have a trace.
+
+    A trace is written once, when its run succeeds, so a pair's summary never changes: the live
+    job page, which rebuilds the report every few seconds, parses each pair's traces once.
+    """
     pairs = list(pairs)[:REPORT_SEEDS]
-    database = str(session.get_bind().engine.url)
-    known = {
-        pair: summary
-        for pair in pairs
-        if (summary := _SUMMARIES.get((database, *pair))) is not None
-    }
+    known = {pair: summary for pair in pairs if (summary := cache.divergences.get(pair))}
     wanted = {run_id for pair in pairs if pair not in known for run_id in pair}
     traces = load_traces(session=session, runs=[run for run in runs if run.id in wanted])
     found: list[DivergenceSummary] = []
@@ -112,7 +103,7 @@ def seed_divergences(
             summary = DivergenceSummary.model_validate(
                 locate_divergence(traces[a], traces[b]).summary()
             )
-            _SUMMARIES.put((database, a, b), summary)
+            cache.divergences.put((a, b), summary)
         if summary is not None:
             found.append(summary)
     return found

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from seedlab.experiments.catalog import CreditRiskParams, DigitsCnnParams, SeedCardParams
-from seedlab.runner.context import RunContext
+
+if TYPE_CHECKING:  # the runner imports this module, never the other way round
+    from seedlab.runner.context import RunContext
 
 
 def _dataset(x: Any, y: Any, *, batch_size: int, shuffle_seed: int | None) -> tf.data.Dataset:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from seedlab.experiments.project import CommandSpec
+from seedlab.experiments.spec import ExperimentSpec
 
 log = logging.getLogger("seedlab.experiments")
 
@@ -26,28 +24,6 @@ ENTRY_POINT_GROUP = "seedlab.experiments"
 # to add experiments without packaging them. The server and the agents must both see them.
 MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
 UINT32_MAX = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class ExperimentSpec:
-    """A named, versioned training function with a parameter schema."""
-
-    name: str
-    version: str
-    description: str
-    params_model: type[BaseModel]
-    entrypoint: str
-    # Set for an experiment declared as a command in a project file (run by the launcher as a
-    # script, never imported); None for a training function.
-    command: CommandSpec | None = None
-
-    def params_schema(self) -> dict[str, Any]:
-        """JSON schema of the parameters (drives the browser form)."""
-        return self.params_model.model_json_schema()
-
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Validated parameters with defaults filled in; raises pydantic.ValidationError."""
-        return self.params_model.model_validate(params).model_dump()
 
 
 class _Params(BaseModel):

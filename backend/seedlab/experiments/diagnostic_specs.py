@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedlab.experiments.catalog import ExperimentSpec
+from seedlab.experiments.spec import ExperimentSpec
 
 
 class LeakParams(BaseModel):

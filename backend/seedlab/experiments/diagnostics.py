@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from seedlab.experiments.diagnostic_specs import LeakParams
-from seedlab.runner.context import RunContext
+
+if TYPE_CHECKING:  # the runner imports this module, never the other way round
+    from seedlab.runner.context import RunContext
 
 
 def _data(params: LeakParams) -> tuple[Any, Any]:

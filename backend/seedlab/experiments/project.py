@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from seedlab.experiments.catalog import ExperimentSpec
+from seedlab.experiments.spec import ExperimentSpec
 
 PROJECT_FILE = "seedlab.toml"
 PYPROJECT_FILE = "pyproject.toml"

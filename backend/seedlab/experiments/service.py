@@ -11,9 +11,10 @@ from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import catalog
 from seedlab.experiments.models import ExperimentRecord
+from seedlab.experiments.spec import ExperimentSpec
 
 
-def find_experiment(*, name: str) -> catalog.ExperimentSpec:
+def find_experiment(*, name: str) -> ExperimentSpec:
     """The named experiment, or NotFound listing the known ones."""
     try:
         return catalog.get_experiment(name)
@@ -22,7 +23,7 @@ def find_experiment(*, name: str) -> catalog.ExperimentSpec:
         raise NotFound(f"unknown experiment {name!r}; known experiments: {known}") from None
 
 
-def validated_params(*, spec: catalog.ExperimentSpec, params: dict[str, Any]) -> dict[str, Any]:
+def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters checked against the experiment's schema, with defaults filled in."""
     try:
         return spec.validate_params(params)
@@ -53,7 +54,7 @@ def sync_catalog(*, session: Session) -> None:
         record.updated_at = utcnow()
 
 
-def describe(spec: catalog.ExperimentSpec) -> dict[str, Any]:
+def catalog_entry(spec: ExperimentSpec) -> dict[str, Any]:
     """The catalog entry as the API shows it."""
     return {
         "name": spec.name,

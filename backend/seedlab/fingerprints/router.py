@@ -1,4 +1,4 @@
-"""Fingerprint endpoints."""
+"""Fingerprint endpoints: one fingerprint by hash, two runs' diff, a job's variation."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from typing import Any
 from fastapi import APIRouter
 
 from seedlab.deps import ReadSession
+from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.fingerprints import service as fingerprints_service
+from seedlab.fingerprints.schemas import RunDiff
 
-router = APIRouter(prefix="/api/v1/fingerprints", tags=["fingerprints"])
+router = APIRouter(tags=["fingerprints"])
 
 
-@router.get("/{fingerprint_hash}")
+@router.get("/api/v1/fingerprints/{fingerprint_hash}")
 def get_fingerprint(fingerprint_hash: str, session: ReadSession) -> dict[str, Any]:
     """The environment a run process saw, by content hash."""
-    fingerprint = fingerprints_service.get_fingerprint(
+    fingerprint = fingerprints_repository.get_fingerprint(
         session=session, fingerprint_hash=fingerprint_hash
     )
     return {"hash": fingerprint.hash, "data": fingerprint.data}
+
+
+@router.get("/api/v1/runs/{run_a}/diff/{run_b}")
+def diff_runs(run_a: int, run_b: int, session: ReadSession) -> RunDiff:
+    """Fingerprint fields and applied toggles that differ between two runs, riskiest first."""
+    return fingerprints_service.diff_runs(session=session, run_a=run_a, run_b=run_b)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from seedlab.runs.models import Run
 
 _JOB_STATUSES = ", ".join(f"'{s.value}'" for s in JobStatus)
-JOB_KINDS = ("standard", "audit")
+JobKind = Literal["standard", "audit"]
+JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 _JOB_KINDS = ", ".join(f"'{kind}'" for kind in JOB_KINDS)
 
 

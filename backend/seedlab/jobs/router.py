@@ -6,7 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from seedlab.deps import ReadSession, SettingsDep, WriteSession
+from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
+from seedlab.fingerprints import service as fingerprints_service
+from seedlab.fingerprints.schemas import JobVariation
+from seedlab.jobs import creation, lifecycle, report
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
 from seedlab.runs import service as runs_service
@@ -18,7 +22,7 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 @router.post("", status_code=201)
 def create_job(payload: JobCreate, session: WriteSession, settings: SettingsDep) -> JobRead:
     """Submit a job: validates the experiment, parameters, seed plan and profile; queues runs."""
-    job = jobs_service.create_job(session=session, payload=payload, settings=settings)
+    job = creation.create_job(session=session, payload=payload, settings=settings)
     return jobs_service.read_job(session=session, job_id=job.id)
 
 
@@ -45,32 +49,45 @@ def get_job(job_id: int, session: ReadSession) -> JobRead:
 @router.post("/{job_id}/cancel")
 def cancel_job(job_id: int, session: WriteSession) -> JobRead:
     """Cancel queued runs and stop running ones."""
-    jobs_service.cancel_job(session=session, job_id=job_id)
+    lifecycle.cancel_job(session=session, job_id=job_id)
     return jobs_service.read_job(session=session, job_id=job_id)
 
 
 @router.get("/{job_id}/report")
-def job_report(job_id: int, session: ReadSession) -> JobReport:
+def job_report(job_id: int, session: ReadSession, cache: CacheDep) -> JobReport:
     """Status, verdict with evidence, spread per final metric, and every run."""
-    return jobs_service.build_report(session=session, job_id=job_id)
+    return report.build_report(session=session, job_id=job_id, cache=cache)
 
 
 @router.get("/{job_id}/runs")
 def job_runs(job_id: int, session: ReadSession) -> list[RunSummary]:
     """The job's runs in creation order."""
-    job = jobs_service.get_job(session=session, job_id=job_id)
-    return [runs_service.summarize(run) for run in job.runs]
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    return [runs_service.run_summary(run) for run in job.runs]
+
+
+@router.get("/{job_id}/variation", tags=["fingerprints"])
+def job_variation(job_id: int, session: ReadSession) -> JobVariation:
+    """Fields and toggles not equal across the job's runs, with the runs behind each value."""
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    return fingerprints_service.job_variation(session=session, job_id=job.id, runs=job.runs)
 
 
 @router.get("/{job_id}/overlay")
 def job_overlay(
     job_id: int,
     session: ReadSession,
+    cache: CacheDep,
     metric: str | None = None,
     band: bool = True,
     max_points: int = Query(500, ge=10, le=10_000),
 ) -> dict[str, Any]:
     """Plotly figure overlaying every run's curve of one metric, long curves downsampled."""
-    return jobs_service.overlay(
-        session=session, job_id=job_id, metric=metric, band=band, max_points=max_points
+    return report.overlay(
+        session=session,
+        job_id=job_id,
+        metric=metric,
+        band=band,
+        max_points=max_points,
+        cache=cache,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seedlab.divergence.schemas import DivergenceSummary
-from seedlab.runner.profile import PresetName, ProfileSpec
+from seedlab.jobs.models import JobKind
+from seedlab.profiles import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
 
 
@@ -37,7 +38,7 @@ class AuditSpec(BaseModel):
     @field_validator("toggles")
     @classmethod
     def _known_toggles(cls, toggles: list[str] | None) -> list[str] | None:
-        from seedlab.runner.profile import TOGGLES
+        from seedlab.profiles import TOGGLES
 
         unknown = sorted(set(toggles or []) - set(TOGGLES))
         if unknown:
@@ -50,7 +51,7 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["standard", "audit"] = Field(
+    kind: JobKind = Field(
         default="standard", description="standard: a seed plan; audit: the randomness-source audit"
     )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")

@@ -1,0 +1,9 @@
+"""Server-rendered pages: every HTML route, template filter, form and page view-model."""
+
+from fastapi import APIRouter
+
+from seedlab.pages import compare, jobs, run_pair, runs, static
+
+router = APIRouter(include_in_schema=False)
+for module in (static, jobs, runs, run_pair, compare):
+    router.include_router(module.router)

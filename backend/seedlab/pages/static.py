@@ -12,8 +12,9 @@ import plotly
 from fastapi import APIRouter, Request, Response
 
 from seedlab.errors import NotFound
+from seedlab.resources import packaged_path
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+STATIC_DIR = packaged_path("seedlab.frontend", "static").resolve()
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 # Versioned URLs make a year-long immutable cache safe: a new release gets a new URL.
 CACHE_FOREVER = "public, max-age=31536000, immutable"

@@ -6,15 +6,14 @@ import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from seedlab import __version__
 from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.errors import Conflict, NotFound
-from seedlab.fingerprints.models import Fingerprint
-from seedlab.jobs import service as jobs_service
+from seedlab.fingerprints import repository as fingerprints_repository
+from seedlab.jobs import lifecycle as jobs_lifecycle
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
 from seedlab.queue.schemas import (
@@ -27,7 +26,7 @@ from seedlab.queue.schemas import (
     RunStarted,
     RunTraceIn,
 )
-from seedlab.runs import service as runs_service
+from seedlab.runs import repository as runs_repository
 from seedlab.runs.models import Run, RunAttempt, RunTrace
 from seedlab.status import RunStatus, check_run_transition, transition_run
 
@@ -94,7 +93,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
     session.add(RunAttempt(run_id=run.id, attempt=run.attempt, agent_id=agent_id, started_at=now))
     job = session.get(Job, run.job_id)
     assert job is not None
-    jobs_service.refresh_status(session=session, job=job)
+    jobs_lifecycle.refresh_status(session=session, job=job)
     return RunAssignment(
         run_id=run.id,
         job_id=run.job_id,
@@ -144,12 +143,8 @@ def heartbeat(
 def record_started(*, session: Session, run_id: int, payload: RunStarted) -> None:
     """Store what the run process applied and its fingerprint (once per content hash)."""
     run = _fenced_run(session, run_id, payload.attempt)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(Fingerprint)
-        .values(hash=payload.fingerprint_hash, data=payload.fingerprint, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["hash"])
+    fingerprints_repository.store(
+        session=session, fingerprint_hash=payload.fingerprint_hash, data=payload.fingerprint
     )
     run.applied_profile = payload.applied_profile
     run.fingerprint_hash = payload.fingerprint_hash
@@ -160,7 +155,7 @@ def record_started(*, session: Session, run_id: int, payload: RunStarted) -> Non
 def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:
     """Store a batch of points for the current attempt; returns how many the batch carried."""
     run = _fenced_run(session, run_id, payload.attempt)
-    runs_service.insert_series(
+    runs_repository.insert_series(
         session=session,
         run_id=run_id,
         attempt=payload.attempt,
@@ -189,8 +184,8 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     if payload.status == RunStatus.SUCCEEDED.value and payload.trace is not None:
         _store_trace(session, run, payload.trace)
     _close_attempt(session, run, outcome=payload.status, error=payload.error, now=now)
-    runs_service.store_curves(session=session, run=run)
-    jobs_service.refresh_status(session=session, job=run.job)
+    runs_repository.store_curves(session=session, run=run)
+    jobs_lifecycle.refresh_status(session=session, job=run.job)
 
 
 def _store_trace(session: Session, run: Run, trace: RunTraceIn) -> None:
@@ -246,5 +241,5 @@ def reap_expired_leases(*, session: Session, now: datetime | None = None) -> lis
             run.epoch = None
         touched_jobs[run.job_id] = run.job
     for job in touched_jobs.values():
-        jobs_service.refresh_status(session=session, job=job)
+        jobs_lifecycle.refresh_status(session=session, job=job)
     return [run.id for run in expired]

@@ -16,9 +16,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
 from seedlab.runner.events import EventWriter
-from seedlab.runner.profile import Profile
 
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
@@ -48,7 +48,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         events.emit("applied", profile=applied)
 
         from seedlab.experiments.catalog import get_experiment
-        from seedlab.fingerprints.capture import capture
+        from seedlab.runner.fingerprint import capture
 
         experiment = get_experiment(spec["experiment"])
         _hash, fingerprint = capture(

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import seedlab
+from seedlab.profiles import Profile
 from seedlab.runner.context import steady_seconds_per_epoch
 from seedlab.runner.events import EventWriter
-from seedlab.runner.profile import Profile
 from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV
 
 if TYPE_CHECKING:
-    from seedlab.experiments.catalog import ExperimentSpec
+    from seedlab.experiments.spec import ExperimentSpec
 
 HOOK_DIR = Path(__file__).resolve().parent / "hook"
 STDERR_TAIL_BYTES = 4000

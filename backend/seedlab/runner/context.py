@@ -7,7 +7,7 @@ import math
 import time
 from typing import Any
 
-from seedlab.fingerprints.canonical import fingerprint_hash
+from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter
 
 

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any, Literal
 
-from seedlab.runner.profile import Profile
+from seedlab.config import DEFAULT_MAX_ZYGOTES
+from seedlab.profiles import Profile
 
 STDERR_TAIL_BYTES = 4096
 # Each zygote holds an imported TensorFlow (about 640 MB here); an audit with an environment
 # matrix would otherwise keep one per environment alive for the agent's lifetime.
-DEFAULT_MAX_ZYGOTES = 2
 ZYGOTE_START_TIMEOUT = 300.0  # importing TF on a loaded 2-core machine can take half a minute
 PREVIOUS_RUN_EXIT_TIMEOUT = 10.0
 COMMAND_COLD = (

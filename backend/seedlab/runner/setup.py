@@ -7,7 +7,7 @@ import random
 import sys
 from typing import Any
 
-from seedlab.runner.profile import Profile
+from seedlab.profiles import Profile
 
 
 def onednn_state() -> str:

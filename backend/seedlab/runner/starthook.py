@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from types import ModuleType, TracebackType
 from typing import Any
 
-from seedlab.fingerprints.canonical import fingerprint_hash
+from seedlab.profiles import Profile
+from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter
-from seedlab.runner.profile import Profile
 
 HOOK_SPEC_ENV = "SEEDLAB_HOOK_SPEC"
 EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
@@ -152,8 +152,8 @@ class StartHook:
     def _on_tensorflow(self) -> None:
         if self.context is not None:
             return
-        from seedlab.fingerprints.capture import capture
         from seedlab.runner.context import RunContext
+        from seedlab.runner.fingerprint import capture
         from seedlab.runner.setup import applied_state, configure_tensorflow
 
         configure_tensorflow(self.profile, seed=self.seed)
@@ -208,7 +208,7 @@ class StartHook:
         TF cannot be imported at interpreter exit, and the script did not use it: its controls
         were not applied, and the run page says so.
         """
-        from seedlab.fingerprints.capture import capture
+        from seedlab.runner.fingerprint import capture
         from seedlab.runner.setup import applied_state
 
         not_used = "not applied: the script never imported TensorFlow"

@@ -38,7 +38,7 @@ PRELOAD = (
     "seedlab.experiments.diagnostics",
     "seedlab.runner.child",
     "seedlab.runner.setup",
-    "seedlab.fingerprints.capture",
+    "seedlab.runner.fingerprint",
 )
 MAX_FDS = 2
 HEADER = struct.Struct(">I")
@@ -211,7 +211,7 @@ def serve(control_fd: int) -> None:
     """Preload, announce readiness, then run one request at a time until the launcher leaves."""
     for module in PRELOAD:
         importlib.import_module(module)
-    from seedlab.fingerprints.capture import warm_static_fields
+    from seedlab.runner.fingerprint import warm_static_fields
 
     warm_static_fields()
     # Objects that exist now are never collected in the children: their pages stay shared.

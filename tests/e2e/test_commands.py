@@ -17,7 +17,7 @@ import pytest
 
 from tests.livesystem import LiveSystem
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "keras_script"
 
 pytestmark = pytest.mark.tf

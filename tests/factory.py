@@ -1,17 +1,85 @@
-"""Fingerprints and applied profiles shaped like the run process records them (no TensorFlow)."""
+"""The shared test factory: jobs, agents, claims and finishes on a real database; fingerprints
+and applied profiles shaped like the run process records them; RunData for the pure analysis."""
 
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
+from seedlab.analysis.types import RunData
 from seedlab.config import Settings
-from seedlab.db import Database
-from seedlab.fingerprints.canonical import fingerprint_hash
+from seedlab.db import Database, utcnow
 from seedlab.fingerprints.models import Fingerprint
-from seedlab.jobs import service as jobs_service
+from seedlab.jobs import creation
 from seedlab.jobs.schemas import JobCreate
+from seedlab.queue import service as queue_service
+from seedlab.queue.schemas import AgentRegister, RunAssignment, RunFinished
+from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runs.models import Run
+
+# ---- jobs and the queue, through the services the API calls ----
+
+
+def create_job(
+    database: Database,
+    settings: Settings,
+    seeds: str = "1:2x1",
+    *,
+    experiment: str = "seed_card_mlp",
+    **payload: Any,
+) -> tuple[int, list[int]]:
+    """A new job's id and its run ids, in creation order."""
+    with database.write() as session:
+        job = creation.create_job(
+            session=session,
+            payload=JobCreate(experiment=experiment, seeds=seeds, **payload),
+            settings=settings,
+        )
+        return job.id, [run.id for run in job.runs]
+
+
+def register_agent(database: Database, name: str = "a") -> int:
+    """A registered agent's id."""
+    with database.write() as session:
+        return queue_service.register_agent(
+            session=session, payload=AgentRegister(name=name, hostname="test")
+        ).id
+
+
+def claim(database: Database, settings: Settings, agent_id: int) -> RunAssignment | None:
+    """The run the agent claims next, or None when the queue is empty."""
+    with database.write() as session:
+        return queue_service.claim_run(session=session, agent_id=agent_id, settings=settings)
+
+
+def finish(
+    database: Database,
+    run_id: int,
+    attempt: int,
+    status: str = "succeeded",
+    final_metrics: dict[str, float] | None = None,
+) -> None:
+    """End the attempt as the agent does (final loss 0.5 unless given)."""
+    with database.write() as session:
+        queue_service.finish_run(
+            session=session,
+            run_id=run_id,
+            payload=RunFinished(
+                attempt=attempt,
+                status=status,
+                final_metrics={"loss": 0.5} if final_metrics is None else final_metrics,
+            ),
+        )
+
+
+def expire_all_leases(database: Database) -> list[int]:
+    """Reap every lease as if an hour had passed; the requeued or failed run ids."""
+    with database.write() as session:
+        return queue_service.reap_expired_leases(session=session, now=utcnow() + timedelta(hours=1))
+
+
+# ---- fingerprints and applied profiles ----
 
 BASE: dict[str, Any] = {
     "python": {
@@ -90,19 +158,6 @@ OTHER = fingerprint({
 })
 
 
-def create_job(
-    database: Database, settings: Settings, seeds: str = "1:2x1"
-) -> tuple[int, list[int]]:
-    """A new job's id and its run ids, in creation order."""
-    with database.write() as session:
-        job = jobs_service.create_job(
-            session=session,
-            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds),
-            settings=settings,
-        )
-        return job.id, [run.id for run in job.runs]
-
-
 def start_run(database: Database, run_id: int, data: dict[str, Any], **toggles: Any) -> None:
     """Record a fingerprint and an applied profile for the run, as the agent protocol does."""
     digest = fingerprint_hash(data)
@@ -114,3 +169,30 @@ def start_run(database: Database, run_id: int, data: dict[str, Any], **toggles: 
         assert run is not None
         run.fingerprint_hash = digest
         run.applied_profile = applied(run.seed, **toggles)
+
+
+# ---- plain data for the pure analysis ----
+
+
+def make_run(
+    run_id: int,
+    seed: int,
+    repeat: int = 0,
+    *,
+    status: str = "succeeded",
+    final: dict[str, float] | None = None,
+    weights: str | None = "w",
+    epochs: list[str] | None = None,
+    curves: dict[str, list[tuple[int, float]]] | None = None,
+) -> RunData:
+    """A run with sensible defaults: succeeded, checksum "w", no epochs, no curves."""
+    return RunData(
+        run_id=run_id,
+        seed=seed,
+        repeat=repeat,
+        status=status,
+        final_metrics=dict(final or {}),
+        weights_checksum=weights,
+        epoch_checksums=list(epochs or []),
+        curves=dict(curves or {}),
+    )

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
-from seedlab.fingerprints.canonical import fingerprint_hash
+from seedlab.runner.canonical import fingerprint_hash
 
 ENV_ALLOWED = re.compile(
     r"^(PYTHONHASHSEED|TF_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+"

@@ -1,4 +1,4 @@
-"""Run Alembic programmatically against an engine."""
+"""Run the packaged Alembic migrations against an engine (the server does it on every start)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,25 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent
+from seedlab.resources import packaged_path
+
+
+def migrations_dir() -> Path:
+    """The folder of env.py and versions/: the top-level alembic/, shipped as seedlab.migrations."""
+    return packaged_path("seedlab.migrations", "env.py").parent
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Apply every migration on the given engine."""
+    """Apply every migration on the given engine (idempotent)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

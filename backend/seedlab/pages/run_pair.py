@@ -1,4 +1,4 @@
-"""Environment diff endpoints and the run-pair page (environment diff and first divergence)."""
+"""The run-pair page: environment differences by risk, then where the weights first part."""
 
 from __future__ import annotations
 
@@ -11,31 +11,18 @@ from seedlab.charts.divergence import divergence_figure
 from seedlab.deps import ReadSession
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
-from seedlab.fingerprints import diff_service
-from seedlab.fingerprints.schemas import JobVariation, RunDiff
-from seedlab.pages.router import templates
+from seedlab.fingerprints import service as fingerprints_service
+from seedlab.pages.templating import templates
 
-router = APIRouter()
-
-
-@router.get("/api/v1/runs/{run_a}/diff/{run_b}", tags=["fingerprints"])
-def diff_runs(run_a: int, run_b: int, session: ReadSession) -> RunDiff:
-    """Fingerprint fields and applied toggles that differ between two runs, riskiest first."""
-    return diff_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
+router = APIRouter(include_in_schema=False)
 
 
-@router.get("/api/v1/jobs/{job_id}/variation", tags=["fingerprints"])
-def job_variation(job_id: int, session: ReadSession) -> JobVariation:
-    """Fields and toggles not equal across the job's runs, with the runs behind each value."""
-    return diff_service.job_variation(session=session, job_id=job_id)
-
-
-@router.get("/runs/{run_a}/diff/{run_b}", response_class=HTMLResponse, include_in_schema=False)
-def diff_page(run_a: int, run_b: int, request: Request, session: ReadSession) -> Response:
-    """The run-pair page: environment differences by risk, then where the weights first part."""
+@router.get("/runs/{run_a}/diff/{run_b}", response_class=HTMLResponse)
+def run_pair_page(run_a: int, run_b: int, request: Request, session: ReadSession) -> Response:
+    """The environment diff of two runs, then their first divergence and its timeline."""
     context: dict[str, Any] = {"run_a": run_a, "run_b": run_b, "diff": None, "problem": None}
     try:
-        context["diff"] = diff_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
+        context["diff"] = fingerprints_service.diff_runs(session=session, run_a=run_a, run_b=run_b)
     except NotFound as exc:
         return templates.TemplateResponse(
             request, "not_found.html", {"message": exc.message}, status_code=404

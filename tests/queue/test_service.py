@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -11,64 +10,28 @@ from sqlalchemy.exc import IntegrityError
 
 from seedlab.agent.worker import as_series
 from seedlab.config import Settings
-from seedlab.db import Database, utcnow
+from seedlab.db import Database
 from seedlab.errors import Conflict
-from seedlab.jobs import service as jobs_service
+from seedlab.jobs import lifecycle
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobCreate
 from seedlab.queue import service as queue_service
-from seedlab.queue.schemas import AgentRegister, Heartbeat, PointsBatch, RunFinished
+from seedlab.queue.schemas import Heartbeat, PointsBatch
 from seedlab.runs.models import MetricPoint, Run
-
-
-def _job(db: Database, settings: Settings, seeds: str = "1:2x1") -> int:
-    with db.write() as session:
-        job = jobs_service.create_job(
-            session=session,
-            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds, profile="full"),
-            settings=settings,
-        )
-        return job.id
-
-
-def _agent(db: Database, name: str = "a") -> int:
-    with db.write() as session:
-        return queue_service.register_agent(
-            session=session, payload=AgentRegister(name=name, hostname="test")
-        ).id
-
-
-def _claim(db: Database, settings: Settings, agent_id: int):  # type: ignore[no-untyped-def]
-    with db.write() as session:
-        return queue_service.claim_run(session=session, agent_id=agent_id, settings=settings)
-
-
-def _finish(db: Database, run_id: int, attempt: int, status: str = "succeeded") -> None:
-    with db.write() as session:
-        queue_service.finish_run(
-            session=session,
-            run_id=run_id,
-            payload=RunFinished(attempt=attempt, status=status, final_metrics={"loss": 0.5}),
-        )
-
-
-def _expire_all(db: Database) -> list[int]:
-    with db.write() as session:
-        return queue_service.reap_expired_leases(session=session, now=utcnow() + timedelta(hours=1))
+from tests.factory import claim, create_job, expire_all_leases, finish, register_agent
 
 
 def test_claims_oldest_first_and_returns_none_when_empty(
     database: Database, settings: Settings
 ) -> None:
-    job_id = _job(database, settings)
-    agent = _agent(database)
-    first = _claim(database, settings, agent)
-    second = _claim(database, settings, agent)
+    job_id = create_job(database, settings)[0]
+    agent = register_agent(database)
+    first = claim(database, settings, agent)
+    second = claim(database, settings, agent)
     assert (first.seed, first.attempt) == (1, 1)
     assert (second.seed, second.attempt) == (2, 1)
     assert first.job_id == job_id and first.experiment == "seed_card_mlp"
     assert first.profile["op_determinism"] is True
-    assert _claim(database, settings, agent) is None
+    assert claim(database, settings, agent) is None
     with database.read() as session:
         assert session.get(Job, job_id).status == "running"  # type: ignore[union-attr]
 
@@ -76,8 +39,8 @@ def test_claims_oldest_first_and_returns_none_when_empty(
 def test_concurrent_claims_never_hand_out_a_run_twice(
     database: Database, settings: Settings
 ) -> None:
-    _job(database, settings, seeds="1:12x1")
-    agents = [_agent(database, f"a{i}") for i in range(6)]
+    create_job(database, settings, "1:12x1")[0]
+    agents = [register_agent(database, f"a{i}") for i in range(6)]
     claimed: list[int] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(agents))
@@ -85,7 +48,7 @@ def test_concurrent_claims_never_hand_out_a_run_twice(
     def worker(agent_id: int) -> None:
         try:
             barrier.wait()
-            while (assignment := _claim(database, settings, agent_id)) is not None:
+            while (assignment := claim(database, settings, agent_id)) is not None:
                 claimed.append(assignment.run_id)
         except BaseException as exc:
             errors.append(exc)
@@ -103,11 +66,11 @@ def test_concurrent_claims_never_hand_out_a_run_twice(
 def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
     database: Database, settings: Settings
 ) -> None:
-    _job(database, settings, seeds="5:1x1")
-    old_agent, new_agent = _agent(database, "old"), _agent(database, "new")
-    first = _claim(database, settings, old_agent)
-    assert _expire_all(database) == [first.run_id]
-    second = _claim(database, settings, new_agent)
+    create_job(database, settings, "5:1x1")[0]
+    old_agent, new_agent = register_agent(database, "old"), register_agent(database, "new")
+    first = claim(database, settings, old_agent)
+    assert expire_all_leases(database) == [first.run_id]
+    second = claim(database, settings, new_agent)
     assert (second.run_id, second.attempt) == (first.run_id, 2)
     with database.write() as session, pytest.raises(Conflict, match="attempt 2"):
         queue_service.heartbeat(
@@ -122,7 +85,7 @@ def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
             run_id=first.run_id,
             payload=PointsBatch(attempt=1, series=[{"key": "loss", "steps": [1], "values": [1.0]}]),
         )
-    _finish(database, second.run_id, 2)
+    finish(database, second.run_id, 2)
     with database.read() as session:
         run = session.get(Run, first.run_id)
         assert run is not None and run.status == "succeeded" and run.attempt == 2
@@ -134,12 +97,12 @@ def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
 
 def test_retries_are_bounded(database: Database, settings: Settings) -> None:
     settings = settings.model_copy(update={"max_attempts": 2})
-    job_id = _job(database, settings, seeds="5:1x1")
-    agent = _agent(database)
+    job_id = create_job(database, settings, "5:1x1")[0]
+    agent = register_agent(database)
     for _ in range(2):
-        assert _claim(database, settings, agent) is not None
-        _expire_all(database)
-    assert _claim(database, settings, agent) is None
+        assert claim(database, settings, agent) is not None
+        expire_all_leases(database)
+    assert claim(database, settings, agent) is None
     with database.read() as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "failed"
@@ -147,11 +110,11 @@ def test_retries_are_bounded(database: Database, settings: Settings) -> None:
 
 
 def test_cancel_stops_queued_and_flags_running(database: Database, settings: Settings) -> None:
-    job_id = _job(database, settings, seeds="1:3x1")
-    agent = _agent(database)
-    running = _claim(database, settings, agent)
+    job_id = create_job(database, settings, "1:3x1")[0]
+    agent = register_agent(database)
+    running = claim(database, settings, agent)
     with database.write() as session:
-        jobs_service.cancel_job(session=session, job_id=job_id)
+        lifecycle.cancel_job(session=session, job_id=job_id)
     with database.write() as session:
         reply = queue_service.heartbeat(
             session=session,
@@ -160,8 +123,8 @@ def test_cancel_stops_queued_and_flags_running(database: Database, settings: Set
             settings=settings,
         )
     assert reply.cancel is True
-    assert _claim(database, settings, agent) is None
-    _finish(database, running.run_id, 1, status="cancelled")
+    assert claim(database, settings, agent) is None
+    finish(database, running.run_id, 1, status="cancelled")
     with database.read() as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "cancelled" and job.finished_at is not None
@@ -169,19 +132,19 @@ def test_cancel_stops_queued_and_flags_running(database: Database, settings: Set
 
 
 def test_job_succeeds_when_every_run_succeeded(database: Database, settings: Settings) -> None:
-    job_id = _job(database, settings, seeds="1:2x1")
-    agent = _agent(database)
+    job_id = create_job(database, settings, "1:2x1")[0]
+    agent = register_agent(database)
     for _ in range(2):
-        a = _claim(database, settings, agent)
-        _finish(database, a.run_id, a.attempt)
+        a = claim(database, settings, agent)
+        finish(database, a.run_id, a.attempt)
     with database.read() as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status == "succeeded"
 
 
 def test_resent_points_batch_is_stored_once(database: Database, settings: Settings) -> None:
-    _job(database, settings, seeds="1:1x1")
-    a = _claim(database, settings, _agent(database))
+    create_job(database, settings, "1:1x1")[0]
+    a = claim(database, settings, register_agent(database))
     batch = PointsBatch(
         attempt=1, series=[{"key": "loss", "steps": [1, 2, 3], "values": [1.0, 0.5, 1.0 / 3]}]
     )
@@ -200,7 +163,7 @@ def test_resent_points_batch_is_stored_once(database: Database, settings: Settin
 def test_status_check_constraint_rejects_unknown_status(
     database: Database, settings: Settings
 ) -> None:
-    _job(database, settings, seeds="1:1x1")
+    create_job(database, settings, "1:1x1")[0]
     with pytest.raises(IntegrityError), database.write() as session:
         session.execute(text("UPDATE run SET status = 'bogus'"))
 

@@ -1,6 +1,6 @@
 """Determinism profiles: named presets, custom toggles, and their pre-import / in-process split.
 
-This module is imported by the server, so it must never import TensorFlow.
+Both the server (validation, storage) and the runner (applying it) import this module.
 """
 
 from __future__ import annotations

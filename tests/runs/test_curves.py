@@ -8,39 +8,23 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import delete, select
 
+from seedlab.cache import ResultCache
 from seedlab.config import Settings
 from seedlab.db import Database, utcnow
-from seedlab.jobs import service as jobs_service
-from seedlab.jobs.schemas import JobCreate
+from seedlab.jobs import report as jobs_report
 from seedlab.queue import service as queue_service
-from seedlab.queue.schemas import AgentRegister, PointsBatch, RunFinished
-from seedlab.runs import service as runs_service
+from seedlab.queue.schemas import PointsBatch
+from seedlab.runs import repository as runs_repository
 from seedlab.runs.models import MetricPoint, RunCurve
+from tests.factory import claim, create_job, finish, register_agent
 
 KEYS = ("loss", "val_auc", "val_loss")
 
 
-def _job(db: Database, settings: Settings, seeds: str) -> int:
-    with db.write() as session:
-        return jobs_service.create_job(
-            session=session,
-            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds, profile="full"),
-            settings=settings,
-        ).id
-
-
-def _agent(db: Database) -> int:
-    with db.write() as session:
-        return queue_service.register_agent(
-            session=session, payload=AgentRegister(name="a", hostname="test")
-        ).id
-
-
 def _claim(db: Database, settings: Settings, agent_id: int) -> tuple[int, int]:
-    with db.write() as session:
-        claim = queue_service.claim_run(session=session, agent_id=agent_id, settings=settings)
-    assert claim is not None
-    return claim.run_id, claim.attempt
+    claimed = claim(db, settings, agent_id)
+    assert claimed is not None
+    return claimed.run_id, claimed.attempt
 
 
 def _log(db: Database, run_id: int, attempt: int, epochs: int, offset: float = 0.0) -> None:
@@ -58,20 +42,15 @@ def _log(db: Database, run_id: int, attempt: int, epochs: int, offset: float = 0
         )
 
 
-def _finish(db: Database, run_id: int, attempt: int, status: str = "succeeded") -> None:
-    with db.write() as session:
-        queue_service.finish_run(
-            session=session,
-            run_id=run_id,
-            payload=RunFinished(attempt=attempt, status=status, final_metrics={"loss": 0.5}),
-        )
-
-
 def _overlay(db: Database, job_id: int, metric: str = "val_loss") -> dict:  # type: ignore[type-arg]
-    jobs_service._FINISHED_OVERLAYS.clear()  # every call below must read the database
-    with db.read() as session:
-        return jobs_service.overlay(
-            session=session, job_id=job_id, metric=metric, band=True, max_points=50
+    with db.read() as session:  # a fresh cache: every call must read the database
+        return jobs_report.overlay(
+            session=session,
+            job_id=job_id,
+            metric=metric,
+            band=True,
+            max_points=50,
+            cache=ResultCache(),
         )
 
 
@@ -89,12 +68,12 @@ def _points(db: Database, run_id: int, attempt: int) -> dict[str, list[tuple[int
 
 
 def test_finishing_a_run_packs_exactly_its_points(database: Database, settings: Settings) -> None:
-    _job(database, settings, "1:2x1")
-    agent = _agent(database)
+    create_job(database, settings, "1:2x1")[0]
+    agent = register_agent(database)
     for status in ("succeeded", "failed"):
         run_id, attempt = _claim(database, settings, agent)
         _log(database, run_id, attempt, epochs=120)
-        _finish(database, run_id, attempt, status=status)
+        finish(database, run_id, attempt, status=status)
         with database.read() as session:
             stored = session.execute(
                 select(RunCurve.key, RunCurve.attempt, RunCurve.steps, RunCurve.values)
@@ -105,14 +84,14 @@ def test_finishing_a_run_packs_exactly_its_points(database: Database, settings: 
         points = _points(database, run_id, attempt)
         for curve in stored:
             assert curve.attempt == attempt
-            steps = np.frombuffer(curve.steps, runs_service.STEP_DTYPE).tolist()
-            values = np.frombuffer(curve.values, runs_service.VALUE_DTYPE).tolist()
+            steps = np.frombuffer(curve.steps, runs_repository.STEP_DTYPE).tolist()
+            values = np.frombuffer(curve.values, runs_repository.VALUE_DTYPE).tolist()
             assert list(zip(steps, values, strict=True)) == points[curve.key]
 
 
 def test_a_retried_run_packs_only_its_last_attempt(database: Database, settings: Settings) -> None:
-    job_id = _job(database, settings, "1:1x1")
-    agent = _agent(database)
+    job_id = create_job(database, settings, "1:1x1")[0]
+    agent = register_agent(database)
     run_id, first = _claim(database, settings, agent)
     _log(database, run_id, first, epochs=5, offset=100.0)
     with database.write() as session:
@@ -120,9 +99,9 @@ def test_a_retried_run_packs_only_its_last_attempt(database: Database, settings:
     run_id, second = _claim(database, settings, agent)
     assert second == first + 1
     _log(database, run_id, second, epochs=3)
-    _finish(database, run_id, second)
+    finish(database, run_id, second)
     with database.read() as session:
-        curves = runs_service.job_curves(session=session, job_id=job_id)
+        curves = runs_repository.job_curves(session=session, job_id=job_id)
     assert curves[run_id] == _points(database, run_id, second)
     assert [step for step, _ in curves[run_id]["loss"]] == [1, 2, 3]
 
@@ -130,20 +109,21 @@ def test_a_retried_run_packs_only_its_last_attempt(database: Database, settings:
 def test_overlay_and_report_are_the_same_from_curves_or_points(
     database: Database, settings: Settings
 ) -> None:
-    job_id = _job(database, settings, "1:3x2")
-    agent = _agent(database)
+    job_id = create_job(database, settings, "1:3x2")[0]
+    agent = register_agent(database)
     for _ in range(6):
         run_id, attempt = _claim(database, settings, agent)
         _log(database, run_id, attempt, epochs=80, offset=run_id * 1e-3)
-        _finish(database, run_id, attempt)
+        finish(database, run_id, attempt)
     with database.read() as session:
         assert len(session.scalars(select(RunCurve)).all()) == 6 * len(KEYS)
-        report = jobs_service.build_report(session=session, job_id=job_id)
+        report = jobs_report.build_report(session=session, job_id=job_id, cache=ResultCache())
     from_curves = {metric: _overlay(database, job_id, metric) for metric in KEYS}
     with database.write() as session:
         session.execute(delete(RunCurve))  # as for runs that finished before migration 0004
     with database.read() as session:
-        assert jobs_service.build_report(session=session, job_id=job_id) == report
+        again = jobs_report.build_report(session=session, job_id=job_id, cache=ResultCache())
+        assert again == report
     for metric in KEYS:
         assert _overlay(database, job_id, metric) == from_curves[metric]
     figure = from_curves["val_loss"]
@@ -154,16 +134,16 @@ def test_overlay_and_report_are_the_same_from_curves_or_points(
 def test_running_runs_are_read_from_points_next_to_finished_ones(
     database: Database, settings: Settings
 ) -> None:
-    job_id = _job(database, settings, "1:2x1")
-    agent = _agent(database)
+    job_id = create_job(database, settings, "1:2x1")[0]
+    agent = register_agent(database)
     done, done_attempt = _claim(database, settings, agent)
     _log(database, done, done_attempt, epochs=10)
-    _finish(database, done, done_attempt)
+    finish(database, done, done_attempt)
     running, running_attempt = _claim(database, settings, agent)
     _log(database, running, running_attempt, epochs=4, offset=0.5)
     with database.read() as session:
-        curves = runs_service.job_curves(session=session, job_id=job_id)
-        keys = runs_service.job_metric_keys(session=session, job_id=job_id)
+        curves = runs_repository.job_curves(session=session, job_id=job_id)
+        keys = runs_repository.job_metric_keys(session=session, job_id=job_id)
         stored = session.scalars(select(RunCurve.run_id).distinct()).all()
     assert stored == [done]
     assert curves == {

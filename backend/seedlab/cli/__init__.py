@@ -1,0 +1,28 @@
+"""The `seedlab` command: the composition root of the client and serving commands."""
+
+from __future__ import annotations
+
+import typer
+
+from seedlab.cli import diagnosis, jobs, serving
+
+app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
+app.add_typer(serving.db_app, name="db")
+for command in (
+    serving.up,
+    serving.server,
+    serving.agent,
+    jobs.submit,
+    diagnosis.audit,
+    jobs.status,
+    jobs.cancel,
+    jobs.experiments,
+    diagnosis.diff,
+    diagnosis.compare,
+):
+    app.command()(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,159 @@
+"""Job commands: submit, status, cancel, experiments."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+
+from seedlab.agent.client import SeedlabClient
+from seedlab.cli.output import (
+    JsonOpt,
+    ParamsOpt,
+    ServerOpt,
+    TimeoutOpt,
+    echo_json,
+    fail,
+    parse_params,
+    server_call,
+)
+from seedlab.status import TERMINAL_JOB_STATUSES
+
+
+def fetch_report(client: SeedlabClient, job_id: int) -> dict[str, Any]:
+    """The job's report from the server."""
+    report: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}/report")
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    typer.echo(
+        f"job {report['id']} {report['experiment']} seeds {report['seed_plan']} "
+        f"profile {report['profile_name']}: {report['status']}, verdict {report['verdict']}"
+    )
+    typer.echo(report["verdict_evidence"].get("summary", ""))
+    for name, s in report["metrics"].items():
+        ci = s.get("ci95")
+        ci_text = f" 95% CI [{ci[0]:.6g}, {ci[1]:.6g}]" if ci else ""
+        std = "n/a" if s.get("std") is None else f"{s['std']:.6g}"
+        mean = "n/a" if s.get("mean") is None else f"{s['mean']:.6g}"
+        typer.echo(f"  {name}: n={s['n']} mean={mean} std={std}{ci_text}")
+    for run in report["runs"]:
+        progress = f"epoch {run['epoch']}/{run['epochs']}" if run.get("epochs") else ""
+        checksum = (run.get("weights_checksum") or "")[:12]
+        typer.echo(
+            f"  run {run['id']} seed {run['seed']} repeat {run['repeat']}: {run['status']} "
+            f"{progress} {checksum} {run.get('error') or ''}".rstrip()
+        )
+
+
+def _show(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(report)
+    else:
+        print_report(report)
+
+
+def _exit_code(report: dict[str, Any], require_bitwise: bool) -> int:
+    if report["status"] != "succeeded":
+        return 1
+    if require_bitwise and report["verdict"] != "bitwise":
+        return 3
+    return 0
+
+
+def submit(
+    experiment: Annotated[str, typer.Argument(help="experiment name, see `seedlab experiments`")],
+    param: ParamsOpt = None,
+    seeds: Annotated[str, typer.Option(help="seed plan: BASE:COUNTxREPEATS or 1,2,3x2")] = "42:3x2",
+    profile: Annotated[str, typer.Option(help="full, seeds_only, none, or a JSON object")] = "full",
+    label: Annotated[str | None, typer.Option(help="free text shown on pages")] = None,
+    tolerance: Annotated[
+        list[str] | None, typer.Option("--tolerance", help="METRIC=ABS, repeatable")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait until the job ends")] = False,
+    timeout: TimeoutOpt = 3600.0,
+    require_bitwise: Annotated[
+        bool, typer.Option("--require-bitwise", help="with --wait: exit 3 unless bitwise")
+    ] = False,
+    as_json: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Submit a job. With --wait, print the report and exit 0 only if the job succeeded."""
+    try:
+        profile_value: Any = json.loads(profile) if profile.lstrip().startswith("{") else profile
+    except json.JSONDecodeError as exc:
+        raise fail(
+            f"--profile is not valid JSON ({exc}); use full, seeds_only, none or an object"
+        ) from None
+    payload: dict[str, Any] = {
+        "experiment": experiment,
+        "params": parse_params(param or []),
+        "seeds": seeds,
+        "profile": profile_value,
+    }
+    if label:
+        payload["label"] = label
+    if tolerance:
+        payload["tolerance"] = {k: float(v) for k, v in parse_params(tolerance).items()}
+    with server_call(server) as client:
+        job = client.post("/api/v1/jobs", payload)
+        if not wait:
+            typer.echo(json.dumps(job, indent=2) if as_json else f"job {job['id']} queued")
+            return
+        report = wait_for_report(client, job["id"], timeout)
+    _show(report, as_json)
+    raise typer.Exit(_exit_code(report, require_bitwise))
+
+
+def wait_for_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        report = fetch_report(client, job_id)
+        done = sum(report["run_counts"].get(s, 0) for s in TERMINAL_JOB_STATUSES)
+        line = f"job {job_id}: {report['status']} ({done}/{len(report['runs'])} runs done)"
+        if line != last:
+            typer.echo(line, err=True)
+            last = line
+        if report["status"] in TERMINAL_JOB_STATUSES:
+            return report
+        if time.monotonic() > deadline:
+            raise fail(f"job {job_id} still {report['status']} after {timeout:.0f} s", 4)
+        time.sleep(1.0)
+
+
+def status(
+    job: Annotated[int, typer.Argument(help="job id")],
+    as_json: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Print a job's report (runs with their current status)."""
+    with server_call(server) as client:
+        report = fetch_report(client, job)
+    _show(report, as_json)
+
+
+def cancel(
+    job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = None
+) -> None:
+    """Cancel a job: queued runs are cancelled, running ones stopped."""
+    with server_call(server) as client:
+        result = client.post(f"/api/v1/jobs/{job}/cancel")
+    typer.echo(f"job {job}: {result['status']}")
+
+
+def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
+    """List the experiments the server knows, with their parameters."""
+    with server_call(server) as client:
+        items = client.get("/api/v1/experiments")
+    if as_json:
+        echo_json(items)
+        return
+    for item in items:
+        defaults = " ".join(f"{k}={v}" for k, v in item["defaults"].items())
+        typer.echo(f"{item['name']} (v{item['version']}): {item['description']}\n  {defaults}")
+
+

@@ -1,0 +1,145 @@
+"""Serving commands: up (the server with local agents), server, agent, db."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+
+from seedlab.agent.client import SeedlabClient
+from seedlab.cli.output import ServerOpt, server_url, setup_logging
+from seedlab.config import Settings, default_agent_count, get_settings
+
+db_app = typer.Typer(help="Database maintenance.")
+
+HostOpt = Annotated[str, typer.Option(help="address to listen on")]
+PortOpt = Annotated[int, typer.Option(help="port to listen on")]
+
+
+def _serve(host: str, port: int, settings: Settings, on_ready: Any = None) -> None:
+    import uvicorn
+
+    from seedlab.app import create_app
+
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        threading.Thread(target=on_ready, args=(server,), daemon=True).start()
+    server.run()
+
+
+def up(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    agents: Annotated[
+        int | None, typer.Option("--agents", help="local agents (default: one per CPU core)")
+    ] = None,
+) -> None:
+    """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR, or SEEDLAB_DATABASE_URL)."""
+    setup_logging()
+    count = default_agent_count() if agents is None else agents
+    token = get_settings().agent_token or secrets.token_urlsafe(24)
+    settings = Settings(agent_token=token)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start_agents(server: Any) -> None:
+        while not server.started:
+            time.sleep(0.05)
+        for index in range(count):
+            command = [sys.executable, "-m", "seedlab.cli", "agent", "--server", url]
+            children.append(
+                subprocess.Popen(
+                    [*command, "--name", f"local-{index + 1}"],
+                    env={**os.environ, "SEEDLAB_AGENT_TOKEN": token},
+                )
+            )
+        typer.echo(f"seedlab is up at {url} with {count} local agent(s); Ctrl-C stops it")
+
+    try:
+        _serve(host, port, settings, on_ready=start_agents)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def server(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Start only the server (agents connect with `seedlab agent`)."""
+    setup_logging()
+    _serve(host, port, get_settings())
+
+
+def agent(
+    server: ServerOpt = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="agent token (default: $SEEDLAB_AGENT_TOKEN)", show_default=False),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="agent name shown on pages")] = None,
+    max_zygotes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="zygotes kept alive (one per pre-import environment, ~640 MB each); the least "
+            "recently used stops first (default: $SEEDLAB_MAX_ZYGOTES, else 2)",
+            show_default=False,
+        ),
+    ] = None,
+    warm: Annotated[
+        str,
+        typer.Option(
+            help="profile preset whose zygote starts with the agent, before the first claim "
+            "('' for none)"
+        ),
+    ] = "full",
+) -> None:
+    """Run an agent: claim runs from the server and execute them, one at a time."""
+    from seedlab.agent.worker import AgentWorker
+    from seedlab.profiles import resolve_profile
+    from seedlab.runner.launcher import Launcher
+
+    if warm:
+        try:
+            resolve_profile(warm)  # the one check of preset names, with its message
+        except ValueError as exc:
+            raise typer.BadParameter(f"{exc}, or '' for none") from None
+
+    settings = get_settings()
+    setup_logging()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    client = SeedlabClient(server_url(server), token=token or settings.agent_token)
+    try:
+        AgentWorker(
+            client,
+            name=name,
+            launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes),
+            warm_profile=warm or None,
+        ).run_forever(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (the server also does this on start)."""
+    from seedlab.db import Database
+    from seedlab.migrate import upgrade_to_head
+
+    database = Database(get_settings().resolved_database_url())
+    upgrade_to_head(database.engine)
+    typer.echo(f"database at head: {database.engine.url.render_as_string(hide_password=True)}")

@@ -1,0 +1,100 @@
+"""Job creation: validate a submission and expand its seed plan into queued runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from seedlab.analysis.audit import BASELINE, env_variant, without
+from seedlab.config import Settings
+from seedlab.db import utcnow
+from seedlab.errors import InvalidInput, NotFound
+from seedlab.experiments import service as experiments_service
+from seedlab.jobs.models import Job
+from seedlab.jobs.schemas import AuditSpec, JobCreate
+from seedlab.jobs.seedplan import parse_seed_plan
+from seedlab.profiles import TOGGLES, Profile, ProfileSpec, resolve_profile
+from seedlab.runs.models import Run
+from seedlab.status import JobStatus
+
+
+def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
+    """Validate a submission and expand it into queued runs."""
+    try:
+        spec = experiments_service.find_experiment(name=payload.experiment)
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+    params = experiments_service.validated_params(spec=spec, params=payload.params)
+    if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
+        raise InvalidInput("tolerances must be >= 0")
+    if payload.kind == "audit":
+        audit = payload.audit or AuditSpec()
+        plan = parse_seed_plan(
+            {"seeds": [audit.seed], "repeats": audit.repeats}, max_runs=settings.max_runs_per_job
+        )
+        variants = audit_variants(audit)
+        profile = variants[0][1]
+    else:
+        if payload.audit is not None:
+            raise InvalidInput("audit settings need kind 'audit'")
+        plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
+        profile = resolve_profile(payload.profile)
+        variants = [(None, profile)]
+    run_count = plan.run_count * len(variants)
+    if run_count > settings.max_runs_per_job:
+        raise InvalidInput(
+            f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
+        )
+    job = Job(
+        kind=payload.kind,
+        audit=(payload.audit or AuditSpec()).model_dump() if payload.kind == "audit" else None,
+        experiment_name=spec.name,
+        experiment_version=spec.version,
+        params=params,
+        seed_plan=plan.to_json(),
+        seed_plan_text=plan.text()
+        if payload.kind == "standard"
+        else f"audit of seed {plan.seeds[0]}",
+        profile=profile.model_dump(),
+        profile_name=profile.name,
+        tolerance=payload.tolerance,
+        label=payload.label,
+        status=JobStatus.QUEUED.value,
+        run_count=run_count,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    # Every variant of one (seed, repeat) next to each other; first repeats of every seed first,
+    # so the spread shows early.
+    session.add_all(
+        Run(
+            job_id=job.id,
+            seed=seed,
+            repeat=repeat,
+            variant=variant,
+            profile=None if variant is None else variant_profile.model_dump(),
+            max_attempts=settings.max_attempts,
+            queued_at=job.created_at,
+        )
+        for seed, repeat in plan.expand()
+        for variant, variant_profile in variants
+    )
+    session.flush()
+    return job
+
+
+def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:
+    """Baseline (every toggle on), one variant per toggle turned off, one per environment."""
+    all_on: dict[str, Any] = dict.fromkeys(TOGGLES, True)
+    trace = audit.trace
+    baseline = resolve_profile(ProfileSpec(preset="full", trace=trace, **all_on))
+    variants: list[tuple[str | None, Profile]] = [(BASELINE, baseline)]
+    for toggle in TOGGLES if audit.toggles is None else audit.toggles:
+        off = resolve_profile(ProfileSpec(preset="full", trace=trace, **{**all_on, toggle: False}))
+        variants.append((without(toggle), off))
+    for env in audit.env_matrix:
+        profile = resolve_profile(ProfileSpec(trace=trace, env=env, **all_on))
+        variants.append((env_variant(env), profile))
+    return variants

@@ -1,0 +1,71 @@
+"""Job lifecycle: status derived from the runs, moved through the transition table; cancel."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from seedlab.analysis.audit import BASELINE
+from seedlab.db import utcnow
+from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs.models import Job
+from seedlab.runs import repository as runs_repository
+from seedlab.status import (
+    TERMINAL_JOB_STATUSES,
+    JobStatus,
+    RunStatus,
+    transition_job,
+    transition_run,
+)
+
+
+def derive_status(counts: dict[str, int], *, cancel_requested: bool, started: bool) -> JobStatus:
+    """The job status implied by its runs' statuses (a started job never goes back to queued)."""
+    total = sum(counts.values())
+    queued = counts.get(RunStatus.QUEUED.value, 0)
+    running = counts.get(RunStatus.RUNNING.value, 0)
+    if queued == total:
+        return JobStatus.RUNNING if started else JobStatus.QUEUED
+    if queued or running:
+        return JobStatus.RUNNING
+    if cancel_requested and counts.get(RunStatus.CANCELLED.value, 0):
+        return JobStatus.CANCELLED
+    if counts.get(RunStatus.FAILED.value, 0) or counts.get(RunStatus.CANCELLED.value, 0):
+        return JobStatus.FAILED
+    return JobStatus.SUCCEEDED
+
+
+def refresh_status(*, session: Session, job: Job) -> None:
+    """Recompute the job status from its runs and move it through the transition table."""
+    session.flush()
+    counts = runs_repository.run_counts_by_job(session=session, job_ids=[job.id])[job.id]
+    if job.kind == "audit" and counts.get(RunStatus.FAILED.value):
+        # In an audit, a run that fails with a control turned off is a finding, not a failure
+        # of the job; only failing baseline runs fail it.
+        baseline_failed = runs_repository.count_runs(
+            session=session, job_id=job.id, variant=BASELINE, status=RunStatus.FAILED
+        )
+        findings = counts[RunStatus.FAILED.value] - baseline_failed
+        counts[RunStatus.FAILED.value] -= findings
+        counts[RunStatus.SUCCEEDED.value] = counts.get(RunStatus.SUCCEEDED.value, 0) + findings
+    new = derive_status(
+        counts, cancel_requested=job.cancel_requested, started=job.started_at is not None
+    )
+    if transition_job(job, new):
+        now = utcnow()
+        if new is not JobStatus.QUEUED and job.started_at is None:
+            job.started_at = now
+        if new in TERMINAL_JOB_STATUSES:
+            job.finished_at = now
+
+
+def cancel_job(*, session: Session, job_id: int) -> Job:
+    """Cancel queued runs at once and ask agents to stop running ones."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    job.cancel_requested = True
+    now = utcnow()
+    for run in runs_repository.queued_runs_for_update(session=session, job_id=job.id):
+        transition_run(run, RunStatus.CANCELLED)
+        run.finished_at = now
+    runs_repository.request_cancel_of_running(session=session, job_id=job.id)
+    refresh_status(session=session, job=job)
+    return job

@@ -1,0 +1,142 @@
+"""The job report (verdict, spread, divergence, audit) and the overlay chart of its runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
+from seedlab.analysis.spread import compute_spread
+from seedlab.analysis.verdict import compute_verdict
+from seedlab.cache import ResultCache
+from seedlab.charts.overlay import default_metric, overlay_figure
+from seedlab.divergence import service as divergence_service
+from seedlab.errors import InvalidInput
+from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs.models import Job
+from seedlab.jobs.schemas import JobReport, MetricSpreadOut
+from seedlab.profiles import TOGGLES
+from seedlab.runs import repository as runs_repository
+from seedlab.runs import service as runs_service
+from seedlab.status import TERMINAL_JOB_STATUSES
+
+
+def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobReport:
+    """Status, verdict with evidence, spread across seeds, and every run."""
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    curves = runs_repository.job_curves(session=session, job_id=job.id)
+    data = {run.id: runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs}
+    audit = None
+    if job.kind == "audit":
+        audit = _audit_section(session, job, data, cache)
+        # The verdict of an audit job is its baseline pair's: every control on.
+        compared = [data[run.id] for run in job.runs if run.variant == BASELINE]
+    else:
+        compared = list(data.values())
+    verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
+    spread = compute_spread(compared)
+    differing = [
+        (seed["run_ids"][0], seed["run_ids"][1])
+        for seed in verdict["seeds"]
+        if not seed["weights_identical"] and len(seed["run_ids"]) >= 2
+    ]
+    divergence = divergence_service.seed_divergences(
+        session=session, runs=job.runs, pairs=differing, cache=cache
+    )
+    counts: dict[str, int] = {}
+    for run in job.runs:
+        counts[run.status] = counts.get(run.status, 0) + 1
+    return JobReport(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        experiment=job.experiment_name,
+        experiment_version=job.experiment_version,
+        params=job.params,
+        seed_plan=job.seed_plan_text,
+        profile_name=job.profile_name,
+        profile=job.profile,
+        tolerance=job.tolerance,
+        verdict=verdict["verdict"],
+        verdict_evidence=verdict,
+        metrics={name: MetricSpreadOut(**s.to_dict()) for name, s in sorted(spread.items())},
+        run_counts=counts,
+        runs=[runs_service.run_summary(run) for run in job.runs],
+        divergence=divergence,
+        audit=audit,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _audit_section(
+    session: Session, job: Job, data: dict[int, Any], cache: ResultCache
+) -> dict[str, Any]:
+    # What an audit compares is fixed once a run has ended: the key changes with any status.
+    key = (job.id, tuple(sorted((run.id, run.status, run.attempt) for run in job.runs)))
+    if (cached := cache.audit_sections.get(key)) is not None:
+        return cached
+    section = _build_audit_section(session, job, data)
+    cache.audit_sections.put(key, section)
+    return section
+
+
+def _build_audit_section(session: Session, job: Job, data: dict[int, Any]) -> dict[str, Any]:
+    data_hash = divergence_service.data_hashes(session=session, runs=job.runs)
+    traces = divergence_service.load_traces(
+        session=session, runs=job.runs, known_data_hashes=data_hash
+    )
+    runs = [
+        AuditRun(
+            data=data[run.id],
+            variant=run.variant or BASELINE,
+            seconds_per_epoch=run.seconds_per_epoch,
+            data_hash=data_hash[run.id],
+            error=run.error,
+            trace=traces.get(run.id),
+        )
+        for run in job.runs
+    ]
+    chosen = (job.audit or {}).get("toggles")
+    toggles = list(TOGGLES) if chosen is None else chosen
+    return audit_report(runs, toggles)
+
+
+def overlay(
+    *,
+    session: Session,
+    job_id: int,
+    metric: str | None,
+    band: bool,
+    max_points: int,
+    cache: ResultCache,
+) -> dict[str, Any]:
+    """Plotly figure of every run's curve for one metric, downsampled, with the seed band."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    cache_key = (job.id, job.finished_at, metric, band, max_points)
+    finished = job.status in TERMINAL_JOB_STATUSES
+    if finished and (cached := cache.overlays.get(cache_key)) is not None:
+        return cached
+    result = _build_overlay(session, job, metric=metric, band=band, max_points=max_points)
+    if finished:
+        cache.overlays.put(cache_key, result)
+    return result
+
+
+def _build_overlay(
+    session: Session, job: Job, *, metric: str | None, band: bool, max_points: int
+) -> dict[str, Any]:
+    keys = runs_repository.job_metric_keys(session=session, job_id=job.id)
+    chosen = metric or default_metric(keys)
+    if chosen is None:
+        return {"metric": None, "metrics": keys, "figure": {"data": [], "layout": {}}}
+    if chosen not in keys:
+        raise InvalidInput(
+            f"job {job.id} logged no metric {chosen!r}; logged: {', '.join(keys) or 'none yet'}"
+        )
+    # Arrays straight from the packed curves, and only the run columns the chart needs.
+    curves = runs_repository.job_curve_arrays(session=session, job_id=job.id, key=chosen)
+    runs = runs_repository.job_run_data(session=session, job_id=job.id)
+    figure = overlay_figure(runs, curves, chosen, show_band=band, max_points=max_points)
+    return {"metric": chosen, "metrics": keys, "figure": figure}

@@ -1,0 +1,115 @@
+"""The new-job form, generated from each experiment's parameter JSON schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from seedlab.experiments import catalog
+from seedlab.profiles import PRESETS, TOGGLES
+
+DEFAULT_SEEDS = "42:5x2"
+
+PRESET_HELP = {
+    "full": "Every seed, a fixed hash seed, op determinism and single-threaded TF: "
+    "same-seed runs should be bit-identical.",
+    "seeds_only": "Every seed, but non-deterministic kernels and thread pools stay on: "
+    "faster, may differ in the last bits.",
+    "none": "Nothing seeded or pinned: shows the run-to-run variance you get without control.",
+}
+TOGGLE_HELP = {
+    "hash_seed": "PYTHONHASHSEED set before the interpreter starts",
+    "python_seed": "random.seed(seed)",
+    "numpy_seed": "np.random.seed(seed)",
+    "tf_seed": "tf.random.set_seed(seed)",
+    "op_determinism": "tf.config.experimental.enable_op_determinism()",
+    "single_thread": "one inter-/intra-op thread, OMP_NUM_THREADS=1",
+    "tf_data_seed": "seeded tf.data shuffles",
+    "onednn_off": "TF_ENABLE_ONEDNN_OPTS=0 (oneDNN kernels change round-off)",
+}
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One parameter input derived from a JSON-schema property."""
+
+    name: str
+    label: str
+    kind: str  # integer | number | select | checkbox | text
+    default: Any
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    options: list[Any] = field(default_factory=list)
+    nullable: bool = False
+
+    @property
+    def step(self) -> str:
+        """The input's step: whole numbers for integers, anything for floats."""
+        return "1" if self.kind == "integer" else "any"
+
+
+def _resolve(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The property with $ref and Optional (anyOf [..., null]) unwrapped, and its nullability."""
+    merged = dict(prop)
+    nullable = False
+    if "anyOf" in merged:
+        choices = [c for c in merged.pop("anyOf") if c.get("type") != "null"]
+        nullable = len(choices) == 1
+        if choices:
+            merged = {**choices[0], **merged}
+    ref = merged.pop("$ref", None)
+    if isinstance(ref, str):
+        merged = {**defs.get(ref.rsplit("/", 1)[-1], {}), **merged}
+    return merged, nullable
+
+
+def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[FormField]:
+    """Inputs for every property of a pydantic JSON schema, in declaration order."""
+    defs = schema.get("$defs", {})
+    out: list[FormField] = []
+    for name, raw in schema.get("properties", {}).items():
+        prop, nullable = _resolve(raw, defs)
+        kind = {"integer": "integer", "number": "number", "boolean": "checkbox"}.get(
+            prop.get("type", ""), "text"
+        )
+        if "enum" in prop or "const" in prop:
+            kind = "select"
+        out.append(
+            FormField(
+                name=name,
+                label=prop.get("title") or name.replace("_", " ").capitalize(),
+                kind=kind,
+                default=defaults.get(name, prop.get("default")),
+                help=prop.get("description", ""),
+                minimum=prop.get("minimum", prop.get("exclusiveMinimum")),
+                maximum=prop.get("maximum", prop.get("exclusiveMaximum")),
+                options=list(prop.get("enum", [prop["const"]] if "const" in prop else [])),
+                nullable=nullable,
+            )
+        )
+    return out
+
+
+def new_job_context(experiment: str | None) -> dict[str, Any]:
+    """Every experiment with its generated fields, the presets and the toggles."""
+    specs = catalog.list_experiments()
+    names = [spec.name for spec in specs]
+    default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
+    return {
+        "experiments": [
+            {
+                "name": spec.name,
+                "version": spec.version,
+                "description": spec.description,
+                "fields": form_fields(spec.params_schema(), spec.validate_params({})),
+            }
+            for spec in specs
+        ],
+        "selected": experiment if experiment in names else default,
+        "default_seeds": DEFAULT_SEEDS,
+        "presets": PRESETS,
+        "preset_help": PRESET_HELP,
+        "toggles": [(name, TOGGLE_HELP.get(name, "")) for name in TOGGLES],
+    }
