@@ -13,6 +13,9 @@ from setuptools import find_packages, setup
 setup(
     packages=[
         *find_packages("backend"),
+        # The start-up hook of command experiments: a directory without __init__.py (it is put
+        # on PYTHONPATH, never imported as seedlab.runner.hook), shipped with its sitecustomize.
+        "seedlab.runner.hook",
         "seedlab.frontend",
         "seedlab.migrations",
         "seedlab.migrations.versions",

@@ -106,8 +106,9 @@ def hook_environment(
     assert command is not None  # checked by the caller
     package_root = str(Path(seedlab.__file__).resolve().parent.parent)
     env = dict(os.environ)
-    # The hook first (its sitecustomize), then this seedlab, then whatever the agent had.
-    path = [str(HOOK_DIR), package_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    # The hook first (its sitecustomize), then whatever the agent had, and this seedlab last: it
+    # is needed by the hook only, and must not move site-packages ahead of the user's paths.
+    path = [str(HOOK_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep)), package_root]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     env[HOOK_DIR_ENV] = str(HOOK_DIR)
     env[EVENT_FD_ENV] = str(fd)
