@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,6 +170,17 @@ command = "sh -c 'echo hello'"
 
 [experiments.silent]
 command = "python -c pass"
+
+[experiments.sleeper]
+command = "python sleeper.py"
+"""
+
+SLEEPER = """
+import os, time
+print('{"epoch": 1, "loss": 1.0}', flush=True)
+with open("sleeper.pid", "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(600)
 """
 
 JSONL = """
@@ -204,7 +217,8 @@ sys.exit(3)
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _project(
-        tmp_path_factory.mktemp("project"), JSONL_TOML, jsonl=JSONL, filed=FILED, failing=FAILING
+        tmp_path_factory.mktemp("project"), JSONL_TOML, jsonl=JSONL, filed=FILED, failing=FAILING,
+        sleeper=SLEEPER,
     )
 
 
@@ -265,3 +279,36 @@ def test_uncaught_exception_names_it(launcher: Launcher, tmp_path: Path) -> None
     assert error["error"] == "ValueError: column amount has strings"
     assert "Traceback" in error["traceback"]
 
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_killing_the_run_stops_the_script(launcher: Launcher, project: Path) -> None:
+    before = Path.cwd()
+    os.chdir(project)
+    try:
+        handle = launcher.start(spec("sleeper", params={}))
+    finally:
+        os.chdir(before)
+    events = handle.events()
+    assert next(events)["event"] == "epoch"  # the script is running
+    pid = 0
+    while not pid:  # written right after the epoch line
+        try:
+            pid = int((project / "sleeper.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    assert _alive(pid)
+    handle.kill()
+    assert handle.wait() == -signal.SIGKILL
+    for _ in range(200):  # the kernel delivers the death signal asynchronously
+        if not _alive(pid):
+            break
+        time.sleep(0.05)
+    assert not _alive(pid)

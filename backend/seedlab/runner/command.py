@@ -15,10 +15,12 @@ import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from seedlab.experiments.spec import ExperimentSpec
 
 HOOK_DIR = Path(__file__).resolve().parent / "hook"
+PR_SET_PDEATHSIG = 1
 STDERR_TAIL_BYTES = 4000
 ERROR_MESSAGE_LIMIT = 2000
 # Keys of a metrics line that are not metrics.
@@ -168,6 +171,7 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_supervisor(os.getpid()),  # no reader threads run yet
         )
     except OSError as exc:
         os.close(hook_read)
@@ -235,6 +239,24 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
         traceback=stderr_tail,
     )
     return 1
+
+
+def _die_with_supervisor(supervisor_pid: int) -> Callable[[], None]:
+    """A preexec_fn: the kernel SIGKILLs the script when the supervisor dies.
+
+    The agent stops a run (cancel, lost lease) by killing the supervisor; the training script
+    must not go on in the background.
+    """
+
+    def set_death_signal() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux only
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != supervisor_pid:  # it died before prctl took effect
+            os._exit(1)
+
+    return set_death_signal
 
 
 def _done_fields(epochs: list[dict[str, Any]]) -> dict[str, Any]:
