@@ -173,6 +173,20 @@ command = "python -c pass"
 
 [experiments.sleeper]
 command = "python sleeper.py"
+
+[experiments.follower]
+command = "python follower.py"
+metrics_file = "follow.jsonl"
+"""
+
+FOLLOWER = """
+import os, time
+with open("follow.jsonl", "w") as f:
+    f.write('{"epoch": 1, "loss": 0.5}\\n')
+    f.flush()
+    while not os.path.exists("go"):
+        time.sleep(0.05)
+    f.write('{"epoch": 2, "loss": 0.25}')  # the last line may lack its newline
 """
 
 SLEEPER = """
@@ -218,7 +232,7 @@ sys.exit(3)
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _project(
         tmp_path_factory.mktemp("project"), JSONL_TOML, jsonl=JSONL, filed=FILED, failing=FAILING,
-        sleeper=SLEEPER,
+        sleeper=SLEEPER, follower=FOLLOWER,
     )
 
 
@@ -312,3 +326,21 @@ def test_killing_the_run_stops_the_script(launcher: Launcher, project: Path) -> 
             break
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+def test_metrics_file_is_followed_while_the_script_runs(launcher: Launcher, project: Path) -> None:
+    (project / "go").unlink(missing_ok=True)
+    before = Path.cwd()
+    os.chdir(project)
+    try:
+        handle = launcher.start(spec("follower", params={}))
+    finally:
+        os.chdir(before)
+    events = handle.events()
+    first = next(events)  # the script is still waiting for "go": the file was read live
+    assert (first["event"], first["epoch"], first["metrics"]) == ("epoch", 1, {"loss": 0.5})
+    (project / "go").write_text("")
+    rest = list(events)
+    assert handle.wait() == 0
+    assert [e["epoch"] for e in rest if e["event"] == "epoch"] == [2]
+    assert rest[-1]["event"] == "done" and rest[-1]["final_metrics"] == {"loss": 0.25}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 HOOK_DIR = Path(__file__).resolve().parent / "hook"
 PR_SET_PDEATHSIG = 1
 STDERR_TAIL_BYTES = 4000
+METRICS_FILE_POLL_SECONDS = 0.5
 ERROR_MESSAGE_LIMIT = 2000
 # Keys of a metrics line that are not metrics.
 RESERVED_KEYS = ("epoch", "step", "epochs", "weights_checksum")
@@ -56,7 +57,7 @@ class _Events:
         with self.lock:
             self.writer.emit(event, **fields)
 
-    def record(self, line: dict[str, Any], *, timed: bool = True) -> None:
+    def record(self, line: dict[str, Any]) -> None:
         """One metrics line as an epoch event."""
         number = line.get("epoch", line.get("step"))
         metrics = {
@@ -75,7 +76,7 @@ class _Events:
             "epochs": line.get("epochs") if isinstance(line.get("epochs"), int) else None,
             "metrics": metrics,
             "weights_checksum": checksum if isinstance(checksum, str) else None,
-            "seconds": now - self.last_record if timed else None,
+            "seconds": now - self.last_record,
         }
         self.last_record = now
         with self.lock:
@@ -184,6 +185,11 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
         threading.Thread(target=_read_stdout, args=(proc.stdout, events), daemon=True),
         threading.Thread(target=_read_stderr, args=(proc.stderr, tail), daemon=True),
     ]
+    metrics_tail = None if command.metrics_file is None else _MetricsTail(command.metrics_file)
+    if metrics_tail is not None:
+        readers.append(
+            threading.Thread(target=metrics_tail.follow, args=(proc, events), daemon=True)
+        )
     for reader in readers:
         reader.start()
     held: dict[str, dict[str, Any]] = {}
@@ -221,11 +227,9 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
             traceback=stderr_tail,
         )
         return 1
-    if command.metrics_file is not None and command.metrics_file.exists():
-        for text in command.metrics_file.read_text(encoding="utf-8").splitlines():
-            parsed = metrics_line(text)
-            if parsed is not None:
-                events.record(parsed, timed=False)  # a FloatingPointError fails the run
+    if metrics_tail is not None:
+        # What the script wrote last; a FloatingPointError fails the run.
+        metrics_tail.read_new_lines(final=True)
     if "done" in held:
         events.emit("done", **held["done"])
         return 0
@@ -271,6 +275,48 @@ def _done_fields(epochs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_per_epoch": steady_seconds_per_epoch(seconds) if seconds else None,
         "trace": None,
     }
+
+
+class _MetricsTail:
+    """Follows the metrics file while the script runs: each complete new line is an epoch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.events: _Events | None = None
+
+    def follow(self, proc: subprocess.Popen[bytes], events: _Events) -> None:
+        """Read new lines every half second until the script ended."""
+        self.events = events
+        while proc.poll() is None:
+            try:
+                self.read_new_lines()
+            except FloatingPointError as exc:
+                events.failure = events.failure or f"FloatingPointError: {exc}"
+                return
+            time.sleep(METRICS_FILE_POLL_SECONDS)
+
+    def read_new_lines(self, *, final: bool = False) -> None:
+        """Report the lines completed since the last read (a line still being written waits,
+        unless the script ended: then its last line counts without a newline)."""
+        if self.events is None:
+            return
+        try:
+            with self.path.open("rb") as metrics:
+                metrics.seek(self.offset)
+                data = metrics.read()
+        except FileNotFoundError:
+            return
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        if final:
+            lines.append(self.partial)
+            self.partial = b""
+        for raw in lines:
+            parsed = metrics_line(raw.decode(errors="replace"))
+            if parsed is not None:
+                self.events.record(parsed)
 
 
 def _read_stdout(stream: IO[bytes], events: _Events) -> None:
