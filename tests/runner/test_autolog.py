@@ -94,3 +94,16 @@ def test_datasets_are_not_consumed_for_a_hash() -> None:
     _model().fit(dataset, epochs=1, verbose=0)
     assert context.data_hash is None
     assert [e["event"] for e in _events(read_fd)] == ["fingerprint", "epoch"]
+
+
+def test_a_second_fit_continues_the_epoch_numbers() -> None:
+    x = np.ones((4, 3), dtype="float32")
+    y = np.ones((4, 1), dtype="float32")
+    context, read_fd = _context()
+    install_fit_hook(context)
+    model = _model()
+    model.fit(x, y, epochs=2, verbose=0)
+    model.fit(x, y, epochs=1, verbose=0)  # fine-tuning, say
+    epochs = [e for e in _events(read_fd) if e["event"] == "epoch"]
+    assert [(e["epoch"], e["epochs"]) for e in epochs] == [(1, 2), (2, 2), (3, 3)]
+    assert context.epochs == 3 and len(context.epoch_checksums) == 3

@@ -173,12 +173,16 @@ class RunContext:
 
             def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
                 planned = self.params.get("epochs")
-                if context.epochs is None and isinstance(planned, int):
-                    context.set_epochs(planned)  # the experiment did not say; Keras knows
+                done = len(context.epoch_checksums)
+                if isinstance(planned, int) and (context.epochs is None or done):
+                    # The experiment did not say, Keras knows; a later fit of the same run
+                    # (a script fitting twice) adds its epochs to those already reported.
+                    context.set_epochs(max(context.epochs or 0, done + planned))
                 context.record_initial_weights(self.model)
 
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                self._epoch = epoch + 1
+                # Numbered over the whole run: a second fit continues, it does not restart.
+                self._epoch = len(context.epoch_checksums) + 1
                 self._started = time.perf_counter()
 
             def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -197,7 +201,7 @@ class RunContext:
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 seconds = time.perf_counter() - self._started
-                context.report_epoch(epoch + 1, logs or {}, self.model, seconds)
+                context.report_epoch(self._epoch, logs or {}, self.model, seconds)
 
         return _ReportEpochs()
 
