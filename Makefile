@@ -18,7 +18,7 @@ up: install
 	$(BIN)/seedlab up
 
 test-deps: $(BIN)/python
-	./scripts/install-test-deps.sh
+	./.ci/install-test-deps.sh
 	$(BIN)/pip install --quiet -e '.[test]'
 
 lint: test-deps

@@ -21,6 +21,10 @@ TOGGLES: tuple[str, ...] = (
     "onednn_off",
 )
 
+# The toggles through which the run seed reaches the run: with all of them off, two runs "of the
+# same seed" share nothing but a number.
+SEED_TOGGLES: tuple[str, ...] = ("python_seed", "numpy_seed", "tf_seed", "tf_data_seed")
+
 PresetName = Literal["full", "seeds_only", "none"]
 Isolation = Literal["fork", "process"]
 

@@ -11,7 +11,7 @@ def packaged_path(package: str, name: str) -> Path:
 
     seedlab.frontend and seedlab.migrations are the top-level frontend/ and alembic/ folders:
     copied into the package by a wheel, reached through symbolic links in a source tree or an
-    editable install (see setup.py). Both are namespace packages, whose files() is a
+    editable install (docs/architecture.md). Both are namespace packages, whose files() is a
     MultiplexedPath; joining a name that exists on disk gives a plain Path.
     """
     resource = files(package).joinpath(name)

@@ -68,6 +68,14 @@ def test_nondeterministic_reports_first_divergent_epoch_and_exact_diff() -> None
     assert "seed 42" in verdict.summary and "epoch 2" in verdict.summary
 
 
+def test_a_divergence_located_before_training_is_epoch_0_in_the_verdict() -> None:
+    runs = [_twin(1, 42, 0), _twin(2, 42, 1, weights="other", epochs=["x1", "x2"])]
+    assert compute_verdict(runs).seeds[0].first_divergent_epoch == 1  # checksums alone
+    verdict = compute_verdict(runs, located_epochs={42: 0})
+    assert verdict.seeds[0].first_divergent_epoch == 0
+    assert "already differ before training" in verdict.summary
+
+
 def test_floats_are_compared_exactly_not_approximately() -> None:
     runs = [
         _twin(1, 1, 0, final={"loss": 0.1 + 0.2}),

@@ -46,11 +46,11 @@ def test_one_trace_per_run_with_points_plus_three_band_traces() -> None:
     fig = overlay_figure(_runs(), "val_auc")
     runs = _run_traces(fig)
     assert [t["name"] for t in runs] == [
-        "seed 7 · repeat 1 (run 11)",
-        "seed 7 · repeat 2 (run 12)",
-        "seed 7 · repeat 3 (run 13)",
-        "seed 42 · repeat 1 (run 16)",
-        "seed 42 · repeat 2 (run 17)",
+        "seed 7 · repeat 0 (run 11)",
+        "seed 7 · repeat 1 (run 12)",
+        "seed 7 · repeat 2 (run 13)",
+        "seed 42 · repeat 0 (run 16)",
+        "seed 42 · repeat 1 (run 17)",
     ]
     assert len(_band_traces(fig)) == 3
     assert len(fig["data"]) == 8
@@ -77,12 +77,12 @@ def test_seed_keeps_its_colour_across_metrics() -> None:
     runs = _runs()
     auc = {t["name"]: t["line"]["color"] for t in _run_traces(overlay_figure(runs, "val_auc"))}
     loss = {t["name"]: t["line"]["color"] for t in _run_traces(overlay_figure(runs, "loss"))}
-    assert loss == {"seed 42 · repeat 2 (run 17)": auc["seed 42 · repeat 2 (run 17)"]}
+    assert loss == {"seed 42 · repeat 1 (run 17)": auc["seed 42 · repeat 1 (run 17)"]}
 
 
 def test_hover_data_carries_seed_repeat_and_run() -> None:
     trace = _run_traces(overlay_figure(_runs(), "val_auc"))[4]
-    assert trace["hovertemplate"].startswith("seed 42 · repeat 2 · run 17<br>")
+    assert trace["hovertemplate"].startswith("seed 42 · repeat 1 · run 17<br>")
 
 
 def test_max_points_downsamples_lines_but_not_the_band() -> None:

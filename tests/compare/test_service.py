@@ -31,12 +31,13 @@ def make_job(
     *,
     seeds: str = "1:5x1",
     status: str = "succeeded",
+    profile: str = "full",
 ) -> int:
     """A job whose runs (seed order, then repeat) get these final metrics; None stays queued."""
     with database.write() as session:
         job = creation.create_job(
             session=session,
-            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds),
+            payload=JobCreate(experiment="seed_card_mlp", seeds=seeds, profile=profile),
             settings=settings,
         )
         runs = sorted(job.runs, key=lambda run: (run.seed, run.repeat))
@@ -198,3 +199,20 @@ def test_distribution_figure(database: Database, settings: Settings) -> None:
     assert box_a["y"] == A and box_b["y"] == B
     assert box_a["text"][0] == f"seed 1 · run {result.a.run_ids[0]}"
     assert figure["layout"]["yaxis"]["title"]["text"] == "val_auc"
+
+
+def test_no_paired_tests_when_a_job_seeded_nothing(database: Database, settings: Settings) -> None:
+    seeded = auc_job(database, settings, A)
+    unseeded = make_job(
+        database,
+        settings,
+        [{"val_auc": v, "val_loss": round(1 - v, 6)} for v in B],
+        profile="none",
+    )
+    with database.read() as session:
+        result = compare_service.compare_jobs(
+            session=session, job_a=seeded, job_b=unseeded, metric="val_auc"
+        )
+    # Same seed numbers, but the none profile applied none of them: nothing pairs the runs.
+    assert not result.paired and result.p_paired_t is None and result.p_wilcoxon is None
+    assert result.p_welch == stats.ttest_ind(A, B, equal_var=False).pvalue

@@ -12,7 +12,19 @@ from typing import Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.agent.protocol import AgentApi
 from seedlab.profiles import resolve_profile
+from seedlab.queue.schemas import (
+    AgentRegister,
+    ClaimRequest,
+    Heartbeat,
+    PointsBatch,
+    RunAssignment,
+    RunEnd,
+    RunFinished,
+    RunStarted,
+)
+from seedlab.runner.events import RunEvent
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
 
 log = logging.getLogger("seedlab.agent")
@@ -73,6 +85,7 @@ class AgentWorker:
         warm_profile: str | None = None,
     ) -> None:
         self.client = client
+        self.api = AgentApi(client)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.launcher = launcher or Launcher()
         self.poll_interval = poll_interval
@@ -84,16 +97,12 @@ class AgentWorker:
 
     def register(self) -> int:
         """Announce this agent to the server."""
-        reply = self.client.post(
-            "/api/v1/agent/register",
-            {
-                "name": self.name,
-                "hostname": socket.gethostname(),
-                "pid": os.getpid(),
-                "version": __version__,
-            },
+        reply = self.api.register(
+            AgentRegister(
+                name=self.name, hostname=socket.gethostname(), pid=os.getpid(), version=__version__
+            )
         )
-        self.agent_id = int(reply["id"])
+        self.agent_id = reply.id
         log.info("agent %s registered as %s", self.name, self.agent_id)
         return self.agent_id
 
@@ -132,27 +141,28 @@ class AgentWorker:
         """Claim one run and execute it; False when the queue was empty."""
         if self.agent_id is None:
             self.register()
-        assignment = self.client.post("/api/v1/agent/claim", {"agent_id": self.agent_id})
+        assert self.agent_id is not None
+        assignment = self.api.claim(ClaimRequest(agent_id=self.agent_id))
         if assignment is None:
             return False
         self.execute(assignment)
         return True
 
-    def execute(self, assignment: dict[str, Any]) -> None:
+    def execute(self, assignment: RunAssignment) -> None:
         """Run one claimed attempt to its end and report it."""
         state = _RunState(
-            run_id=assignment["run_id"],
-            attempt=assignment["attempt"],
-            lease_seconds=float(assignment["lease_seconds"]),
+            run_id=assignment.run_id,
+            attempt=assignment.attempt,
+            lease_seconds=assignment.lease_seconds,
         )
-        log.info("run %s attempt %s: seed %s", state.run_id, state.attempt, assignment["seed"])
+        log.info("run %s attempt %s: seed %s", state.run_id, state.attempt, assignment.seed)
         spec = RunSpec(
             run_id=state.run_id,
             attempt=state.attempt,
-            experiment=assignment["experiment"],
-            params=assignment["params"],
-            seed=assignment["seed"],
-            profile=assignment["profile"],
+            experiment=assignment.experiment,
+            params=assignment.params,
+            seed=assignment.seed,
+            profile=assignment.profile,
         )
         started = time.monotonic()
         done = threading.Event()
@@ -178,15 +188,15 @@ class AgentWorker:
         try:
             for event in handle.events():
                 kind = event.get("event")
-                if kind == "applied":
+                if kind == RunEvent.APPLIED:
                     state.applied = event["profile"]
-                elif kind == "fingerprint":
+                elif kind == RunEvent.FINGERPRINT:
                     state.fingerprint = {"hash": event["hash"], "data": event["data"]}
-                elif kind == "epoch":
+                elif kind == RunEvent.EPOCH:
                     self._buffer_epoch(state, event)
-                elif kind == "done":
+                elif kind == RunEvent.DONE:
                     final = event
-                elif kind == "error":
+                elif kind == RunEvent.ERROR:
                     failure = event
                 if state.applied and state.fingerprint and not state.started_sent:
                     self._send_started(state, handle)
@@ -233,16 +243,16 @@ class AgentWorker:
         assert state.applied is not None and state.fingerprint is not None
         state.started_sent = True
         try:
-            self.client.post(
-                f"/api/v1/agent/runs/{state.run_id}/started",
-                {
-                    "attempt": state.attempt,
-                    "applied_profile": state.applied,
-                    "fingerprint_hash": state.fingerprint["hash"],
-                    "fingerprint": state.fingerprint["data"],
-                    "isolation": handle.isolation,
-                    "isolation_reason": handle.isolation_reason,
-                },
+            self.api.started(
+                state.run_id,
+                RunStarted(
+                    attempt=state.attempt,
+                    applied_profile=state.applied,
+                    fingerprint_hash=state.fingerprint["hash"],
+                    fingerprint=state.fingerprint["data"],
+                    isolation=handle.isolation,
+                    isolation_reason=handle.isolation_reason,
+                ),
             )
         except StaleAttempt:
             state.stale = True
@@ -267,14 +277,16 @@ class AgentWorker:
             if not batch:
                 return
             try:
-                self.client.post(
-                    f"/api/v1/agent/runs/{state.run_id}/points",
-                    {
-                        "attempt": state.attempt,
-                        "series": as_series(batch),
-                        "epoch": epoch,
-                        "epochs": epochs,
-                    },
+                self.api.points(
+                    state.run_id,
+                    PointsBatch.model_validate(
+                        {
+                            "attempt": state.attempt,
+                            "series": as_series(batch),
+                            "epoch": epoch,
+                            "epochs": epochs,
+                        }
+                    ),
                 )
             except StaleAttempt:
                 state.stale = True
@@ -294,11 +306,10 @@ class AgentWorker:
                     next_beat = now + beat_every
                     with state.lock:
                         epoch, epochs = state.epoch, state.epochs
-                    reply = self.client.post(
-                        f"/api/v1/agent/runs/{state.run_id}/heartbeat",
-                        {"attempt": state.attempt, "epoch": epoch, "epochs": epochs},
+                    reply = self.api.heartbeat(
+                        state.run_id, Heartbeat(attempt=state.attempt, epoch=epoch, epochs=epochs)
                     )
-                    if reply["cancel"] and not state.cancelled:
+                    if reply.cancel and not state.cancelled:
                         state.cancelled = True
                         state.kill()
             except StaleAttempt:
@@ -308,11 +319,10 @@ class AgentWorker:
             except ServerUnreachable as exc:
                 log.warning("run %s: %s", state.run_id, exc)
 
-    def _finish(self, state: _RunState, *, status: str, **fields: Any) -> None:
-        payload = {"attempt": state.attempt, "status": status}
-        payload.update({k: v for k, v in fields.items() if v is not None})
+    def _finish(self, state: _RunState, *, status: RunEnd, **fields: Any) -> None:
+        payload = RunFinished(attempt=state.attempt, status=status, **fields)
         try:
-            self.client.post(f"/api/v1/agent/runs/{state.run_id}/finish", payload)
+            self.api.finish(state.run_id, payload)
         except StaleAttempt:
             log.warning("run %s attempt %s: finish refused (stale)", state.run_id, state.attempt)
         log.info("run %s attempt %s: %s", state.run_id, state.attempt, status)

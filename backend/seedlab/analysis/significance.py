@@ -253,12 +253,14 @@ def compare_samples(
     rng_seed: int = 0,
     metric: str = "",
     higher_is_better: bool = True,
+    seeds_applied: bool = True,
 ) -> Comparison:
     """Compare sample b against a (at least 2 finite values each); diff and CI are b - a.
 
     Given seeds, values are taken in seed order (results do not depend on listing order).
     Significant means Welch's p < 0.05 and the bootstrap CI excludes 0. When both samples
-    cover the same seeds they are also compared pairwise (paired t, Wilcoxon signed-rank).
+    cover the same seeds they are also compared pairwise (paired t, Wilcoxon signed-rank),
+    unless seeds_applied is false: a job that seeded nothing has seed numbers that pair nothing.
     seeds_needed is exact (noncentral t), see seeds_for_power.
     """
     if bootstrap < 1:
@@ -267,7 +269,7 @@ def compare_samples(
     xb = _by_seed(_checked(b, "b"), seeds_b, "b")
     (mean_a, var_a), (mean_b, var_b) = _moments(xa), _moments(xb)
     d = cohens_d(xa, xb)
-    paired = _same_seeds(seeds_a, seeds_b)
+    paired = seeds_applied and _same_seeds(seeds_a, seeds_b)
     p_paired_t: float | None = None
     p_wilcoxon: float | None = None
     if paired:

@@ -109,7 +109,11 @@ def _compare_metrics(runs: Sequence[RunData]) -> tuple[dict[str, float], list[st
 
 
 def _first_divergent_epoch(runs: Sequence[RunData]) -> int | None:
-    """1-based index of the first epoch whose weight checksum differs among the runs."""
+    """The first epoch after which the runs' weight checksums differ (1 = after the first).
+
+    Epoch checksums start after the first epoch, so weights that already differed before
+    training also show as 1 here; the trace-based locator can say 0 (see compute_verdict).
+    """
     longest = max(len(run.epoch_checksums) for run in runs)
     for index in range(longest):
         # A run that stopped logging checksums earlier counts as differing there.
@@ -121,7 +125,7 @@ def _first_divergent_epoch(runs: Sequence[RunData]) -> int | None:
     return None
 
 
-def _evidence(seed: int, runs: Sequence[RunData]) -> SeedEvidence:
+def _evidence(seed: int, runs: Sequence[RunData], located: int | None) -> SeedEvidence:
     checksums = {run.weights_checksum for run in runs}
     diffs, mismatched = _compare_metrics(runs)
     return SeedEvidence(
@@ -131,7 +135,7 @@ def _evidence(seed: int, runs: Sequence[RunData]) -> SeedEvidence:
         weights_identical=len(checksums) == 1 and None not in checksums,
         metrics_identical=not mismatched and all(d == 0.0 for d in diffs.values()),
         max_abs_diff=diffs,
-        first_divergent_epoch=_first_divergent_epoch(runs),
+        first_divergent_epoch=located if located is not None else _first_divergent_epoch(runs),
         mismatched_metrics=mismatched,
     )
 
@@ -144,14 +148,25 @@ def _tolerated(evidence: SeedEvidence, tolerance: Mapping[str, float]) -> bool:
 
 
 def compute_verdict(
-    runs: Sequence[RunData], tolerance: Mapping[str, float] | None = None
+    runs: Sequence[RunData],
+    tolerance: Mapping[str, float] | None = None,
+    located_epochs: Mapping[int, int] | None = None,
 ) -> Verdict:
-    """Compare the succeeded runs of every seed that has at least two of them."""
+    """Compare the succeeded runs of every seed that has at least two of them.
+
+    located_epochs: per seed, the first divergent epoch the trace-based locator found (0 =
+    before training), which is more precise than the epoch checksums alone.
+    """
+    located_epochs = located_epochs or {}
     by_seed: dict[int, list[RunData]] = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.seed, r.repeat, r.run_id)):
         if run.succeeded:
             by_seed[run.seed].append(run)
-    evidence = [_evidence(seed, group) for seed, group in by_seed.items() if len(group) >= 2]
+    evidence = [
+        _evidence(seed, group, located_epochs.get(seed))
+        for seed, group in by_seed.items()
+        if len(group) >= 2
+    ]
     n = len(evidence)
     if not evidence:
         return Verdict(
@@ -178,10 +193,12 @@ def compute_verdict(
             seeds=evidence,
         )
     worst = max(differing, key=lambda e: max(e.max_abs_diff.values(), default=0.0))
-    where = (
-        f", weights first differ at epoch {worst.first_divergent_epoch}"
-        if worst.first_divergent_epoch is not None
-        else ""
+    where = {
+        None: "",
+        0: ", weights already differ before training",
+    }.get(
+        worst.first_divergent_epoch,
+        f", weights first differ after epoch {worst.first_divergent_epoch}",
     )
     return Verdict(
         verdict=NONDETERMINISTIC,

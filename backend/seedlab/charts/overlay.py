@@ -45,7 +45,7 @@ def _y(values: np.ndarray[Any, np.dtype[np.float64]]) -> list[float | None]:
 def _run_trace(
     run: RunData, curve: CurveArrays, colour: str, max_points: int | None
 ) -> dict[str, Any]:
-    repeat = run.repeat + 1  # the pages count repeats from 1
+    repeat = run.repeat  # counted from 0, as in the API and the CLI
     steps, values = curve
     if max_points is not None:
         kept = downsample_indices(values, max_points)

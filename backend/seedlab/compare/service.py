@@ -14,6 +14,7 @@ from seedlab.compare.schemas import CompareResult, JobSample
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
+from seedlab.profiles import SEED_TOGGLES
 from seedlab.runs import service as runs_service
 
 BOOTSTRAP = 10_000
@@ -96,6 +97,9 @@ def _compare(
         bootstrap=bootstrap,
         metric=metric,
         higher_is_better=direction,
+        seeds_applied=all(
+            any(job.profile.get(toggle) for toggle in SEED_TOGGLES) for job in (first, second)
+        ),
     )
     return CompareResult(a=sample_a, b=sample_b, **comparison.to_dict())
 

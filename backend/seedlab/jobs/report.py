@@ -36,14 +36,25 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         compared = list(data.values())
     verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
     spread = compute_spread(compared)
-    differing = [
-        (seed["run_ids"][0], seed["run_ids"][1])
+    differing = {
+        (seed["run_ids"][0], seed["run_ids"][1]): seed["seed"]
         for seed in verdict["seeds"]
         if not seed["weights_identical"] and len(seed["run_ids"]) >= 2
-    ]
+    }
     divergence = divergence_service.seed_divergences(
-        session=session, runs=job.runs, pairs=differing, cache=cache
+        session=session, runs=job.runs, pairs=list(differing), cache=cache
     )
+    # One numbering of epochs: where the traces locate a divergence (0 = before training), the
+    # verdict says the same.
+    located = {
+        differing[(found.run_a, found.run_b)]: found.epoch
+        for found in divergence
+        if found.epoch is not None
+    }
+    if located:
+        verdict = compute_verdict(
+            compared, tolerance=job.tolerance, located_epochs=located
+        ).to_dict()
     counts: dict[str, int] = {}
     for run in job.runs:
         counts[run.status] = counts.get(run.status, 0) + 1

@@ -169,10 +169,13 @@ class RunTraceIn(BaseModel):
     steps_truncated: bool = False
 
 
+RunEnd = Literal["succeeded", "failed", "cancelled"]
+
+
 class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
-    status: Literal["succeeded", "failed", "cancelled"]
+    status: RunEnd
     final_metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
     weights_checksum: str | None = Field(default=None, max_length=64)
     epoch_checksums: list[str] | None = None

@@ -18,7 +18,7 @@ from typing import Any
 
 from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
-from seedlab.runner.events import EventWriter
+from seedlab.runner.events import EventWriter, RunEvent
 
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
@@ -45,7 +45,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         profile = Profile.model_validate(spec["profile"])
         seed = int(spec["seed"])
         applied = apply_profile(profile, seed=seed, isolation=isolation)
-        events.emit("applied", profile=applied)
+        events.emit(RunEvent.APPLIED, profile=applied)
 
         from seedlab.experiments.catalog import get_experiment
         from seedlab.runner.fingerprint import capture
@@ -67,7 +67,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         params = experiment.params_model.model_validate(spec["params"])
         train(params, context)
         context.flush_fingerprint()
-        events.emit("done", **context.done_fields())
+        events.emit(RunEvent.DONE, **context.done_fields())
         return 0
     except BaseException as exc:  # any failure is the run's, reported with its traceback
         # Best effort: when even reporting fails (the agent is gone), the exit code remains.
@@ -75,7 +75,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
             if context is not None:
                 context.flush_fingerprint()  # the environment explains many failures
             events.emit(
-                "error",
+                RunEvent.ERROR,
                 error=f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT],
                 traceback=traceback.format_exc()[-TRACEBACK_TAIL:],
             )

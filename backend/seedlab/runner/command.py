@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 import seedlab
 from seedlab.profiles import Profile
 from seedlab.runner.context import steady_seconds_per_epoch
-from seedlab.runner.events import EventWriter
+from seedlab.runner.events import EventWriter, RunEvent
 from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class _Events:
         self.last_record = time.perf_counter()
         self.failure: str | None = None  # a metrics line that cannot be reported
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def emit(self, event: RunEvent, **fields: Any) -> None:
         with self.lock:
             self.writer.emit(event, **fields)
 
@@ -81,7 +81,7 @@ class _Events:
         self.last_record = now
         with self.lock:
             self.epochs.append(event)
-            self.writer.emit("epoch", **event)
+            self.writer.emit(RunEvent.EPOCH, **event)
 
 
 def metrics_line(text: str) -> dict[str, Any] | None:
@@ -141,7 +141,7 @@ def run_command(spec: dict[str, Any], event_fd: int) -> int:
     except BaseException as exc:  # a failure of the supervisor itself is the run's failure
         with contextlib.suppress(Exception):
             events.emit(
-                "error",
+                RunEvent.ERROR,
                 error=f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT],
                 traceback="",
             )
@@ -199,29 +199,32 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn line from a killed script; its exit code tells
-            kind = event.pop("event", None)
-            if kind in ("done", "error"):
+            try:
+                kind = RunEvent(event.pop("event", None))
+            except ValueError:
+                continue  # not an event of the protocol
+            if kind in (RunEvent.DONE, RunEvent.ERROR):
                 held[kind] = event  # the exit code decides
                 continue
-            if kind == "epoch":
+            if kind == RunEvent.EPOCH:
                 events.keras_epochs += 1
-            if kind == "applied":
+            if kind == RunEvent.APPLIED:
                 held["applied"] = event
-            events.emit(str(kind), **event)
+            events.emit(kind, **event)
     code = proc.wait()
     for reader in readers:
         reader.join()
     stderr_tail = b"".join(tail).decode(errors="replace")[-STDERR_TAIL_BYTES:]
     if code != 0:
         error = held.get("error", {}).get("error") or f"command exited with code {code}"
-        events.emit("error", error=error, traceback=stderr_tail or "(no output on stderr)")
+        events.emit(RunEvent.ERROR, error=error, traceback=stderr_tail or "(no output on stderr)")
         return 1
     if events.failure is not None:
-        events.emit("error", error=events.failure, traceback=stderr_tail)
+        events.emit(RunEvent.ERROR, error=events.failure, traceback=stderr_tail)
         return 1
     if "applied" not in held:
         events.emit(
-            "error",
+            RunEvent.ERROR,
             error=f"seedlab's start-up hook did not run in {argv[0]!r}: the command must start "
             "Python (write `python script.py ...`), so seeds and controls can be applied",
             traceback=stderr_tail,
@@ -231,13 +234,13 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
         # What the script wrote last; a FloatingPointError fails the run.
         metrics_tail.read_new_lines(final=True)
     if "done" in held:
-        events.emit("done", **held["done"])
+        events.emit(RunEvent.DONE, **held["done"])
         return 0
     if events.epochs:
-        events.emit("done", **_done_fields(events.epochs))
+        events.emit(RunEvent.DONE, **_done_fields(events.epochs))
         return 0
     events.emit(
-        "error",
+        RunEvent.ERROR,
         error="the command reported no metrics: train with Keras fit, print JSON lines such "
         'as {"epoch": 1, "loss": 0.3} on stdout, or write them to the metrics_file',
         traceback=stderr_tail,

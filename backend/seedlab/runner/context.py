@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from seedlab.runner.canonical import fingerprint_hash
-from seedlab.runner.events import EventWriter
+from seedlab.runner.events import EventWriter, RunEvent
 
 
 def weights_checksum(model: Any) -> str:
@@ -104,7 +104,7 @@ class RunContext:
             return
         data = {**self._pending_fingerprint, "data_hash": self.data_hash}
         self._pending_fingerprint = None
-        self._events.emit("fingerprint", hash=fingerprint_hash(data), data=data)
+        self._events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(data), data=data)
 
     def report_epoch(self, epoch: int, metrics: dict[str, Any], model: Any, seconds: float) -> None:
         """Emit one epoch: its metrics and the checksum of all weights after it."""
@@ -120,7 +120,7 @@ class RunContext:
         self.epoch_seconds.append(seconds)
         self.last_metrics = values
         self._events.emit(
-            "epoch",
+            RunEvent.EPOCH,
             epoch=epoch,
             epochs=self.epochs,
             metrics=values,

@@ -5,7 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from enum import StrEnum
 from typing import Any
+
+
+class RunEvent(StrEnum):
+    """What a run process tells its agent, one JSON line each, in this order."""
+
+    APPLIED = "applied"  # the profile as applied: {"profile": {...}}
+    FINGERPRINT = "fingerprint"  # the environment: {"hash": ..., "data": {...}}
+    EPOCH = "epoch"  # one finished epoch: metrics, weights checksum, seconds
+    DONE = "done"  # the result: final metrics, checksums, trace
+    ERROR = "error"  # the run failed: error and traceback
 
 
 class EventWriter:
@@ -14,7 +25,7 @@ class EventWriter:
     def __init__(self, fd: int) -> None:
         self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def emit(self, event: RunEvent, **fields: Any) -> None:
         """Send one event; each line is flushed at once so the agent sees progress live."""
         self._file.write(json.dumps({"event": event, **fields}, allow_nan=False) + "\n")
         self._file.flush()

@@ -25,7 +25,7 @@ from typing import Any
 
 from seedlab.profiles import Profile
 from seedlab.runner.canonical import fingerprint_hash
-from seedlab.runner.events import EventWriter
+from seedlab.runner.events import EventWriter, RunEvent
 
 HOOK_SPEC_ENV = "SEEDLAB_HOOK_SPEC"
 EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
@@ -158,7 +158,7 @@ class StartHook:
 
         configure_tensorflow(self.profile, seed=self.seed)
         applied = applied_state(self.profile, seed=self.seed, isolation="process")
-        self.events.emit("applied", profile={**applied, "how": self.how})
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
         _hash, fingerprint = capture(
             experiment=self.spec["experiment"],
             version=self.spec["version"],
@@ -180,7 +180,7 @@ class StartHook:
             if self.context is not None:
                 self.context.flush_fingerprint()
             self.events.emit(
-                "error",
+                RunEvent.ERROR,
                 error=f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT],
                 traceback=text[-TRACEBACK_TAIL:],
             )
@@ -196,7 +196,7 @@ class StartHook:
             else:
                 self.context.flush_fingerprint()
                 if self.context.epoch_checksums and not self.failed:
-                    self.events.emit("done", **self.context.done_fields())
+                    self.events.emit(RunEvent.DONE, **self.context.done_fields())
         except Exception as exc:  # reporting must not turn a finished script into a crash
             self._report_error(exc, traceback.format_exc())
         finally:
@@ -219,7 +219,7 @@ class StartHook:
         applied = applied_state(
             self.profile, seed=self.seed, isolation="process", tensorflow=False
         )
-        self.events.emit("applied", profile={**applied, "how": self.how})
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
         _hash, fingerprint = capture(
             experiment=self.spec["experiment"],
             version=self.spec["version"],
@@ -229,7 +229,7 @@ class StartHook:
         )
         fingerprint["experiment"]["command"] = self.spec["command"]
         fingerprint["data_hash"] = None
-        self.events.emit("fingerprint", hash=fingerprint_hash(fingerprint), data=fingerprint)
+        self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
 
 
 class _ImportWatcher(importlib.abc.MetaPathFinder):
