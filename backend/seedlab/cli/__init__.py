@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import diagnosis, jobs, serving
+from seedlab.cli import data, diagnosis, jobs, serving
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
+app.add_typer(data.data_app, name="data")
 for command in (
     serving.up,
     serving.server,

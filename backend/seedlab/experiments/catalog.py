@@ -13,8 +13,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedlab.datasets.params import (
+    COLUMN_RULE,
+    COLUMN_WIDGET,
+    COLUMNS_WIDGET,
+    DATASET_WIDGET,
+    SOURCE,
+    WIDGET,
+)
 from seedlab.experiments.spec import ExperimentSpec
 
 log = logging.getLogger("seedlab.experiments")
@@ -81,6 +89,60 @@ class DigitsCnnParams(_Params):
     )
 
 
+class TabularCsvParams(_Params):
+    """Binary classifier on an uploaded CSV data set."""
+
+    dataset: str = Field(
+        "",
+        max_length=100,
+        description="name or sha256 of an uploaded CSV data set (the job records its sha256)",
+        json_schema_extra={WIDGET: DATASET_WIDGET},
+    )
+    target: str = Field(
+        "",
+        max_length=200,
+        description="the column to predict: numeric 0/1 or exactly two string labels (the "
+        "later one in sorted order is the positive class)",
+        json_schema_extra={
+            WIDGET: COLUMN_WIDGET,
+            SOURCE: "dataset",
+            COLUMN_RULE: "binary",
+        },
+    )
+    features: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="input columns (default: every column but the target); numeric ones are "
+        "standardised, string ones one-hot encoded, both fitted on the training split only",
+        json_schema_extra={WIDGET: COLUMNS_WIDGET, SOURCE: "dataset"},
+    )
+    epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(32, ge=1, le=100_000, description="batch size")
+    hidden_units: int = Field(32, ge=1, le=4096, description="units of the hidden layer")
+    dropout: float = Field(0.2, ge=0.0, le=0.95, description="dropout rate")
+    learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
+    validation_fraction: float = Field(
+        0.25, ge=0.05, le=0.5, description="share of rows held out for validation (stratified)"
+    )
+    split_seed: int = Field(
+        0,
+        ge=0,
+        le=UINT32_MAX,
+        description="fixes the train/validation split apart from the run seed, so seed "
+        "variance measures training",
+    )
+
+    @model_validator(mode="after")
+    def _features_exclude_target(self) -> TabularCsvParams:
+        if self.features is not None:
+            if self.target and self.target in self.features:
+                raise ValueError(f"features must not include the target {self.target!r}")
+            if len(set(self.features)) != len(self.features):
+                raise ValueError("features must not name a column twice")
+        return self
+
+
 BUILTIN: tuple[ExperimentSpec, ...] = (
     ExperimentSpec(
         name="seed_card_mlp",
@@ -105,6 +167,15 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "shuffling.",
         params_model=DigitsCnnParams,
         entrypoint="seedlab.experiments.builtin:train_digits_cnn",
+    ),
+    ExperimentSpec(
+        name="tabular_csv",
+        version="1",
+        description="Binary classifier on your own CSV (upload it on the Data sets page): "
+        "numeric columns standardised, string columns one-hot encoded, stratified split fixed "
+        "by split_seed; seeded tf.data shuffling; reports auc, accuracy, loss.",
+        params_model=TabularCsvParams,
+        entrypoint="seedlab.experiments.builtin:train_tabular_csv",
     ),
 )
 

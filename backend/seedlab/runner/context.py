@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 from seedlab.runner.canonical import fingerprint_hash
@@ -67,8 +68,12 @@ class RunContext:
         events: EventWriter,
         fingerprint: dict[str, Any] | None = None,
         trace: bool = False,
+        datasets: dict[str, str] | None = None,
     ) -> None:
         self.seed = seed
+        # sha256 -> local file of each uploaded data set the agent fetched for this run.
+        self.datasets = dict(datasets or {})
+        self.dataset_hashes: list[str] = []
         # The op-level seed for tf.data shuffles: None when the profile leaves them unseeded.
         self.shuffle_seed = shuffle_seed
         self.epochs: int | None = None
@@ -97,6 +102,32 @@ class RunContext:
         """Record the hash of the data the model sees (call before training)."""
         self.data_hash = arrays_hash(*arrays)
         self.flush_fingerprint()
+
+    def read_dataset(self, sha256: str) -> bytes:
+        """The bytes of an uploaded data set, checked against its sha256 (call before training).
+
+        The sha256 goes into the run's fingerprint (`experiment.dataset_sha256`).
+        """
+        path = self.datasets.get(sha256)
+        if path is None:
+            raise RuntimeError(
+                f"data set {sha256} was not fetched for this run; the agent downloads the data "
+                "sets named by the experiment's dataset parameters before it starts the run"
+            )
+        data = Path(path).read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise RuntimeError(f"data set file {path} has sha256 {actual}, expected {sha256}")
+        if self.data_hash is not None or self.epoch_checksums:
+            # The fingerprint has gone out; it could no longer name this data set.
+            raise RuntimeError("read data sets before set_data_hash() and before training")
+        if sha256 not in self.dataset_hashes:
+            self.dataset_hashes.append(sha256)
+        if self._pending_fingerprint is not None:
+            experiment = dict(self._pending_fingerprint.get("experiment") or {})
+            experiment["dataset_sha256"] = ",".join(self.dataset_hashes)
+            self._pending_fingerprint = {**self._pending_fingerprint, "experiment": experiment}
+        return data
 
     def flush_fingerprint(self) -> None:
         """Emit the held fingerprint, with the data hash when known; only the first call sends."""
