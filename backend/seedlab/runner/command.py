@@ -102,7 +102,7 @@ def metrics_line(text: str) -> dict[str, Any] | None:
 
 
 def hook_environment(
-    spec: dict[str, Any], experiment: ExperimentSpec, argv: list[str], fd: int
+    spec: dict[str, Any], experiment: ExperimentSpec, fd: int
 ) -> dict[str, str]:
     """The command's environment: this one plus the seed, the hook and op determinism."""
     profile = Profile.model_validate(spec["profile"])
@@ -125,7 +125,9 @@ def hook_environment(
             "version": experiment.version,
             "entrypoint": experiment.entrypoint,
             "source_digest": command.sources_digest or None,
-            "command": argv,
+            # The template, not the argv: the argv carries the seed, and the fingerprint must
+            # be the same for every seed of a job.
+            "command_template": command.template,
         }
     )
     if profile.op_determinism:
@@ -167,7 +169,7 @@ def _run(spec: dict[str, Any], events: _Events) -> int:
         proc = subprocess.Popen(
             argv,
             cwd=command.workdir,
-            env=hook_environment(spec, experiment, argv, hook_write),
+            env=hook_environment(spec, experiment, hook_write),
             pass_fds=[hook_write],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

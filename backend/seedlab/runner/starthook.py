@@ -89,20 +89,24 @@ class StartHook:
         atexit.register(self.at_exit)
 
     def _how_before_tf(self) -> dict[str, str]:
-        """How each control is applied, in the words the run page shows."""
-        p, seed = self.profile, self.seed
+        """How each control is applied, in the words the run page shows.
+
+        The seed's value is the `seed` key of the applied profile; it is left out here so that
+        runs of different seeds compare equal (pages list applied fields that vary in a job).
+        """
+        p = self.profile
         env = p.pre_import_env()
         how = {
             "hash_seed": f"PYTHONHASHSEED={env['PYTHONHASHSEED']} in the environment before start"
             if p.hash_seed
             else "PYTHONHASHSEED removed from the environment: hash randomization on",
-            "python_seed": f"start-up hook: random.seed({seed}) at interpreter start"
+            "python_seed": "start-up hook: random.seed(seed) at interpreter start"
             if p.python_seed
             else "start-up hook: random.seed() from OS entropy at interpreter start",
-            "numpy_seed": f"start-up hook: np.random.seed({seed}) at interpreter start"
+            "numpy_seed": "start-up hook: np.random.seed(seed) at interpreter start"
             if p.numpy_seed
             else "start-up hook: np.random.seed() from OS entropy at interpreter start",
-            "tf_seed": f"start-up hook: tf.random.set_seed({seed}) when TensorFlow is imported"
+            "tf_seed": "start-up hook: tf.random.set_seed(seed) when TensorFlow is imported"
             if p.tf_seed
             else "not set",
             "op_determinism": "TF_DETERMINISTIC_OPS=1 in the environment before start and "
@@ -123,7 +127,7 @@ class StartHook:
             else "TF's default",
             "keras_fit": "keras.Model.fit patched when Keras is imported: every epoch's "
             "metrics, weight checksums and a hash of in-memory training data",
-            "seed": f"SEEDLAB_SEED={seed} in the environment; {{seed}} in the command",
+            "seed": "SEEDLAB_SEED in the environment; {seed} in the command",
         }
         for name, value in sorted(p.env.items()):
             how[f"env {name}"] = f"{name}={value} in the environment before start"
@@ -165,7 +169,7 @@ class StartHook:
             entrypoint=self.spec["entrypoint"],
             source_digest=self.spec["source_digest"],
         )
-        fingerprint["experiment"]["command"] = self.spec["command"]
+        fingerprint["experiment"]["command"] = self.spec["command_template"]
         self.context = RunContext(
             seed=self.seed,
             shuffle_seed=self.seed if self.profile.tf_data_seed else None,
@@ -227,7 +231,7 @@ class StartHook:
             source_digest=self.spec["source_digest"],
             tensorflow=False,
         )
-        fingerprint["experiment"]["command"] = self.spec["command"]
+        fingerprint["experiment"]["command"] = self.spec["command_template"]
         fingerprint["data_hash"] = None
         self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
 
