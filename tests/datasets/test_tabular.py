@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seedlab.experiments.catalog import TabularCsvParams
+from seedlab.experiments.builtin_specs import TabularCsvParams
 
 builtin = pytest.importorskip("seedlab.experiments.builtin")  # imports TensorFlow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import data, diagnosis, jobs, serving
+from seedlab.cli import check, data, diagnosis, jobs, serving
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
@@ -18,6 +18,7 @@ for command in (
     jobs.status,
     jobs.cancel,
     jobs.experiments,
+    check.check,
     diagnosis.diff,
     diagnosis.compare,
 ):

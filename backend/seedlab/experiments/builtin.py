@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from seedlab.datasets import csvfile
-from seedlab.experiments.catalog import (
+from seedlab.experiments.builtin_specs import (
     CreditRiskParams,
     DigitsCnnParams,
     SeedCardParams,

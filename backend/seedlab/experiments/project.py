@@ -12,6 +12,7 @@ import re
 import shlex
 import string
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,24 @@ def _sources_digest(directory: Path) -> str:
         digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
 
+
+
+def find_command_experiment(
+    name: str, directories: Sequence[Path]
+) -> ExperimentSpec | None:
+    """The command experiment NAME from the first of these directories' project files declaring
+    it, or None. Reads project files only: no user module is imported (the agent never does)."""
+    from seedlab.experiments.builtin_specs import BUILTIN
+    from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
+
+    if any(spec.name == name for spec in (*BUILTIN, *DIAGNOSTIC)):
+        return None  # a built-in name always means the built-in, as in the catalog
+    for directory in directories:
+        try:
+            specs = load_project(directory)
+        except (ProjectFileError, OSError):
+            continue  # reported where the catalog is loaded; here it only declares nothing
+        for spec in specs:
+            if spec.name == name:
+                return spec
+    return None

@@ -20,6 +20,9 @@ class ExperimentSpec:
     description: str
     params_model: type[BaseModel]
     entrypoint: str
+    # Where it was loaded from, for people: "builtin", "entry point NAME (VALUE)",
+    # "module my_models", "file /abs/my_model.py", "project /abs/seedlab.toml".
+    source: str = "builtin"
     # Set for an experiment declared as a command in a project file (run by the launcher as a
     # script, never imported); None for a training function.
     command: CommandSpec | None = None

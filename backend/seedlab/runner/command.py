@@ -153,12 +153,15 @@ def run_command(spec: dict[str, Any], event_fd: int) -> int:
 
 
 def _run(spec: dict[str, Any], events: _Events) -> int:
-    from seedlab.experiments.catalog import get_experiment
+    from seedlab.experiments.project import find_command_experiment
 
-    experiment = get_experiment(spec["experiment"])
+    # The launcher started us in the project directory of this experiment.
+    experiment = find_command_experiment(spec["experiment"], [Path.cwd()])
+    if experiment is None or experiment.command is None:
+        raise ValueError(
+            f"experiment {spec['experiment']!r} is not declared in {Path.cwd()}'s project file"
+        )
     command = experiment.command
-    if command is None:
-        raise ValueError(f"experiment {experiment.name!r} is not a command experiment")
     params = experiment.validate_params(spec["params"])
     argv = command.argv(params, seed=int(spec["seed"]), python=sys.executable)
     if command.metrics_file is not None:

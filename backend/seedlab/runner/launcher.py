@@ -58,15 +58,24 @@ class RunSpec:
         return json.dumps(asdict(self))
 
 
-def _command_project_dir(experiment: str) -> str | None:
-    """The project directory of a command experiment; None for a training function."""
-    from seedlab.experiments.catalog import get_experiment
+def _command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
+    """The project directory of a command experiment; None for a training function.
+
+    Looks in the project files of the directory sources the agent was given and of the working
+    directory (the catalog's order); reads TOML only, never a user module.
+    """
+    from pathlib import Path
+
+    from seedlab.experiments.loader import classify, sources_from_env
+    from seedlab.experiments.project import find_command_experiment
 
     try:
-        command = get_experiment(experiment).command
-    except KeyError:
-        return None  # the run process reports the unknown name, as for any experiment
-    return None if command is None else str(command.project_dir)
+        sources = sources_from_env(environ)
+    except ValueError:
+        sources = []  # a malformed variable fails the run process, with its message
+    directories = [Path(target) for kind, target in map(classify, sources) if kind == "directory"]
+    spec = find_command_experiment(experiment, [*directories, Path.cwd()])
+    return None if spec is None or spec.command is None else str(spec.command.project_dir)
 
 
 class ZygoteGone(RuntimeError):
@@ -323,7 +332,9 @@ class Launcher:
         """Launch the run with the isolation its profile asks for (or the honest fallback)."""
         profile = Profile.model_validate(spec.profile)
         changes = profile.pre_import_env()
-        command_dir = _command_project_dir(spec.experiment)
+        command_dir = _command_project_dir(
+            spec.experiment, os.environ if self.base_env is None else self.base_env
+        )
         if command_dir is not None:
             return self._spawn(
                 spec, changes, reason=COMMAND_COLD, module="seedlab.runner.command", cwd=command_dir
