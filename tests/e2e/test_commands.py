@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,13 @@ def test_example_script_differs_under_none(system: LiveSystem) -> None:
     assert report["status"] == "succeeded", system.logs()
     assert report["verdict"] == "nondeterministic"
     assert len({run["weights_checksum"] for run in report["runs"]}) == 2
+
+
+def test_seedlab_check_runs_the_example_script(system: LiveSystem) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "seedlab.cli", "check", "keras_script", "--param", "epochs=1"],
+        cwd=EXAMPLE, env=system.env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "project " in result.stdout and "all 5 checks passed" in result.stdout
+    assert "ok       data hash recorded" in result.stdout
