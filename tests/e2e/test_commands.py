@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,26 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     )
     live.start_server()
     live.start_agent("one")
+    # The server learns of the command experiment from the agent's advertisement.
+    deadline = time.monotonic() + 180
+    while "keras_script" not in _catalog(live):
+        assert time.monotonic() < deadline, live.logs()
+        time.sleep(0.5)
     yield live
     live.stop()
+
+
+def _catalog(system: LiveSystem) -> dict[str, dict[str, Any]]:
+    items = httpx.get(f"{system.url}/api/v1/experiments", timeout=10).json()
+    return {item["name"]: item for item in items}
+
+
+def test_the_agent_advertises_the_project_file_experiment(system: LiveSystem) -> None:
+    entry = _catalog(system)["keras_script"]
+    assert entry["online"] is True and entry["builtin"] is False
+    assert entry["source"] == f"project {EXAMPLE / 'seedlab.toml'}"
+    assert entry["defaults"] == {"epochs": 2, "learning_rate": 0.01, "units": 16}
+    assert entry["params_schema"]["properties"]["epochs"]["maximum"] == 500
 
 
 def _submit_wait(system: LiveSystem, *args: str) -> dict[str, Any]:
