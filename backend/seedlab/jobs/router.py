@@ -12,7 +12,7 @@ from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import creation, lifecycle, report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
-from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
+from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport, JobUpdate
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
 
@@ -32,10 +32,21 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     status: str | None = None,
+    experiment: str | None = None,
+    verdict: str | None = None,
+    profile: str | None = None,
+    q: str | None = Query(None, description="text the label contains"),
 ) -> JobList:
-    """Jobs, newest first."""
+    """Jobs matching the filters, newest first."""
     items, total = jobs_service.list_jobs(
-        session=session, limit=limit, offset=offset, status=status
+        session=session,
+        limit=limit,
+        offset=offset,
+        status=status,
+        experiment=experiment,
+        verdict=verdict,
+        profile=profile,
+        label_text=q,
     )
     return JobList(items=items, total=total, limit=limit, offset=offset)
 
@@ -44,6 +55,23 @@ def list_jobs(
 def get_job(job_id: int, session: ReadSession) -> JobRead:
     """One job with run counts per status."""
     return jobs_service.read_job(session=session, job_id=job_id)
+
+
+@router.patch("/{job_id}")
+def update_job(job_id: int, payload: JobUpdate, session: WriteSession) -> JobRead:
+    """Change a job's label."""
+    return jobs_service.update_label(session=session, job_id=job_id, label=payload.label)
+
+
+@router.post("/{job_id}/rerun", status_code=201)
+def rerun_job(job_id: int, session: WriteSession, settings: SettingsDep) -> JobRead:
+    """Submit the same job again: experiment, parameters, seed plan, profile, tolerance, label."""
+    job = creation.create_job(
+        session=session,
+        payload=jobs_service.resubmission(session=session, job_id=job_id),
+        settings=settings,
+    )
+    return jobs_service.read_job(session=session, job_id=job.id)
 
 
 @router.post("/{job_id}/cancel")

@@ -92,6 +92,17 @@ class JobRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    verdict: str | None = Field(
+        default=None, description="stored when the job ends (null while it runs)"
+    )
+
+
+class JobUpdate(BaseModel):
+    """What a job's owner may change after submitting: its label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(max_length=200, description="free text; blank or null clears it")
 
 
 class JobList(BaseModel):
