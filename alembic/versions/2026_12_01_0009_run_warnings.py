@@ -1,4 +1,4 @@
-"""Run warnings: what the run process noticed (e.g. a repeated epoch order).
+"""Run warnings (what the run process noticed) and validation predictions (seed churn).
 
 Revision ID: 0009_run_warnings
 Revises: 0007_job_verdict
@@ -19,12 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add run.warnings (null for runs finished before: their process reported none)."""
+    """Add run.warnings and run.predictions (null for runs finished before: none reported)."""
     with op.batch_alter_table("run") as batch:
         batch.add_column(sa.Column("warnings", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("predictions", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop run.warnings."""
+    """Drop run.predictions and run.warnings."""
     with op.batch_alter_table("run") as batch:
+        batch.drop_column("predictions")
         batch.drop_column("warnings")

@@ -124,6 +124,7 @@ class AgentDriver:
         fail: str | None = None,
         traced: bool = False,
         warnings: list[dict[str, str]] | None = None,
+        predictions: dict[str, Any] | None = None,
         midway: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Claim, start, log per-epoch points and finish the oldest queued run.
@@ -194,6 +195,8 @@ class AgentDriver:
             )
             if warnings is not None:
                 finish["warnings"] = warnings
+            if predictions is not None:
+                finish["predictions"] = predictions
         self._post(f"/api/v1/agent/runs/{run_id}/finish", finish)
         return a
 

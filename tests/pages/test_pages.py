@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete
 
 from seedlab.analysis.runwarnings import run_warnings
-from seedlab.analysis.seedscience import expected_best_of_k
+from seedlab.analysis.seedscience import expected_best_of_k, prediction_churn
 from seedlab.pages.forms import form_fields
 from seedlab.pages.static import plotly_url
 from seedlab.pages.templating import fmt_num
@@ -384,3 +384,36 @@ def test_run_warnings_show_on_the_run_and_job_pages_and_in_the_report(
     run_html = client.get(f"/runs/{first['run_id']}").text
     assert 'id="run-warnings"' in run_html and "reshuffle_each_iteration=True" in run_html
     assert 'id="run-warnings"' not in client.get(f"/runs/{second['run_id']}").text
+
+
+def test_prediction_churn_in_the_report_and_on_the_job_page(
+    client: TestClient, driver: AgentDriver
+) -> None:
+    job = _submit(client, seeds="42:3x1")
+    ids = ["a", "b", "c", "d"]
+    # Seed order: example b flips once, c flips once; the third run also reports an extra id.
+    scores = [[0.9, 0.2, 0.6, 0.1], [0.8, 0.7, 0.4, 0.2], [0.7, 0.3, 0.6, 0.3, 0.5]]
+    for row in scores:
+        extra = ["e"] if len(row) == 5 else []
+        driver.complete_next(
+            epochs=3,
+            predictions={"ids": ids + extra, "scores": row, "labels": [1, 0, 1, 0, 1][: len(row)]},
+        )
+    report = client.get(f"/api/v1/jobs/{job['id']}/report").json()
+    churn = report["churn"]
+    expected = prediction_churn([row[:4] for row in scores], [1, 0, 1, 0])
+    assert churn["flip_rate"] == 0.5 == expected.flip_rate
+    assert churn["mean_abs_score_diff"] == pytest.approx(expected.mean_abs_score_diff)
+    assert churn["noise_floor_std"] == pytest.approx(expected.noise_floor_std)
+    assert churn["observed_std"] == pytest.approx(expected.observed_std)
+    assert churn["n_examples"] == 4 and churn["n_seeds"] == 3
+    assert [flip[0] for flip in churn["top_flips"]] == ["b", "c"]
+    html = client.get(f"/jobs/{job['id']}").text
+    assert 'id="churn-sentence"' in html and "50.0%</strong>" in html
+
+
+def test_no_churn_without_predictions(client: TestClient, driver: AgentDriver) -> None:
+    job = _submit(client, seeds="42:2x1")
+    driver.complete_next(epochs=3)
+    driver.complete_next(epochs=3)
+    assert client.get(f"/api/v1/jobs/{job['id']}/report").json()["churn"] is None

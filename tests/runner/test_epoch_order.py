@@ -24,6 +24,12 @@ def test_fit_on_numpy_arrays_repeats_the_order_and_tf_data_reshuffles(
     assert "reshuffle_each_iteration=True" in warning["message"]
     assert pipeline["warnings"] == []
     assert len(arrays["epoch_checksums"]) >= 2 and len(pipeline["epoch_checksums"]) >= 2
+    # credit_risk_mlp records its validation scores for the job's churn; seed_card_mlp does not.
+    predictions = pipeline["predictions"]
+    assert arrays["predictions"] is None
+    assert len(predictions["ids"]) == len(predictions["scores"]) == len(predictions["labels"]) > 0
+    assert all(0.0 <= s <= 1.0 for s in predictions["scores"])
+    assert set(predictions["labels"]) <= {0, 1}
 
 
 def test_order_unknown_or_single_epoch_gives_no_warning() -> None:

@@ -291,6 +291,7 @@ class AgentWorker:
                 seconds_per_epoch=final.get("seconds_per_epoch"),
                 trace=final.get("trace"),
                 warnings=final.get("warnings"),
+                predictions=final.get("predictions"),
                 seconds=seconds,
             )
         elif failure is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
 from seedlab.analysis.runwarnings import job_warnings
-from seedlab.analysis.seedscience import lower_is_better, seed_lottery
+from seedlab.analysis.seedscience import lower_is_better, prediction_churn, seed_lottery
 from seedlab.analysis.spread import compute_spread, one_run_per_seed
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
@@ -19,7 +19,13 @@ from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobReport, MetricSpreadOut, SeedLotteryOut, WarningOut
+from seedlab.jobs.schemas import (
+    ChurnOut,
+    JobReport,
+    MetricSpreadOut,
+    SeedLotteryOut,
+    WarningOut,
+)
 from seedlab.profiles import TOGGLES
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
@@ -99,6 +105,7 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         divergence=divergence,
         audit=audit,
         seed_lottery=_seed_lottery(compared),
+        churn=_churn(job, compared),
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
@@ -123,6 +130,46 @@ def _seed_lottery(compared: list[RunData]) -> dict[str, SeedLotteryOut]:
             lottery = seed_lottery(values, higher_is_better=not lower_is_better(name))
             out[name] = SeedLotteryOut(**lottery)
     return out
+
+
+CHURN_THRESHOLD = 0.5
+
+
+def _churn(job: Job, compared: list[RunData]) -> ChurnOut | None:
+    """Prediction churn over one run per seed that recorded predictions, on their shared ids."""
+    by_id = {run.id: run for run in job.runs}
+    recorded: list[dict[str, Any]] = [
+        predictions
+        for r in one_run_per_seed(compared)
+        if (predictions := by_id[r.run_id].predictions)
+    ]
+    if len(recorded) < 2:
+        return None
+    shared = set(recorded[0]["ids"]).intersection(*(set(p["ids"]) for p in recorded[1:]))
+    ids = [i for i in recorded[0]["ids"] if i in shared]
+    if not ids:
+        return None
+    rows = []
+    for predictions in recorded:
+        score_of = dict(zip(predictions["ids"], predictions["scores"], strict=True))
+        rows.append([score_of[i] for i in ids])
+    labels = recorded[0].get("labels")
+    label_of = dict(zip(recorded[0]["ids"], labels, strict=True)) if labels else None
+    churn = prediction_churn(
+        rows,
+        [label_of[i] for i in ids] if label_of else None,
+        threshold=CHURN_THRESHOLD,
+    )
+    return ChurnOut(
+        flip_rate=churn.flip_rate,
+        mean_abs_score_diff=churn.mean_abs_score_diff,
+        noise_floor_std=churn.noise_floor_std,
+        observed_std=churn.observed_std,
+        threshold=CHURN_THRESHOLD,
+        n_examples=len(ids),
+        n_seeds=len(rows),
+        top_flips=[[ids[i], share] for i, share in churn.top_flips],
+    )
 
 
 def final_verdict(*, session: Session, job: Job) -> str:

@@ -135,6 +135,23 @@ class SeedLotteryOut(BaseModel):
     inflation: float = Field(description="E[best of n] - mean: what best-of-n seeds adds")
 
 
+class ChurnOut(BaseModel):
+    """How the validation decisions move between seeds (one run per seed)."""
+
+    flip_rate: float = Field(description="Share of examples whose class differs between seeds")
+    mean_abs_score_diff: float = Field(description="Mean |score_a - score_b| over seed pairs")
+    noise_floor_std: float | None = Field(
+        description="Accuracy std if errors were independent: sqrt(sum p_i(1-p_i))/n (Jordan 2024)"
+    )
+    observed_std: float | None = Field(description="Accuracy std (ddof=1) across seeds")
+    threshold: float
+    n_examples: int
+    n_seeds: int
+    top_flips: list[list[Any]] = Field(
+        description="The examples that flip most: [id, share of seed pairs that disagree]"
+    )
+
+
 class WarningOut(BaseModel):
     """Something about the runs that a reader of the verdict should know."""
 
@@ -171,5 +188,8 @@ class JobReport(BaseModel):
         description="Per final metric with 2+ seeds: the expected best score of k seeds",
     )
     warnings: list[WarningOut] = Field(default_factory=list)
+    churn: ChurnOut | None = Field(
+        default=None, description="Present when 2+ seeds recorded validation predictions"
+    )
     created_at: datetime
     finished_at: datetime | None

@@ -266,6 +266,24 @@ class RunWarningIn(BaseModel):
     message: str = Field(max_length=2000)
 
 
+class PredictionsIn(BaseModel):
+    """Validation scores of a binary classifier, one per example id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(max_length=10_000)
+    scores: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(max_length=10_000)
+    labels: list[int] | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> PredictionsIn:
+        if len(self.scores) != len(self.ids) or (
+            self.labels is not None and len(self.labels) != len(self.ids)
+        ):
+            raise ValueError("predictions need one score (and label) per id")
+        return self
+
+
 class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
@@ -280,5 +298,6 @@ class RunFinished(AttemptFenced):
         default=None, max_length=50, description="What the run process noticed, e.g. a repeated "
         "epoch order: {code, where, message}"
     )
+    predictions: PredictionsIn | None = None
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)

@@ -235,6 +235,7 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     run.final_metrics = payload.final_metrics
     run.weights_checksum = payload.weights_checksum
     run.epoch_checksums = payload.epoch_checksums
+    run.predictions = payload.predictions.model_dump() if payload.predictions else None
     run.warnings = (
         [w.model_dump() for w in payload.warnings] if payload.warnings is not None else None
     )

@@ -64,6 +64,9 @@ def arrays_hash(*arrays: Any) -> str:
     return digest.hexdigest()
 
 
+# Validation predictions kept per run: enough for churn, small enough for a JSON column.
+MAX_PREDICTIONS = 10_000
+
 class RunContext:
     """Seeds and reporting hooks for one run."""
 
@@ -88,6 +91,7 @@ class RunContext:
         self.epoch_checksums: list[str] = []
         # Checksum of each epoch's first input batch (None where it could not be seen).
         self.epoch_first_batches: list[str | None] = []
+        self.predictions: dict[str, Any] | None = None
         self.epoch_seconds: list[float] = []
         self.last_metrics: dict[str, float] = {}
         # Per-layer evidence for the first-divergence locator (see runs.models.RunTrace).
@@ -105,6 +109,36 @@ class RunContext:
         self._last_log_time = time.perf_counter()
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
+
+    def record_predictions(self, ids: Any, scores: Any, labels: Any = None) -> None:
+        """Keep validation scores (one per example, binary) so the job can measure seed churn.
+
+        ids name the examples across seeds; labels (0/1) add the test-set noise floor. At most
+        MAX_PREDICTIONS examples are kept (the first ones), scores rounded to float32.
+        """
+        import numpy as np
+
+        id_list = [str(i) for i in np.asarray(ids).reshape(-1).tolist()][:MAX_PREDICTIONS]
+        score_array = np.asarray(scores, dtype=np.float32).reshape(-1)
+        if score_array.shape[0] < len(id_list) or len(np.asarray(ids).reshape(-1)) != len(
+            score_array
+        ):
+            raise ValueError(
+                f"record_predictions needs one score per id: {len(np.asarray(ids).reshape(-1))} "
+                f"ids, {score_array.shape[0]} scores (binary classifiers: one column)"
+            )
+        kept = score_array[: len(id_list)]
+        label_list = None
+        if labels is not None:
+            label_array = np.asarray(labels).reshape(-1)
+            if len(label_array) != len(score_array):
+                raise ValueError(f"{len(label_array)} labels for {len(score_array)} scores")
+            label_list = [int(v) for v in label_array[: len(id_list)].tolist()]
+        self.predictions = {
+            "ids": id_list,
+            "scores": [float(v) for v in kept.tolist()],
+            "labels": label_list,
+        }
 
     def set_epochs(self, epochs: int) -> None:
         """Declare how many epochs the run will train (for progress)."""
@@ -319,6 +353,7 @@ class RunContext:
             "data_hash": self.data_hash,
             "seconds_per_epoch": steady_seconds_per_epoch(self.epoch_seconds),
             "trace": self.trace_fields(),
+            "predictions": self.predictions,
             "warnings": run_warnings(
                 first_batches=self.epoch_first_batches, where="model.fit input batches"
             ),

@@ -67,6 +67,8 @@ class Run(Base):
     epoch_checksums: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     # What the run process noticed ({code, where, message}); null for runs before 0009.
     warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
+    # Validation scores {ids, scores, labels} for seed churn; loaded only by the job report.
+    predictions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None, deferred=True)
     applied_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     fingerprint_hash: Mapped[str | None] = mapped_column(
         ForeignKey("fingerprint.hash"), default=None
