@@ -25,6 +25,7 @@ def _job(
     *,
     salt: str,
     warnings: list[dict[str, str]] | None = None,
+    predictions: list[dict[str, Any]] | None = None,
 ) -> int:
     response = api.post(
         "/api/v1/jobs",
@@ -32,8 +33,13 @@ def _job(
               "profile": "full"},
     )
     assert response.status_code == 201, response.text
-    for _ in range(4):
-        driver.complete_next(epochs=4, salt=salt, warnings=warnings)
+    for index in range(4):
+        driver.complete_next(
+            epochs=4,
+            salt=salt,
+            warnings=warnings,
+            predictions=predictions[index] if predictions else None,
+        )
     return int(response.json()["id"])
 
 
@@ -41,7 +47,13 @@ def test_lottery_and_probability_of_improvement_render(
     page: Any, api: httpx.Client, live_driver: AgentDriver, shots: Path
 ) -> None:
     repeated = run_warnings(first_batches=["a", "a"], where="model.fit input batches")
-    job_a = _job(api, live_driver, salt="", warnings=repeated)
+    # Four seeds score four applicants; only applicant "p2" crosses 0.5 on some seeds.
+    scores = [[0.9, 0.1, 0.4, 0.8], [0.8, 0.2, 0.6, 0.7], [0.85, 0.15, 0.3, 0.9],
+              [0.95, 0.05, 0.7, 0.75]]
+    predictions = [
+        {"ids": ["p0", "p1", "p2", "p3"], "scores": row, "labels": [1, 0, 1, 1]} for row in scores
+    ]
+    job_a = _job(api, live_driver, salt="", warnings=repeated, predictions=predictions)
     # The salted runs end 3e-7 higher on every metric: B beats A on each of the four seeds.
     job_b = _job(api, live_driver, salt="b")
     report = api.get(f"/api/v1/jobs/{job_a}/report").json()
@@ -56,6 +68,9 @@ def test_lottery_and_probability_of_improvement_render(
     points = row.locator("polyline").get_attribute("points") or ""
     assert len(points.split()) == 4
     expect(page.locator("#lottery-sentence")).to_contain_text("best of these seeds")
+    churn = page.locator("#churn-sentence")
+    expect(churn).to_contain_text("25.0% of the 4 validation examples get another decision")
+    expect(page.locator("#churn-top")).to_contain_text("p2 (67% of seed pairs)")
     page.locator("#lottery-section").screenshot(path=str(shots / "seed-lottery.png"))
     warning = page.locator('#job-warnings li[data-code="repeated_epoch_order"]')
     expect(warning).to_be_visible()
