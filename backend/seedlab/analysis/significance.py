@@ -126,6 +126,35 @@ def seeds_for_power(d: float, *, power: float = POWER, alpha: float = ALPHA) -> 
     return hi
 
 
+def seeds_for_halfwidth(std: float, halfwidth: float, *, limit: int = 1_000_000) -> int | None:
+    """Seeds whose t-based 95% CI of the mean is at most `halfwidth` wide on each side, at `std`.
+
+    The smallest n >= 2 with t_{0.975, n-1} * std / sqrt(n) <= halfwidth; None beyond `limit`
+    or for a halfwidth of 0 with some spread.
+    """
+    if std == 0:
+        return 2
+    if halfwidth <= 0 or not math.isfinite(std):
+        return None
+
+    def wide(n: int) -> bool:
+        return float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) > halfwidth
+
+    # Width shrinks with n: double until narrow enough, then bisect (lo too wide, hi enough).
+    lo, hi = 1, 2
+    while wide(hi):
+        if hi > limit:
+            return None
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if wide(mid):
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def bootstrap_ci(
     a: FloatArray, b: FloatArray, *, resamples: int, rng_seed: int
 ) -> tuple[float, float]:
