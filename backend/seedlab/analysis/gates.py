@@ -263,7 +263,7 @@ def evaluate_compare(
         )
     sign = 1.0 if comparison["higher_is_better"] else -1.0
     diff = sign * float(comparison["diff"])
-    lo, hi = sorted(sign * float(x) for x in comparison["ci95"])
+    lo = min(sign * float(x) for x in comparison["ci95"])
     what = (
         f"B - A = {comparison['diff']!r}, 95% CI [{comparison['ci95'][0]!r}, "
         f"{comparison['ci95'][1]!r}]"
