@@ -181,6 +181,34 @@ def job_summary(report: dict[str, Any], results: Sequence[GateResult], url: str)
     return "\n".join(lines)
 
 
+def compare_summary(
+    job_a: int,
+    job_b: int,
+    metric: str,
+    result: dict[str, Any] | None,
+    results: Sequence[GateResult],
+    url: str,
+) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the comparison sentence, the gates, the page link."""
+    lines = [f"### seedlab compare: job {job_b} against baseline job {job_a} on {metric}", ""]
+    if result is not None:
+        ci = result.get("ci95")
+        ci_text = f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "n/a"
+        lines += [
+            result["sentence"],
+            "",
+            "| job | n | mean | std |",
+            "| --- | --- | --- | --- |",
+            f"| A {job_a} | {result['n_a']} | {num(result['mean_a'])} | {num(result['std_a'])} |",
+            f"| B {job_b} | {result['n_b']} | {num(result['mean_b'])} | {num(result['std_b'])} |",
+            "",
+            f"B - A = {num(result['diff'])}, 95% CI {ci_text}",
+            "",
+        ]
+    lines += [*gates_table(results), "", f"[Comparison page]({url})", ""]
+    return "\n".join(lines)
+
+
 def append_step_summary(markdown: str) -> None:
     """Append to the file GitHub Actions names in GITHUB_STEP_SUMMARY, when it is set."""
     # GitHub's variable, not a seedlab setting: the runner sets it for each step.

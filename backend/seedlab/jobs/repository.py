@@ -26,13 +26,21 @@ def job_with_runs(*, session: Session, job_id: int) -> Job:
 
 
 def jobs_page(
-    *, session: Session, limit: int, offset: int, status: str | None = None
+    *,
+    session: Session,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    label: str | None = None,
+    experiment: str | None = None,
 ) -> tuple[list[Job], int]:
-    """A page of jobs, newest first, and how many there are in all."""
+    """A page of jobs, newest first, and how many there are in all (optionally filtered)."""
     query = select(Job)
     count_query = select(func.count()).select_from(Job)
-    if status:
-        query = query.where(Job.status == status)
-        count_query = count_query.where(Job.status == status)
+    for column, value in ((Job.status, status), (Job.label, label),
+                          (Job.experiment_name, experiment)):
+        if value is not None:
+            query = query.where(column == value)
+            count_query = count_query.where(column == value)
     jobs = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
     return jobs, session.scalar(count_query) or 0

@@ -32,10 +32,13 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     status: str | None = None,
+    label: str | None = Query(None, description="only jobs with exactly this label"),
+    experiment: str | None = Query(None, description="only jobs of this experiment"),
 ) -> JobList:
-    """Jobs, newest first."""
+    """Jobs, newest first (a CI baseline: ?label=main&experiment=X&status=succeeded)."""
     items, total = jobs_service.list_jobs(
-        session=session, limit=limit, offset=offset, status=status
+        session=session, limit=limit, offset=offset, status=status, label=label,
+        experiment=experiment,
     )
     return JobList(items=items, total=total, limit=limit, offset=offset)
 

@@ -44,14 +44,21 @@ def read_job(*, session: Session, job_id: int) -> JobRead:
 
 
 def list_jobs(
-    *, session: Session, limit: int, offset: int, status: str | None = None
+    *,
+    session: Session,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    label: str | None = None,
+    experiment: str | None = None,
 ) -> tuple[list[JobRead], int]:
     """A page of jobs, newest first, with run counts (never touches metric rows)."""
     allowed = [s.value for s in JobStatus]
     if status and status not in allowed:
         raise InvalidInput(f"unknown status {status!r}; allowed: {', '.join(allowed)}")
     jobs, total = jobs_repository.jobs_page(
-        session=session, limit=limit, offset=offset, status=status
+        session=session, limit=limit, offset=offset, status=status, label=label,
+        experiment=experiment,
     )
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[j.id for j in jobs])
     return [job_read(job, counts[job.id]) for job in jobs], total
