@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,20 @@ EXACT_POWER_LIMIT = 100_000
 _BLOCK = 1000
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
+LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
+LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
+    name = metric.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
+        words & LOWER_IS_BETTER_WORDS
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import diagnosis, jobs, serving
+from seedlab.cli import diagnosis, jobs, replay, serving
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
@@ -19,6 +19,8 @@ for command in (
     jobs.experiments,
     diagnosis.diff,
     diagnosis.compare,
+    replay.replay,
+    replay.replay_best,
 ):
     app.command()(command)
 

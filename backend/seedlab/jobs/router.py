@@ -9,14 +9,29 @@ from fastapi import APIRouter, Query
 from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import JobVariation
-from seedlab.jobs import creation, lifecycle, report
+from seedlab.jobs import creation, lifecycle, replay, report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
-from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
+from seedlab.jobs.schemas import (
+    JobCreate,
+    JobList,
+    JobRead,
+    JobReport,
+    ReplayBestCreate,
+    RunBundle,
+)
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+# The bundle describes a run but needs the job, its fingerprint and the catalog: served here.
+bundle_router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+
+
+@bundle_router.get("/{run_id}/bundle")
+def run_bundle(run_id: int, session: ReadSession) -> RunBundle:
+    """Everything needed to run the run again: code, params, seed, profile, data, results."""
+    return replay.run_bundle(session=session, run_id=run_id)
 
 
 @router.post("", status_code=201)
@@ -94,3 +109,14 @@ def job_overlay(
         max_points=max_points,
         cache=cache,
     )
+
+
+@router.post("/{job_id}/replay-best", status_code=201)
+def replay_best(
+    job_id: int, payload: ReplayBestCreate, session: WriteSession, settings: SettingsDep
+) -> JobRead:
+    """Queue a job of this job's top K seeds by a final metric, once each, under `full`."""
+    job = replay.create_replay_best(
+        session=session, job_id=job_id, payload=payload, settings=settings
+    )
+    return jobs_service.read_job(session=session, job_id=job.id)
