@@ -13,7 +13,7 @@ from seedlab.agent.client import SeedlabClient
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.queue import service as queue_service
-from seedlab.queue.schemas import RunFinished
+from seedlab.queue.schemas import MetricSeriesIn, PointsBatch, RunFinished
 from tests.factory import BASE, claim, register_agent, start_run
 
 # (seed, repeat) -> (final metrics, weights checksum), or None to fail the run.
@@ -40,12 +40,34 @@ class InProcessClient(SeedlabClient):
         return result
 
 
-def run_everything(database: Database, settings: Settings, outcome: Outcome) -> None:
-    """Claim every queued run and finish it as `outcome` says, the way an agent would."""
+def run_everything(
+    database: Database, settings: Settings, outcome: Outcome, *, epochs: int = 0
+) -> None:
+    """Claim every queued run and finish it as `outcome` says, the way an agent would.
+
+    With epochs, each final metric also gets a curve that ends at its final value.
+    """
     agent = register_agent(database, "in-process")
     while (assignment := claim(database, settings, agent)) is not None:
         start_run(database, assignment.run_id, BASE)
         result = outcome(assignment.seed, assignment.repeat)
+        if result and epochs:
+            series = [
+                MetricSeriesIn(
+                    key=key,
+                    steps=list(range(1, epochs + 1)),
+                    values=[value - 0.01 * (epochs - step) for step in range(1, epochs + 1)],
+                )
+                for key, value in result[0].items()
+            ]
+            with database.write() as session:
+                queue_service.ingest_points(
+                    session=session,
+                    run_id=assignment.run_id,
+                    payload=PointsBatch(
+                        attempt=assignment.attempt, series=series, epoch=epochs, epochs=epochs
+                    ),
+                )
         with database.write() as session:
             queue_service.finish_run(
                 session=session,

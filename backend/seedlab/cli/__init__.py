@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import diagnosis, jobs, replay, serving
+from seedlab.cli import diagnosis, export, jobs, replay, serving
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
+app.add_typer(export.export_app, name="export")
 for command in (
     serving.up,
     serving.server,
