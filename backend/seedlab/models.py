@@ -1,5 +1,6 @@
 """Every ORM model, imported once so the metadata is complete (Alembic, create_all)."""
 
+from seedlab.datasets.models import Dataset
 from seedlab.db import Base
 from seedlab.experiments.models import ExperimentRecord
 from seedlab.fingerprints.models import Fingerprint
@@ -10,6 +11,7 @@ from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
 __all__ = [
     "Agent",
     "Base",
+    "Dataset",
     "ExperimentRecord",
     "Fingerprint",
     "Job",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import diagnosis, export, jobs, replay, serving
+from seedlab.cli import check, data, diagnosis, export, jobs, replay, serving
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
+app.add_typer(data.data_app, name="data")
 app.add_typer(export.export_app, name="export")
 for command in (
     serving.up,
@@ -18,6 +19,7 @@ for command in (
     jobs.status,
     jobs.cancel,
     jobs.experiments,
+    check.check,
     diagnosis.diff,
     diagnosis.compare,
     replay.replay,

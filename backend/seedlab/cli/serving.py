@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import secrets
 import signal
@@ -9,14 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seedlab.agent.client import SeedlabClient
 from seedlab.cli.output import ServerOpt, server_url, setup_logging
+from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
 from seedlab.config import Settings, default_agent_count, get_settings
 
+log = logging.getLogger("seedlab.agent")
 db_app = typer.Typer(help="Database maintenance.")
 
 HostOpt = Annotated[str, typer.Option(help="address to listen on")]
@@ -41,6 +46,7 @@ def up(
     agents: Annotated[
         int | None, typer.Option("--agents", help="local agents (default: one per CPU core)")
     ] = None,
+    experiments: ExperimentsOpt = None,
 ) -> None:
     """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR, or SEEDLAB_DATABASE_URL)."""
     setup_logging()
@@ -49,15 +55,20 @@ def up(
     settings = Settings(agent_token=token)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     children: list[subprocess.Popen[bytes]] = []
+    sources = [
+        arg for source in configured_sources(experiments) for arg in ("--experiments", source)
+    ]
 
     def start_agents(server: Any) -> None:
         while not server.started:
             time.sleep(0.05)
         for index in range(count):
-            command = [sys.executable, "-m", "seedlab.cli", "agent", "--server", url]
+            command = [sys.executable, "-m", "seedlab.cli", "agent", "--server", url, *sources]
+            # One agent says which sources loaded; the others load the same ones.
+            quiet = ["--quiet-sources"] if index else []
             children.append(
                 subprocess.Popen(
-                    [*command, "--name", f"local-{index + 1}"],
+                    [*command, "--name", f"local-{index + 1}", *quiet],
                     env={**os.environ, "SEEDLAB_AGENT_TOKEN": token},
                 )
             )
@@ -104,6 +115,10 @@ def agent(
             "('' for none)"
         ),
     ] = "full",
+    experiments: ExperimentsOpt = None,
+    quiet_sources: Annotated[
+        bool, typer.Option("--quiet-sources", help="do not print the loaded sources", hidden=True)
+    ] = False,
 ) -> None:
     """Run an agent: claim runs from the server and execute them, one at a time."""
     from seedlab.agent.worker import AgentWorker
@@ -118,6 +133,7 @@ def agent(
 
     settings = get_settings()
     setup_logging()
+    load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(server_url(server), token=token or settings.agent_token)
@@ -132,6 +148,26 @@ def agent(
         pass
     finally:
         client.close()
+
+
+def load_sources(sources: list[str], *, quiet: bool = False) -> Any:
+    """Load the catalog in a subprocess (this agent stays TF-free), print each source as
+    loaded or FAILED, and hand the sources to this agent's run processes."""
+    from seedlab.experiments.inspect import InspectFailed, inspect_catalog
+    from seedlab.experiments.loader import SOURCES_ENV
+
+    # Run processes (forked from zygotes or cold-spawned) inherit it and load the same sources.
+    os.environ[SOURCES_ENV] = json.dumps(sources)
+    try:
+        report = inspect_catalog(sources, project_dir=Path.cwd())
+    except InspectFailed as exc:
+        typer.echo(f"FAILED loading experiments: {exc}", err=True)
+        return None
+    if not quiet:
+        print_sources(report.sources)
+    for status in report.failed:
+        log.error("experiment source %s failed: %s", status["source"], status["error"])
+    return report
 
 
 @db_app.command("upgrade")
