@@ -61,7 +61,8 @@ def test_bundle_has_everything_to_run_again(
     report = original_job(http, database, settings)
     run = report["runs"][1]
     bundle = http.get(f"/api/v1/runs/{run['id']}/bundle").json()
-    assert bundle["experiment"] == {"name": "seed_card_mlp", "version": "1",
+    assert bundle["experiment"] == {"name": "seed_card_mlp",
+                                    "version": report["experiment_version"],
                                     "source_hash": BASE["experiment"]["source_hash"]}
     assert bundle["params"] == report["params"] and bundle["seed"] == run["seed"]
     assert bundle["profile"]["env"] == {"TF_X": "1"} and bundle["profile"]["op_determinism"]
@@ -129,7 +130,8 @@ def test_bundle_errors_name_what_differs(
     path = tmp_path / "bundle.json"
     for change, message in (
         ({"name": "credit_risk_v9"}, "experiment 'credit_risk_v9' of the bundle is not known"),
-        ({"version": "7"}, "the bundle ran version 7, http://127.0.0.1:8000 has version 1"),
+        ({"version": "7"}, "the bundle ran version 7, http://127.0.0.1:8000 has version "
+         f"{bundle['experiment']['version']}"),
         ({"source_hash": "ff" * 32}, f"the bundle's source hash is {'ff' * 32}, run "),
     ):
         path.write_text(json.dumps({**bundle, "experiment": {**bundle["experiment"], **change}}))

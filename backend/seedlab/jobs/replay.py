@@ -40,7 +40,8 @@ def run_bundle(*, session: Session, run_id: int) -> RunBundle:
         job_id=job.id,
         experiment=ExperimentIdentity(
             name=job.experiment_name,
-            version=str(recorded.get("version") or job.experiment_version),
+            # The catalog's version when the job was queued: what a server's catalog compares.
+            version=job.experiment_version,
             source_hash=recorded.get("source_hash"),
         ),
         params=dict(job.params),
