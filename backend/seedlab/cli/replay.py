@@ -21,6 +21,7 @@ from seedlab.cli.output import (
     server_url,
 )
 from seedlab.fingerprints.diff import diff_applied_profiles, diff_fingerprints
+from seedlab.jobs.replay import replay_outcomes
 
 
 def load_bundle(client: SeedlabClient, target: str) -> tuple[dict[str, Any], bool]:
@@ -211,40 +212,3 @@ def replay_best(
                 f"{row['original']!r} -> {row['replay']!r}, diff {row['difference']!r})"
             )
     raise typer.Exit(0 if result["reproduced"] else 1)
-
-
-def replay_outcomes(
-    original: dict[str, Any], replay_report: dict[str, Any], metric: str
-) -> dict[str, Any]:
-    """Per replayed seed: the original run's and the replay's metric, and whether bits match."""
-    first: dict[int, dict[str, Any]] = {}
-    for run in sorted(original["runs"], key=lambda r: (r["seed"], r["repeat"], r["id"])):
-        if run["status"] == "succeeded":
-            first.setdefault(run["seed"], run)
-    rows = []
-    for run in replay_report["runs"]:
-        source = first.get(run["seed"], {})
-        before = (source.get("final_metrics") or {}).get(metric)
-        after = (run.get("final_metrics") or {}).get(metric)
-        weights = run["status"] == "succeeded" and run.get("weights_checksum") is not None and (
-            run.get("weights_checksum") == source.get("weights_checksum")
-        )
-        rows.append({
-            "seed": run["seed"],
-            "original_run_id": source.get("id"),
-            "run_id": run["id"],
-            "status": run["status"],
-            "original": before,
-            "replay": after,
-            "difference": None if before is None or after is None else after - before,
-            "weights_match": weights,
-            "reproduced": weights and before == after,
-        })
-    return {
-        "job_id": replay_report["id"],
-        "original_job_id": original["id"],
-        "original_profile": original["profile_name"],
-        "metric": metric,
-        "reproduced": bool(rows) and all(r["reproduced"] for r in rows),
-        "seeds": rows,
-    }

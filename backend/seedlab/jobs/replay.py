@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,6 +24,16 @@ from seedlab.runs import service as runs_service
 def data_hashes(fingerprint: dict[str, Any] | None) -> dict[str, Any]:
     """The fingerprint's data hash fields (data_hash and any other *data_hash* key)."""
     return {k: v for k, v in (fingerprint or {}).items() if "data_hash" in k}
+
+
+REPLAY_LABEL = "replay of job {job_id}"
+_REPLAY_LABEL = re.compile(r"^replay of job (\d+)$")
+
+
+def replayed_job_id(label: str | None) -> int | None:
+    """The original job of a replay-best job, read from its label."""
+    found = _REPLAY_LABEL.match(label or "")
+    return int(found.group(1)) if found else None
 
 
 def run_bundle(*, session: Session, run_id: int) -> RunBundle:
@@ -92,7 +103,44 @@ def create_replay_best(
             params=dict(job.params),
             seeds={"seeds": seeds, "repeats": 1},
             profile="full",
-            label=f"replay of job {job.id}",
+            label=REPLAY_LABEL.format(job_id=job.id),
         ),
         settings=settings,
     )
+
+
+def replay_outcomes(
+    original: dict[str, Any], replay_report: dict[str, Any], metric: str
+) -> dict[str, Any]:
+    """Per replayed seed: the original run's and the replay's metric, and whether bits match."""
+    first: dict[int, dict[str, Any]] = {}
+    for run in sorted(original["runs"], key=lambda r: (r["seed"], r["repeat"], r["id"])):
+        if run["status"] == "succeeded":
+            first.setdefault(run["seed"], run)
+    rows = []
+    for run in replay_report["runs"]:
+        source = first.get(run["seed"], {})
+        before = (source.get("final_metrics") or {}).get(metric)
+        after = (run.get("final_metrics") or {}).get(metric)
+        weights = run["status"] == "succeeded" and run.get("weights_checksum") is not None and (
+            run.get("weights_checksum") == source.get("weights_checksum")
+        )
+        rows.append({
+            "seed": run["seed"],
+            "original_run_id": source.get("id"),
+            "run_id": run["id"],
+            "status": run["status"],
+            "original": before,
+            "replay": after,
+            "difference": None if before is None or after is None else after - before,
+            "weights_match": weights,
+            "reproduced": weights and before == after,
+        })
+    return {
+        "job_id": replay_report["id"],
+        "original_job_id": original["id"],
+        "original_profile": original["profile_name"],
+        "metric": metric,
+        "reproduced": bool(rows) and all(r["reproduced"] for r in rows),
+        "seeds": rows,
+    }

@@ -12,7 +12,9 @@ from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
 from seedlab.datasets import service as datasets_service
 from seedlab.deps import CacheDep, ReadSession
+from seedlab.errors import NotFound
 from seedlab.fingerprints import service as fingerprints_service
+from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
@@ -64,7 +66,23 @@ def job_context(session: Session, job_id: int, cache: ResultCache) -> dict[str, 
             session=session, job_id=job.id, runs=job.runs
         ),
         "run_pair": _run_pair(report),
+        "replay_check": _replay_check(session, job.label, report, cache),
     }
+
+
+def _replay_check(
+    session: Session, label: str | None, report: JobReport, cache: ResultCache
+) -> dict[str, Any] | None:
+    """For a replay-best job: per seed, did the replay reproduce the original top run?"""
+    original_id = jobs_replay.replayed_job_id(label)
+    columns = _metric_columns(report)
+    if original_id is None or not columns:
+        return None
+    try:
+        original = jobs_report.build_report(session=session, job_id=original_id, cache=cache)
+    except NotFound:
+        return None
+    return jobs_replay.replay_outcomes(original.model_dump(), report.model_dump(), columns[0])
 
 
 def _run_pair(report: JobReport) -> tuple[int, int] | None:
