@@ -203,3 +203,16 @@ def test_require_bitwise_keeps_exit_3(agents: list[Outcome]) -> None:
     assert result.exit_code == 3
     both = submit("--require-bitwise", "--gate", "verdict=bitwise")
     assert both.exit_code == 2 and "old spelling" in both.output
+
+
+def test_junit_alone_keeps_the_plain_exit_codes(agents: list[Outcome], tmp_path: Path) -> None:
+    agents[0] = drifting
+    junit = tmp_path / "junit.xml"
+    plain = submit("--junit", str(junit))
+    assert plain.exit_code == 0, plain.output  # the job succeeded; the file shows the pairs
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("3", "3")
+    strict = submit("--junit", str(junit), "--require-bitwise")
+    assert strict.exit_code == 3
+    agents[0] = failing
+    assert submit("--junit", str(junit)).exit_code == 1

@@ -129,7 +129,8 @@ def submit(
         code = check_gates(
             report, gates, junit=junit, fmt=output_format, as_json=as_json, server=server
         )
-        raise typer.Exit(code)
+        # --junit alone keeps the exit codes of a plain --wait (and --require-bitwise).
+        raise typer.Exit(code if gates else _exit_code(report, require_bitwise))
     _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
 
@@ -151,6 +152,8 @@ def check_gates(
                 f"job {report['id']} {report['status']}"))
         ci.append_step_summary(ci.job_summary(report, [], url))
         _show(report, as_json)
+        if not gates:
+            return 1
         raise fail(f"job {report['id']} {report['status']}: gates not checked ({url})")
     try:
         results = evaluate_report(gates, report)
