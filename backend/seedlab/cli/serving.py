@@ -133,7 +133,7 @@ def agent(
 
     settings = get_settings()
     setup_logging()
-    load_sources(configured_sources(experiments), quiet=quiet_sources)
+    report = load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(server_url(server), token=token or settings.agent_token)
@@ -143,6 +143,7 @@ def agent(
             name=name,
             launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes),
             warm_profile=warm or None,
+            catalog=report,
         ).run_forever(stop)
     except KeyboardInterrupt:
         pass
