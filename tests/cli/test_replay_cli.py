@@ -130,7 +130,7 @@ def test_bundle_errors_name_what_differs(
     path = tmp_path / "bundle.json"
     for change, message in (
         ({"name": "credit_risk_v9"}, "experiment 'credit_risk_v9' of the bundle is not known"),
-        ({"version": "7"}, "the bundle ran version 7, http://127.0.0.1:8000 has version "
+        ({"version": "7"}, "the bundle ran version 7, http://127.0.0.1:8000 runs version "
          f"{bundle['experiment']['version']}"),
         ({"source_hash": "ff" * 32}, f"the bundle's source hash is {'ff' * 32}, run "),
     ):

@@ -59,10 +59,11 @@ def check_experiment(client: SeedlabClient, bundle: dict[str, Any], url: str) ->
             f"experiment {wanted['name']!r} of the bundle is not known on {url}; "
             "install it there (or point --server at the server the bundle came from)"
         ) from None
+    # A job runs the catalog's current version, so only that one can reproduce the bundle.
     if str(entry["version"]) != str(wanted["version"]):
         raise fail(
             f"experiment {wanted['name']!r} differs: the bundle ran version {wanted['version']}, "
-            f"{url} has version {entry['version']}"
+            f"{url} runs version {entry['version']}"
         )
     theirs = entry.get("source_hash")
     if theirs and wanted.get("source_hash") and theirs != wanted["source_hash"]:

@@ -51,8 +51,8 @@ def run_bundle(*, session: Session, run_id: int) -> RunBundle:
         job_id=job.id,
         experiment=ExperimentIdentity(
             name=job.experiment_name,
-            # The catalog's version when the job was queued: what a server's catalog compares.
-            version=job.experiment_version,
+            # What the run loaded, else the catalog's version when the job was queued.
+            version=run.experiment_version or job.experiment_version,
             source_hash=recorded.get("source_hash"),
         ),
         params=dict(job.params),
