@@ -27,6 +27,7 @@ from seedlab.errors import AppError
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
 from seedlab.fingerprints.router import router as fingerprints_router
+from seedlab.jobs.router import bundle_router
 from seedlab.jobs.router import router as jobs_router
 from seedlab.migrate import upgrade_to_head
 from seedlab.pages import router as pages_router
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in (
         experiments_router,
         jobs_router,
+        bundle_router,
         runs_router,
         fingerprints_router,
         divergence_router,

@@ -593,3 +593,30 @@ document.addEventListener("click", async (event) => {
     button.disabled = false;
   }
 });
+
+// "Replay the best" on the job page: queues the top K seeds by a metric under `full`, then
+// opens the replay job, whose page shows whether each seed reproduced.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("#replay-best-form");
+  if (!form) return;
+  event.preventDefault();
+  const button = document.getElementById("replay-best-button");
+  const error = document.getElementById("replay-error");
+  button.disabled = true;
+  const response = await fetch(`/api/v1/jobs/${form.dataset.job}/replay-best`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      metric: document.getElementById("replay-metric").value,
+      k: Number(document.getElementById("replay-k").value),
+    }),
+  });
+  const body = await response.json();
+  if (response.status === 201) {
+    window.location.href = `/jobs/${body.id}`;
+  } else {
+    error.textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    error.hidden = false;
+    button.disabled = false;
+  }
+});

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,18 +21,6 @@ GAMMA = 0.75
 RESAMPLES = 10_000
 # Decomposition sources in report order; "kernels" is same-seed repeats (nondeterministic ops).
 SOURCES = ("init", "order", "split", "kernels")
-# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
-LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
-LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
-    name = metric.lower()
-    words = set(re.split(r"[^a-z0-9]+", name))
-    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
-        words & LOWER_IS_BETTER_WORDS
-    )
 
 
 def _sample(values: Values, name: str, minimum: int = 2) -> FloatArray:

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from seedlab.analysis.seedscience import lower_is_better, prob_improvement
-from seedlab.analysis.significance import compare_samples
+from seedlab.analysis.seedscience import prob_improvement
+from seedlab.analysis.significance import compare_samples, lower_is_better
 from seedlab.analysis.spread import one_run_per_seed
 from seedlab.analysis.types import RunData
 from seedlab.compare.schemas import CompareResult, JobSample

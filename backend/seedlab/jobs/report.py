@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
 from seedlab.analysis.runwarnings import job_warnings
-from seedlab.analysis.seedscience import lower_is_better, prediction_churn, seed_lottery
+from seedlab.analysis.seedscience import prediction_churn, seed_lottery
+from seedlab.analysis.significance import lower_is_better
 from seedlab.analysis.spread import compute_spread, one_run_per_seed
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict

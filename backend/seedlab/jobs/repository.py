@@ -35,6 +35,7 @@ def jobs_page(
     verdict: str | None = None,
     profile: str | None = None,
     label_text: str | None = None,
+    label: str | None = None,
 ) -> tuple[list[Job], int]:
     """A page of jobs matching every filter given, newest first, and how many match in all."""
     conditions: list[ColumnElement[bool]] = []
@@ -46,6 +47,8 @@ def jobs_page(
         conditions.append(Job.verdict == verdict)
     if profile:
         conditions.append(Job.profile_name == profile)
+    if label is not None:
+        conditions.append(Job.label == label)  # an exact label, e.g. a baseline "main"
     if label_text:
         # The user's text is matched literally: % and _ are escaped, not wildcards.
         escaped = label_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -61,6 +61,7 @@ def list_jobs(
     verdict: str | None = None,
     profile: str | None = None,
     label_text: str | None = None,
+    label: str | None = None,
 ) -> tuple[list[JobRead], int]:
     """A page of jobs matching the filters, newest first, with run counts (no metric rows)."""
     allowed = [s.value for s in JobStatus]
@@ -77,6 +78,7 @@ def list_jobs(
         verdict=verdict,
         profile=profile,
         label_text=label_text,
+        label=label,
     )
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[j.id for j in jobs])
     return [job_read(job, counts[job.id]) for job in jobs], total

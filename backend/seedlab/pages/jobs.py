@@ -19,6 +19,7 @@ from seedlab.errors import NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import creation as jobs_creation
+from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
@@ -156,6 +157,7 @@ def job_context(
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
         "variation": _variation(session, job_id, cache, terminal=terminal),
         "run_pair": _run_pair(report),
+        "replay_check": _replay_check(session, job.label, report, cache),
     }
 
 
@@ -170,6 +172,21 @@ def _variation(session: Session, job_id: int, cache: ResultCache, *, terminal: b
     if terminal:
         cache.variations.put(key, variation)
     return variation
+
+
+def _replay_check(
+    session: Session, label: str | None, report: JobReport, cache: ResultCache
+) -> dict[str, Any] | None:
+    """For a replay-best job: per seed, did the replay reproduce the original top run?"""
+    original_id = jobs_replay.replayed_job_id(label)
+    columns = _metric_columns(report)
+    if original_id is None or not columns:
+        return None
+    try:
+        original = jobs_report.build_report(session=session, job_id=original_id, cache=cache)
+    except NotFound:
+        return None
+    return jobs_replay.replay_outcomes(original.model_dump(), report.model_dump(), columns[0])
 
 
 def _run_pair(report: JobReport) -> tuple[int, int] | None:
