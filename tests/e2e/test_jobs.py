@@ -64,6 +64,10 @@ def test_full_profile_is_bitwise(system: LiveSystem) -> None:
     evidence = report["verdict_evidence"]["seeds"]
     assert {e["seed"] for e in evidence} == {42, 43}
     assert all(e["weights_identical"] and e["metrics_identical"] for e in evidence)
+    # Keras fit on NumPy arrays under a global seed repeats one batch order in every epoch:
+    # each real run noticed it, sent it with its result, and the report groups the four.
+    assert [w["code"] for w in report["warnings"]] == ["repeated_epoch_order"], report["warnings"]
+    assert report["warnings"][0]["where"].startswith("model.fit input batches in 4 of 4 run(s)")
     # The same report from the REST API and from `seedlab status`.
     api = httpx.get(f"{system.url}/api/v1/jobs/{report['id']}/report").json()
     assert api["verdict"] == "bitwise" and api["runs"] == report["runs"]

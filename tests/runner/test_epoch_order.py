@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seedlab.analysis.runwarnings import REPEATED_EPOCH_ORDER, job_warnings, run_warnings
+from seedlab.queue.schemas import RunFinished
 from seedlab.runner.launcher import Launcher
 from tests.runner.support import run, spec
 
@@ -30,6 +31,12 @@ def test_fit_on_numpy_arrays_repeats_the_order_and_tf_data_reshuffles(
     assert len(predictions["ids"]) == len(predictions["scores"]) == len(predictions["labels"]) > 0
     assert all(0.0 <= s <= 1.0 for s in predictions["scores"])
     assert set(predictions["labels"]) <= {0, 1}
+    # What the agent forwards from the done event is what the server's finish accepts.
+    finished = RunFinished(
+        attempt=1, status="succeeded", predictions=predictions, warnings=arrays["warnings"]
+    )
+    assert finished.predictions is not None and finished.predictions.ids == predictions["ids"]
+    assert finished.warnings is not None and finished.warnings[0].code == REPEATED_EPOCH_ORDER
 
 
 def test_order_unknown_or_single_epoch_gives_no_warning() -> None:
