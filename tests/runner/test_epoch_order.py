@@ -25,10 +25,14 @@ def test_fit_on_numpy_arrays_repeats_the_order_and_tf_data_reshuffles(
     assert "reshuffle_each_iteration=True" in warning["message"]
     assert pipeline["warnings"] == []
     assert len(arrays["epoch_checksums"]) >= 2 and len(pipeline["epoch_checksums"]) >= 2
-    # credit_risk_mlp records its validation scores for the job's churn; seed_card_mlp does not.
+    # The fit hook records both binary classifiers' validation scores, ids from row content.
     predictions = pipeline["predictions"]
-    assert arrays["predictions"] is None
+    assert arrays["predictions"] is not None
     assert len(predictions["ids"]) == len(predictions["scores"]) == len(predictions["labels"]) > 0
+    assert all(len(i) == 16 for i in predictions["ids"])
+    again = run(launcher, spec("credit_risk_mlp", seed=7)).done["predictions"]
+    # Same validation split (fixed by data_seed) under another seed: the ids line up.
+    assert again["ids"] == predictions["ids"] and again["labels"] == predictions["labels"]
     assert all(0.0 <= s <= 1.0 for s in predictions["scores"])
     assert set(predictions["labels"]) <= {0, 1}
     # What the agent forwards from the done event is what the server's finish accepts.

@@ -117,9 +117,6 @@ def train_credit_risk_mlp(params: CreditRiskParams, ctx: RunContext) -> None:
         verbose=0,
         callbacks=[ctx.keras_callback()],
     )
-    # Which applicants get another decision depending on the seed (the job's churn).
-    scores = model.predict(x_val, verbose=0, batch_size=len(x_val))
-    ctx.record_predictions(np.arange(len(x_val)), scores, labels=y_val)
 
 
 def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:

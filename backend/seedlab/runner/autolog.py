@@ -8,11 +8,12 @@ seedlab code. A fit that already has a seedlab callback (`ctx.keras_callback()`)
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from seedlab.runner.context import RunContext
+from seedlab.runner.context import MAX_PREDICTIONS, RunContext
 
 # The context the patched fit reports to; replaced by each install (one run per process).
 _context: RunContext | None = None
@@ -43,10 +44,41 @@ def install_fit_hook(ctx: RunContext) -> None:
             arrays = training_arrays(bound.arguments.get("x"), bound.arguments.get("y"))
             if arrays:
                 context.set_data_hash(*arrays)
-        return fit(*bound.args, **bound.kwargs)
+        history = fit(*bound.args, **bound.kwargs)
+        if context.predictions is None:
+            record_validation_predictions(context, self, bound.arguments.get("validation_data"))
+        return history
 
     fit_with_report.seedlab_autolog = True  # type: ignore[attr-defined]
     keras.Model.fit = fit_with_report
+
+
+def record_validation_predictions(ctx: RunContext, model: Any, validation: Any) -> None:
+    """A binary classifier's scores on fit's in-memory validation data, for the job's churn.
+
+    Ids are hashes of each example's features, so examples line up across seeds only where the
+    validation data is the same; data drawn from the seed gives no shared ids (and no churn).
+    Predicting runs after fit and changes no weights.
+    """
+    import numpy as np
+
+    if not isinstance(validation, tuple | list) or len(validation) < 2:
+        return
+    x_val, y_val = validation[0], validation[1]
+    if not isinstance(x_val, np.ndarray) or not isinstance(y_val, np.ndarray):
+        return
+    n = len(x_val)
+    if n == 0 or n > MAX_PREDICTIONS or len(y_val) != n:
+        return
+    labels = y_val.reshape(n, -1)
+    if labels.shape[1] != 1 or not bool(np.isin(labels, (0, 1)).all()):
+        return  # not a binary target: a class flip is not defined by one threshold
+    scores = np.asarray(model.predict(x_val, verbose=0))
+    if scores.size != n:
+        return
+    rows = np.ascontiguousarray(x_val).reshape(n, -1)
+    ids = [hashlib.sha256(row.tobytes()).hexdigest()[:16] for row in rows]
+    ctx.record_predictions(ids, scores.reshape(-1), labels=labels.reshape(-1).astype(int))
 
 
 def training_arrays(*values: Any) -> list[Any]:
