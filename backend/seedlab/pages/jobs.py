@@ -27,6 +27,7 @@ from seedlab.pages.templating import (
     templates,
 )
 from seedlab.profiles import TOGGLES
+from seedlab.queue import service as queue_service
 from seedlab.status import TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES
 
 RUN_TABLE_METRICS = 3
@@ -65,6 +66,7 @@ def job_context(session: Session, job_id: int, cache: ResultCache) -> dict[str, 
             session=session, job_id=job.id, runs=job.runs
         ),
         "run_pair": _run_pair(report),
+        "queued_reason": queue_service.queued_reason(session=session, job=job),
     }
 
 
