@@ -97,6 +97,12 @@ def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSys
         assert outcomes[-1] == "succeeded" and set(outcomes[:-1]) <= {"lease_expired"}
         winner = run["attempts"][-1]["agent_id"]
         by_agent[winner] = by_agent.get(winner, 0) + 1
+        # Runs of the agent with --gpus 0 see only that GPU; the others' see no pinning.
+        fingerprint = httpx.get(
+            f"{system.url}/api/v1/fingerprints/{run['fingerprint_hash']}", timeout=30
+        ).json()["data"]
+        pinned = fingerprint["env"].get("CUDA_VISIBLE_DEVICES")
+        assert pinned == ("0" if winner == agent_ids["c"] else None), (winner, pinned)
         if len(outcomes) > 1:
             assert run["attempts"][0]["agent_id"] == agent_ids["a"], run["attempts"]
             assert winner != agent_ids["a"]
