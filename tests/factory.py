@@ -39,11 +39,11 @@ def create_job(
         return job.id, [run.id for run in job.runs]
 
 
-def register_agent(database: Database, name: str = "a") -> int:
-    """A registered agent's id."""
+def register_agent(database: Database, name: str = "a", **capabilities: Any) -> int:
+    """A registered agent's id; capabilities are AgentRegister's cpus, gpus, labels."""
     with database.write() as session:
         return queue_service.register_agent(
-            session=session, payload=AgentRegister(name=name, hostname="test")
+            session=session, payload=AgentRegister(name=name, hostname="test", **capabilities)
         ).id
 
 

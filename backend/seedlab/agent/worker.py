@@ -120,6 +120,10 @@ def _builtin_only(error: str) -> tuple[list[ExperimentAdvert], list[SourceReport
     )
 
 
+# Longest wait between attempts to reach a server that is away.
+MAX_BACKOFF_SECONDS = 30.0
+
+
 class AgentWorker:
     """One agent executes one run at a time; run several agents for parallel runs."""
 
@@ -135,6 +139,9 @@ class AgentWorker:
         warm_profile: str | None = None,
         dataset_cache: Path | None = None,
         catalog: CatalogReport | None = None,
+        cpus: int | None = None,
+        gpus: list[int] | None = None,
+        labels: list[str] | None = None,
     ) -> None:
         self.client = client
         self.api = AgentApi(client)
@@ -150,6 +157,10 @@ class AgentWorker:
         self.agent_id: int | None = None
         # Where uploaded data sets are cached on this host (None: <data dir>/cache/datasets).
         self.dataset_cache = dataset_cache
+        # Capabilities sent at registration; the server hands out only runs they satisfy.
+        self.cpus = cpus
+        self.gpus = list(gpus or [])
+        self.labels = list(labels or [])
 
     def register(self) -> int:
         """Announce this agent to the server."""
@@ -162,6 +173,9 @@ class AgentWorker:
                 version=__version__,
                 experiments=experiments,
                 sources=sources,
+                cpus=self.cpus,
+                gpus=self.gpus,
+                labels=self.labels,
             )
         )
         self.agent_id = reply.id
@@ -171,17 +185,20 @@ class AgentWorker:
     def run_forever(self, stop: threading.Event | None = None) -> None:
         """Claim and execute runs until stopped."""
         stop = stop or threading.Event()
-        if self.agent_id is None:
-            self.register()
         if self.warm_profile is not None:
             threading.Thread(target=self._warm, name="warm-zygote", daemon=True).start()
+        backoff = self.poll_interval
         try:
             while not stop.is_set():
                 try:
-                    worked = self.run_once()
+                    worked = self.run_once()  # registers first, also after the server was away
+                    backoff = self.poll_interval
                 except ServerUnreachable as exc:
-                    log.warning("%s; retrying", exc)
-                    worked = False
+                    # The server is away (restart, network): wait longer each time, up to a cap.
+                    backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF_SECONDS)
+                    log.warning("%s; retrying in %.0f s", exc, backoff)
+                    stop.wait(backoff)
+                    continue
                 if not worked:
                     stop.wait(self.poll_interval)
         finally:

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -116,11 +117,34 @@ def agent(
         ),
     ] = "full",
     experiments: ExperimentsOpt = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="runs executed at once: N workers, each registered as NAME-i with its own "
+            "zygotes and its share of --gpus",
+        ),
+    ] = 1,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            help="GPU indices this agent owns, e.g. 0,1; each run sees only its worker's share "
+            "(CUDA_VISIBLE_DEVICES)",
+            show_default=False,
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", help="label jobs can require (requires.labels), repeatable"
+        ),
+    ] = None,
     quiet_sources: Annotated[
         bool, typer.Option("--quiet-sources", help="do not print the loaded sources", hidden=True)
     ] = False,
 ) -> None:
-    """Run an agent: claim runs from the server and execute them, one at a time."""
+    """Run an agent: claim runs from the server and execute them (--concurrency at once)."""
     from seedlab.agent.worker import AgentWorker
     from seedlab.profiles import resolve_profile
     from seedlab.runner.launcher import Launcher
@@ -130,25 +154,71 @@ def agent(
             resolve_profile(warm)  # the one check of preset names, with its message
         except ValueError as exc:
             raise typer.BadParameter(f"{exc}, or '' for none") from None
+    gpu_ids = parse_gpus(gpus)
+    if gpu_ids and len(gpu_ids) < concurrency:
+        raise typer.BadParameter(
+            f"--concurrency {concurrency} needs at least {concurrency} GPUs in --gpus "
+            f"(got {len(gpu_ids)}): each worker gets its own"
+        )
 
     settings = get_settings()
     setup_logging()
     report = load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    client = SeedlabClient(server_url(server), token=token or settings.agent_token)
+    base = name or f"{socket.gethostname()}-{os.getpid()}"
+    cpus = max(1, (os.cpu_count() or 1) // concurrency)
+    workers = []
+    for index in range(concurrency):
+        share = gpu_ids[index::concurrency]
+        env = dict(os.environ)
+        if gpu_ids:
+            # Pinned before the zygote imports TensorFlow: its runs see only these devices.
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
+        workers.append(
+            AgentWorker(
+                SeedlabClient(server_url(server), token=token or settings.agent_token),
+                name=base if concurrency == 1 else f"{base}-{index + 1}",
+                launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes, base_env=env),
+                warm_profile=warm or None,
+                catalog=report,
+                cpus=cpus,
+                gpus=share,
+                labels=list(label or []),
+            )
+        )
+    threads = [
+        threading.Thread(target=w.run_forever, args=(stop,), name=w.name, daemon=True)
+        for w in workers
+    ]
     try:
-        AgentWorker(
-            client,
-            name=name,
-            launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes),
-            warm_profile=warm or None,
-            catalog=report,
-        ).run_forever(stop)
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
     except KeyboardInterrupt:
-        pass
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
     finally:
-        client.close()
+        for w in workers:
+            w.client.close()
+
+
+def parse_gpus(text: str | None) -> list[int]:
+    """'0,1' as [0, 1]; BadParameter naming what is allowed."""
+    if not text:
+        return []
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"--gpus {text!r}: comma-separated GPU indices, e.g. 0,1"
+        ) from None
+    if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
+        raise typer.BadParameter(f"--gpus {text!r}: distinct non-negative indices, e.g. 0,1")
+    return ids
 
 
 def load_sources(sources: list[str], *, quiet: bool = False) -> Any:

@@ -12,7 +12,7 @@ from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
-from seedlab.jobs.models import Job
+from seedlab.jobs.models import Job, JobLabel
 from seedlab.jobs.schemas import AuditSpec, JobCreate
 from seedlab.jobs.seedplan import parse_seed_plan
 from seedlab.profiles import TOGGLES, Profile, ProfileSpec, resolve_profile
@@ -53,6 +53,8 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
             f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
         )
     experiments_service.ensure_record(session=session, item=item)
+    requires = payload.requires
+    labels = requires.labels if requires is not None else []
     job = Job(
         kind=payload.kind,
         audit=(payload.audit or AuditSpec()).model_dump() if payload.kind == "audit" else None,
@@ -68,6 +70,9 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         profile_name=profile.name,
         tolerance=payload.tolerance,
         label=payload.label,
+        requires=requires.model_dump() if requires is not None else None,
+        required_gpus=requires.gpu if requires is not None else 0,
+        required_labels=[JobLabel(label=label) for label in sorted(set(labels))],
         status=JobStatus.QUEUED.value,
         run_count=run_count,
         created_at=utcnow(),

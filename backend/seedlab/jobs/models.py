@@ -51,7 +51,21 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # What an agent needs to take the job's runs: {"gpu": N, "labels": [...]}, or None.
+    requires: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The same two, as columns the claim query compares with the agent's capabilities.
+    required_gpus: Mapped[int] = mapped_column(default=0, server_default="0")
+    required_labels: Mapped[list[JobLabel]] = relationship(cascade="all, delete-orphan")
 
     runs: Mapped[list[Run]] = relationship(
         back_populates="job", order_by="Run.id", cascade="all, delete-orphan"
     )
+
+
+class JobLabel(Base):
+    """A label an agent must carry to take the job's runs (one row per label)."""
+
+    __tablename__ = "job_label"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -46,6 +46,22 @@ class AuditSpec(BaseModel):
         return toggles
 
 
+RequiredLabel = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+
+
+class JobRequirements(BaseModel):
+    """What an agent needs to take the job's runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gpu: int = Field(default=0, ge=0, le=64, description="GPUs the run needs")
+    labels: list[RequiredLabel] = Field(
+        default_factory=list, max_length=20, description="labels the agent must carry"
+    )
+
+
 class JobCreate(BaseModel):
     """A job submission."""
 
@@ -69,6 +85,9 @@ class JobCreate(BaseModel):
     )
     label: str | None = Field(default=None, max_length=200)
     audit: AuditSpec | None = Field(default=None, description="audit settings (kind=audit)")
+    requires: JobRequirements | None = Field(
+        default=None, description='what an agent needs to take the runs, e.g. {"gpu": 1}'
+    )
 
 
 class JobRead(BaseModel):
@@ -86,6 +105,7 @@ class JobRead(BaseModel):
     profile_name: str
     profile: dict[str, Any]
     tolerance: dict[str, float] | None
+    requires: dict[str, Any] | None = None
     status: str
     run_count: int
     run_counts: dict[str, int]

@@ -31,6 +31,7 @@ def job_read(job: Job, counts: dict[str, int]) -> JobRead:
         profile_name=job.profile_name,
         profile=job.profile,
         tolerance=job.tolerance,
+        requires=job.requires,
         status=job.status,
         run_count=job.run_count,
         run_counts=counts,

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from seedlab.pages import compare, datasets, experiments, jobs, run_pair, runs, static
+from seedlab.pages import agents, compare, datasets, experiments, jobs, run_pair, runs, static
 
 router = APIRouter(include_in_schema=False)
-for module in (static, jobs, runs, run_pair, compare, datasets, experiments):
+for module in (static, jobs, runs, run_pair, compare, datasets, experiments, agents):
     router.include_router(module.router)

@@ -33,6 +33,7 @@ from seedlab.pages.templating import (
     templates,
 )
 from seedlab.profiles import TOGGLES
+from seedlab.queue import service as queue_service
 from seedlab.runs.schemas import RunSummary
 from seedlab.status import TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, JobStatus, RunStatus
 
@@ -157,6 +158,7 @@ def job_context(
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
         "variation": _variation(session, job_id, cache, terminal=terminal),
         "run_pair": _run_pair(report),
+        "queued_reason": queue_service.queued_reason(session=session, job=job),
         "replay_check": _replay_check(session, job.label, report, cache),
     }
 

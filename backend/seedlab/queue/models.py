@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seedlab.db import Base, UTCDateTime, utcnow
@@ -22,3 +22,8 @@ class Agent(Base):
     version: Mapped[str] = mapped_column(String(40))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Capabilities sent at registration; claims only take runs these satisfy.
+    cpus: Mapped[int | None] = mapped_column(default=None)
+    gpus: Mapped[list[int]] = mapped_column(JSON, default=list)
+    gpu_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)

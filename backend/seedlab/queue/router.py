@@ -19,6 +19,7 @@ from seedlab.queue.schemas import (
     AgentAdvertisement,
     AgentRead,
     AgentRegister,
+    AgentStatus,
     ClaimRequest,
     Heartbeat,
     HeartbeatReply,
@@ -94,9 +95,6 @@ def finish(run_id: int, payload: RunFinished, session: WriteSession) -> None:
 
 
 @public_router.get("")
-def list_agents(session: ReadSession) -> list[AgentRead]:
-    """Agents the server has seen."""
-    return [
-        AgentRead.model_validate(agent, from_attributes=True)
-        for agent in queue_service.list_agents(session=session)
-    ]
+def list_agents(session: ReadSession, settings: SettingsDep) -> list[AgentStatus]:
+    """Agents the server has seen: online/offline, capabilities, the runs each holds now."""
+    return queue_service.agent_statuses(session=session, settings=settings)

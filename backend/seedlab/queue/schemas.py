@@ -92,13 +92,32 @@ class AgentAdvertisement(BaseModel):
         return self
 
 
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)]
+MAX_LABELS = 50
+MAX_GPUS = 64
+
+
 class AgentRegister(AgentAdvertisement):
-    """An agent announcing itself, with its advertisement."""
+    """An agent announcing itself, with its advertisement and capabilities."""
 
     name: str = Field(max_length=200)
     hostname: str = Field(max_length=255)
     pid: int | None = None
     version: str = Field(default="", max_length=40)
+    cpus: int | None = Field(default=None, ge=1, description="CPU cores the agent may use")
+    gpus: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, max_length=MAX_GPUS, description="GPU indices the agent owns"
+    )
+    labels: list[Label] = Field(default_factory=list, max_length=MAX_LABELS)
+
+    @field_validator("gpus", "labels")
+    @classmethod
+    def _unique(cls, values: list[Any]) -> list[Any]:
+        twice = sorted({str(v) for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"listed twice: {', '.join(twice)}")
+        return values
 
 
 class AgentRead(BaseModel):
@@ -111,6 +130,16 @@ class AgentRead(BaseModel):
     version: str
     registered_at: datetime
     last_seen_at: datetime
+    cpus: int | None = None
+    gpus: list[int] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+
+
+class AgentStatus(AgentRead):
+    """An agent on the workers page: online from its last contact, the runs it holds."""
+
+    online: bool
+    current_runs: list[int]
 
 
 class ClaimRequest(BaseModel):

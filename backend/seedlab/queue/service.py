@@ -6,7 +6,7 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from seedlab import __version__
@@ -19,11 +19,13 @@ from seedlab.experiments import service as experiments_service
 from seedlab.experiments.models import AgentExperiment
 from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.jobs import lifecycle as jobs_lifecycle
-from seedlab.jobs.models import Job
+from seedlab.jobs.models import Job, JobLabel
 from seedlab.queue.models import Agent
 from seedlab.queue.schemas import (
     AgentAdvertisement,
+    AgentRead,
     AgentRegister,
+    AgentStatus,
     Heartbeat,
     HeartbeatReply,
     PointsBatch,
@@ -35,6 +37,9 @@ from seedlab.queue.schemas import (
 from seedlab.runs import repository as runs_repository
 from seedlab.runs.models import Run, RunAttempt, RunTrace
 from seedlab.status import RunStatus, check_run_transition, transition_run
+
+# A job whose requirements no agent seen this recently meets shows why its runs wait.
+QUEUED_REASON_SECONDS = 600
 
 
 def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
@@ -48,6 +53,10 @@ def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
         hostname=payload.hostname or socket.gethostname(),
         pid=payload.pid,
         version=payload.version or __version__,
+        cpus=payload.cpus,
+        gpus=list(payload.gpus),
+        gpu_count=len(payload.gpus),
+        labels=list(payload.labels),
     )
     session.add(agent)
     session.flush()
@@ -93,17 +102,70 @@ def list_agents(*, session: Session) -> list[Agent]:
     return list(session.scalars(select(Agent).order_by(Agent.last_seen_at.desc())))
 
 
-def _touch_agent(session: Session, agent_id: int, now: datetime) -> None:
+def _touch_agent(session: Session, agent_id: int, now: datetime) -> Agent:
     agent = session.get(Agent, agent_id)
     if agent is None:
         raise NotFound(f"agent {agent_id} is not registered; register first")
     agent.last_seen_at = now
+    return agent
+
+
+def agent_statuses(*, session: Session, settings: Settings) -> list[AgentStatus]:
+    """Every agent with online/offline (seen within a lease) and the runs it holds now."""
+    now = utcnow()
+    online_since = now - timedelta(seconds=max(settings.lease_seconds, 10.0))
+    holding: dict[int, list[int]] = {}
+    for run_id, agent_id in session.execute(
+        select(Run.id, Run.agent_id)
+        .where(Run.status == RunStatus.RUNNING.value, Run.agent_id.is_not(None))
+        .order_by(Run.id)
+    ):
+        if agent_id is not None:
+            holding.setdefault(agent_id, []).append(run_id)
+    return [
+        AgentStatus(
+            **AgentRead.model_validate(agent, from_attributes=True).model_dump(),
+            online=agent.last_seen_at >= online_since,
+            current_runs=holding.get(agent.id, []),
+        )
+        for agent in list_agents(session=session)
+    ]
+
+
+def queued_reason(*, session: Session, job: Job, now: datetime | None = None) -> str | None:
+    """Why the job's queued runs wait, when no agent seen recently can take them; else None."""
+    now = now or utcnow()
+    queued = session.scalar(
+        select(exists().where(Run.job_id == job.id, Run.status == RunStatus.QUEUED.value))
+    )
+    if not queued:
+        return None
+    recent = session.scalars(
+        select(Agent).where(Agent.last_seen_at >= now - timedelta(seconds=QUEUED_REASON_SECONDS))
+    ).all()
+    labels = sorted(label.label for label in job.required_labels)
+    if any(
+        agent.gpu_count >= job.required_gpus and set(labels) <= set(agent.labels)
+        for agent in recent
+    ):
+        return None
+    minutes = QUEUED_REASON_SECONDS // 60
+    return f"no agent{_requirement_text(job.required_gpus, labels)} has been seen for {minutes} min"
+
+
+def _requirement_text(gpus: int, labels: list[str]) -> str:
+    parts = []
+    if gpus:
+        parts.append(f"{gpus} GPU" + ("s" if gpus > 1 else ""))
+    if labels:
+        parts.append(("label " if len(labels) == 1 else "labels ") + ", ".join(labels))
+    return (" with " + " and ".join(parts)) if parts else ""
 
 
 def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssignment | None:
     """Atomically take the oldest queued run and lease it to the agent; None when idle."""
     now = utcnow()
-    _touch_agent(session, agent_id, now)
+    agent = _touch_agent(session, agent_id, now)
     reap_expired_leases(session=session, now=now)
     check_run_transition(RunStatus.QUEUED.value, RunStatus.RUNNING)
     # SKIP LOCKED lets concurrent claimers on PostgreSQL pass over each other's candidate; on
@@ -111,7 +173,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
     candidate = (
         select(Run.id)
         .join(Job, Job.id == Run.job_id)
-        .where(Run.status == RunStatus.QUEUED.value, _can_run(agent_id))
+        .where(Run.status == RunStatus.QUEUED.value, _can_run(agent_id), _capable(agent))
         .order_by(Run.id)
         .limit(1)
         .with_for_update(skip_locked=True, of=Run)
@@ -163,6 +225,14 @@ def _can_run(agent_id: int) -> Any:
             AgentExperiment.name == Job.experiment_name,
             AgentExperiment.version == Job.experiment_version,
         ),
+    )
+
+
+def _capable(agent: Agent) -> Any:
+    """The agent has the job's GPUs and every label the job requires."""
+    return and_(
+        Job.required_gpus <= agent.gpu_count,
+        ~exists().where(JobLabel.job_id == Job.id, JobLabel.label.not_in(list(agent.labels))),
     )
 
 
