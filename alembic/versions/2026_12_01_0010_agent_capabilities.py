@@ -1,7 +1,7 @@
 """Agent capabilities (CPUs, GPUs, labels) and job requirements (GPUs, labels).
 
 Revision ID: 0010_agent_capabilities
-Revises: 0007_job_verdict
+Revises: 0009_run_warnings
 Create Date: 2026-12-01 05:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_agent_capabilities"
-down_revision: str | None = "0007_job_verdict"
+down_revision: str | None = "0009_run_warnings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
