@@ -1,6 +1,12 @@
 /* seedlab pages: the new-job form, live fragments and Plotly charts. No framework, no build. */
 "use strict";
 
+// State-changing calls carry the session's CSRF token (empty when the server needs no sign-in).
+function csrfHeaders(headers) {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta && meta.content ? { ...headers, "X-CSRF-Token": meta.content } : headers;
+}
+
 window.seedlab = (function () {
   const POLL_MS = 1500;
   const PLOTLY_CONFIG = { responsive: true, displaylogo: false };
@@ -124,7 +130,7 @@ window.seedlab = (function () {
         }
       }
       if (body && Array.isArray(body.errors)) {
-        for (const e of body.errors) items.push({ field: e.field || "params", rule: e.rule || e.msg || "" });
+        for (const e of body.errors) items.push({ field: e.field || (Array.isArray(e.loc) ? e.loc.slice(1).join(".") : "params"), rule: e.rule || e.msg || "" });
       }
       // Seed-plan errors come as a sentence only; point at the seeds input all the same.
       if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
@@ -200,7 +206,7 @@ window.seedlab = (function () {
       try {
         const resp = await fetch("/api/v1/jobs", {
           method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          headers: csrfHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
           body: JSON.stringify(payload),
         });
         let body = null;
@@ -293,7 +299,10 @@ window.seedlab = (function () {
       if (!button) return;
       button.disabled = true;
       button.textContent = "Cancelling…";
-      const resp = await fetch("/api/v1/jobs/" + jobId + "/cancel", { method: "POST" });
+      const resp = await fetch("/api/v1/jobs/" + jobId + "/cancel", {
+        method: "POST",
+        headers: csrfHeaders({}),
+      });
       if (!resp.ok) {
         button.disabled = false;
         button.textContent = "Cancel failed (HTTP " + resp.status + "), retry";
@@ -409,7 +418,7 @@ document.addEventListener("click", async (event) => {
   };
   const response = await fetch("/api/v1/jobs", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify(payload),
   });
   const body = await response.json();

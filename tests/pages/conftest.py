@@ -26,7 +26,7 @@ SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """The real app on a fresh SQLite database, served in-process."""
-    with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
+    with TestClient(create_app(Settings(data_dir=tmp_path, allowed_hosts=["testserver"]))) as c:
         yield c
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -42,11 +43,14 @@ class SeedlabClient:
         token: str | None = None,
         timeout: float = 30.0,
         retry_seconds: float = 120.0,
+        stop: threading.Event | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
         self._retry_seconds = retry_seconds
+        # Set on shutdown: retries end at once instead of waiting out the budget.
+        self._stop = stop or threading.Event()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -71,7 +75,8 @@ class SeedlabClient:
                     return response
                 if time.monotonic() > deadline:
                     raise ApiError(response.status_code, _detail(response))
-            time.sleep(delay)
+            if self._stop.wait(delay):
+                raise ServerUnreachable(f"{self.base_url}: stopped while retrying")
             delay = min(delay * 2, 5.0)
 
     def get(self, path: str, **params: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from seedlab.pages import compare, jobs, run_pair, runs, static
+from seedlab.pages import compare, jobs, run_pair, runs, signin, static
 
 router = APIRouter(include_in_schema=False)
-for module in (static, jobs, runs, run_pair, compare):
+for module in (static, signin, jobs, runs, run_pair, compare):
     router.include_router(module.router)

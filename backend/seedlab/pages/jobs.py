@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
-from seedlab.deps import CacheDep, ReadSession
+from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
@@ -89,7 +89,9 @@ JOB_FRAGMENTS = {
 
 
 @router.get("/", response_class=HTMLResponse)
-def jobs_page(request: Request, session: ReadSession, offset: int = Query(0, ge=0)) -> Response:
+def jobs_page(
+    request: Request, session: ReadSession, offset: int = Query(0, ge=0, le=MAX_OFFSET)
+) -> Response:
     """Jobs, newest first, a page at a time."""
     jobs, total = jobs_service.list_jobs(session=session, limit=PAGE_SIZE, offset=offset)
     return templates.TemplateResponse(
@@ -104,12 +106,12 @@ def new_job_page(request: Request, experiment: str | None = None) -> Response:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: ReadSession, cache: CacheDep) -> Response:
+def job_page(job_id: IdPath, request: Request, session: ReadSession, cache: CacheDep) -> Response:
     """Verdict, spread, overlay chart and runs of one job."""
     return render_page(request, "job.html", lambda: job_context(session, job_id, cache))
 
 
 @router.get("/jobs/{job_id}/live")
-def job_live(job_id: int, request: Request, session: ReadSession, cache: CacheDep) -> Response:
+def job_live(job_id: IdPath, request: Request, session: ReadSession, cache: CacheDep) -> Response:
     """The job page's changing parts, re-rendered for polling."""
     return render_fragments(request, JOB_FRAGMENTS, lambda: job_context(session, job_id, cache))

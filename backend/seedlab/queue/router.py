@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Response
 
 from seedlab.deps import (
     AgentAuth,
+    IdPath,
     ReadSession,
+    ScopeDep,
     SettingsDep,
     WriteSession,
     json_body,
@@ -54,7 +56,7 @@ def claim(
 
 @router.post("/runs/{run_id}/heartbeat")
 def heartbeat(
-    run_id: int, payload: Heartbeat, session: WriteSession, settings: SettingsDep
+    run_id: IdPath, payload: Heartbeat, session: WriteSession, settings: SettingsDep
 ) -> HeartbeatReply:
     """Extend the lease; the reply says whether the run was cancelled. 409 on a stale attempt."""
     return queue_service.heartbeat(
@@ -63,14 +65,14 @@ def heartbeat(
 
 
 @router.post("/runs/{run_id}/started", status_code=204)
-def started(run_id: int, payload: RunStarted, session: WriteSession) -> None:
+def started(run_id: IdPath, payload: RunStarted, session: WriteSession) -> None:
     """Record the applied profile and fingerprint from inside the run process."""
     queue_service.record_started(session=session, run_id=run_id, payload=payload)
 
 
 @router.post("/runs/{run_id}/points", openapi_extra=json_body_openapi(PointsBatch))
 def points(
-    run_id: int,
+    run_id: IdPath,
     payload: Annotated[PointsBatch, Depends(json_body(PointsBatch))],
     session: WriteSession,
 ) -> PointsAccepted:
@@ -81,15 +83,18 @@ def points(
 
 
 @router.post("/runs/{run_id}/finish", status_code=204)
-def finish(run_id: int, payload: RunFinished, session: WriteSession) -> None:
+def finish(run_id: IdPath, payload: RunFinished, session: WriteSession) -> None:
     """Close the attempt: succeeded, failed (with traceback) or cancelled."""
     queue_service.finish_run(session=session, run_id=run_id, payload=payload)
 
 
 @public_router.get("")
-def list_agents(session: ReadSession) -> list[AgentRead]:
-    """Agents the server has seen."""
-    return [
+def list_agents(session: ReadSession, scope: ScopeDep) -> list[AgentRead]:
+    """Agents the server has seen; host names and pids only for submit and admin scopes."""
+    agents = [
         AgentRead.model_validate(agent, from_attributes=True)
         for agent in queue_service.list_agents(session=session)
     ]
+    if scope == "read":  # a read token can be handed out widely: no map of the machines
+        return [agent.model_copy(update={"hostname": "", "pid": None}) for agent in agents]
+    return agents

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedlab.bounds import MAX_INT32, FiniteFloat, Id, Int32, JsonObject, Seconds
+
 
 class AgentRegister(BaseModel):
     """An agent announcing itself."""
@@ -15,7 +17,7 @@ class AgentRegister(BaseModel):
 
     name: str = Field(max_length=200)
     hostname: str = Field(max_length=255)
-    pid: int | None = None
+    pid: Int32 | None = None
     version: str = Field(default="", max_length=40)
 
 
@@ -36,7 +38,7 @@ class ClaimRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent_id: int
+    agent_id: Id
 
 
 class RunAssignment(BaseModel):
@@ -58,14 +60,14 @@ class AttemptFenced(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=MAX_INT32)
 
 
 class Heartbeat(AttemptFenced):
     """Keeps the lease alive and reports progress."""
 
-    epoch: int | None = Field(default=None, ge=0)
-    epochs: int | None = Field(default=None, ge=0)
+    epoch: Int32 | None = None
+    epochs: Int32 | None = None
 
 
 class HeartbeatReply(BaseModel):
@@ -78,14 +80,16 @@ class HeartbeatReply(BaseModel):
 class RunStarted(AttemptFenced):
     """What the run process applied and saw, sent once it is set up."""
 
-    applied_profile: dict[str, Any]
+    applied_profile: JsonObject
     fingerprint_hash: str = Field(min_length=64, max_length=64)
-    fingerprint: dict[str, Any]
+    # Bounded so what is stored can be read back (a deeply nested one broke its own GET).
+    fingerprint: JsonObject
     isolation: Literal["fork", "process"]
-    isolation_reason: str | None = None
+    isolation_reason: str | None = Field(default=None, max_length=2000)
 
 
 MAX_POINTS_PER_BATCH = 50_000
+MAX_SERIES_PER_BATCH = 1000
 # Steps are stored as 32-bit integers (PostgreSQL `integer`).
 MAX_STEP = 2**31 - 1
 
@@ -116,8 +120,8 @@ class PointsBatch(AttemptFenced):
     """A batch of metric points grouped by metric, with the progress they imply."""
 
     series: list[MetricSeriesIn] = Field(max_length=MAX_POINTS_PER_BATCH)
-    epoch: int | None = Field(default=None, ge=0)
-    epochs: int | None = Field(default=None, ge=0)
+    epoch: Int32 | None = None
+    epochs: Int32 | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
@@ -156,8 +160,8 @@ class RunTraceIn(BaseModel):
         Annotated[
             list[
                 tuple[
-                    Annotated[int, Field(ge=1)],
-                    Annotated[int, Field(ge=1)],
+                    Annotated[int, Field(ge=1, le=MAX_INT32)],
+                    Annotated[int, Field(ge=1, le=MAX_INT32)],
                     ShortChecksum | None,
                     LayerChecksums,
                 ]
@@ -176,11 +180,15 @@ class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
     status: RunEnd
-    final_metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
+    final_metrics: dict[Annotated[str, Field(max_length=100)], FiniteFloat] | None = Field(
+        default=None, max_length=1000
+    )
     weights_checksum: str | None = Field(default=None, max_length=64)
-    epoch_checksums: list[str] | None = None
-    seconds: float | None = None
-    seconds_per_epoch: float | None = None
+    epoch_checksums: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=100_000
+    )
+    seconds: Seconds | None = None
+    seconds_per_epoch: Seconds | None = None
     trace: RunTraceIn | None = None
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)
