@@ -119,7 +119,8 @@ class MetricSeriesIn(BaseModel):
 class PointsBatch(AttemptFenced):
     """A batch of metric points grouped by metric, with the progress they imply."""
 
-    series: list[MetricSeriesIn] = Field(max_length=MAX_POINTS_PER_BATCH)
+    # Series are few (one per metric): a million empty ones cost 1.4 GB to validate.
+    series: list[MetricSeriesIn] = Field(max_length=MAX_SERIES_PER_BATCH)
     epoch: Int32 | None = None
     epochs: Int32 | None = None
 
