@@ -64,7 +64,8 @@ def test_token_commands_and_a_server_that_requires_them(tmp_path: Path) -> None:
 
         revoked = _seedlab(env, "token", "revoke", "ci")
         assert revoked.returncode == 0 and "revoked token 'ci'" in revoked.stdout
-        after = httpx.get(f"{system.url}/api/v1/jobs", headers={"Authorization": f"Bearer {secret}"})
+        auth = {"Authorization": f"Bearer {secret}"}
+        after = httpx.get(f"{system.url}/api/v1/jobs", headers=auth)
         assert after.status_code == 401
         missing = _seedlab(env, "token", "revoke", "nobody")
         assert missing.returncode == 2 and "no token named" in missing.stderr

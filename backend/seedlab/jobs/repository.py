@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
@@ -36,3 +36,8 @@ def jobs_page(
         count_query = count_query.where(Job.status == status)
     jobs = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
     return jobs, session.scalar(count_query) or 0
+
+
+def delete_job(*, session: Session, job_id: int) -> None:
+    """Delete the job; the database's ON DELETE CASCADE removes its runs and their rows."""
+    session.execute(delete(Job).where(Job.id == job_id))

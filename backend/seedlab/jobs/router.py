@@ -53,6 +53,13 @@ def cancel_job(job_id: IdPath, session: WriteSession) -> JobRead:
     return jobs_service.read_job(session=session, job_id=job_id)
 
 
+@router.delete("/{job_id}", status_code=204)
+def delete_job(job_id: IdPath, session: WriteSession, cache: CacheDep) -> None:
+    """Delete a finished job and everything of its runs; fingerprints and agents stay."""
+    lifecycle.delete_job(session=session, job_id=job_id)
+    cache.clear()  # SQLite may hand the id out again: nothing cached may outlive the job
+
+
 @router.get("/{job_id}/report")
 def job_report(job_id: IdPath, session: ReadSession, cache: CacheDep) -> JobReport:
     """Status, verdict with evidence, spread per final metric, and every run."""
