@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import sys
 import threading
 import time
 
-PR_SET_PDEATHSIG = 1
 PARENT_ENV = "SEEDLAB_PARENT_PID"
+CHECK_SECONDS = 0.5
 
 
 def die_with_parent(expected_parent: int | None = None) -> None:
-    """SIGTERM this process when its parent dies (prctl on Linux, a watch thread elsewhere)."""
+    """SIGTERM this process once its parent is gone (it is then reparented: getppid changes).
+
+    Not prctl(PR_SET_PDEATHSIG): that fires when the parent *thread* that started the process
+    ends, and seedlab starts agents and zygotes from short-lived threads.
+    """
     parent = expected_parent or os.getppid()
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    # prctl fires only for deaths after it is set, and not on other systems: a thread also
-    # checks the parent (a reparented process sees another parent pid).
-    if os.getppid() != parent:
+    if os.getppid() != parent:  # gone already
         os.kill(os.getpid(), signal.SIGTERM)
         return
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
@@ -32,5 +26,5 @@ def die_with_parent(expected_parent: int | None = None) -> None:
 
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
-        time.sleep(1.0)
+        time.sleep(CHECK_SECONDS)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -63,13 +65,38 @@ def serving_settings(host: str, auth: str | None, base: Settings) -> Settings:
     return base.model_copy(update={"auth": mode, "allowed_hosts": hosts})
 
 
-def _serve(host: str, port: int, settings: Settings, on_ready: Any = None) -> None:
+def _serve(
+    host: str,
+    port: int,
+    settings: Settings,
+    on_ready: Any = None,
+    before_exit: Callable[[], None] | None = None,
+) -> None:
     import uvicorn
 
     from seedlab.app import create_app
 
+    class Server(uvicorn.Server):
+        """Runs before_exit (stopping local agents) while the server still answers them."""
+
+        stopping = False
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if before_exit is None or self.stopping:  # a second signal: stop now
+                super().handle_exit(sig, frame)
+                return
+            self.stopping = True
+
+            def stop_then_exit() -> None:
+                try:
+                    before_exit()
+                finally:
+                    super(Server, self).handle_exit(sig, frame)
+
+            threading.Thread(target=stop_then_exit, name="stop-agents", daemon=True).start()
+
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = Server(config)
     if on_ready is not None:
         threading.Thread(target=on_ready, args=(server,), daemon=True).start()
     server.run()
@@ -108,16 +135,23 @@ def up(
             )
         typer.echo(f"seedlab is up at {url} with {count} local agent(s); Ctrl-C stops it")
 
-    try:
-        _serve(host, port, settings, on_ready=start_agents)
-    finally:
+    def stop_agents() -> None:
+        # SIGTERM: each agent stops its run process and hands the run back to the queue
+        # (finish "interrupted") while the server is still up to hear it.
         for child in children:
-            child.send_signal(signal.SIGTERM)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+
+    try:
+        _serve(host, port, settings, on_ready=start_agents, before_exit=stop_agents)
+    finally:
+        stop_agents()
         _requeue_local_runs(settings, [f"local-{i + 1}" for i in range(len(children))])
 
 

@@ -174,7 +174,8 @@ class RunTraceIn(BaseModel):
     steps_truncated: bool = False
 
 
-RunEnd = Literal["succeeded", "failed", "cancelled"]
+# interrupted: the agent was stopped (SIGTERM, Ctrl-C); the run goes back to the queue.
+RunEnd = Literal["succeeded", "failed", "cancelled", "interrupted"]
 
 
 class RunFinished(AttemptFenced):

@@ -170,6 +170,16 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     """Close the attempt with its outcome and update the job."""
     run = _fenced_run(session, run_id, payload.attempt)
     now = utcnow()
+    if payload.status == "interrupted":
+        reason = payload.error or "agent stopped"
+        _release(
+            session,
+            [run],
+            lambda r: f"attempt {r.attempt} interrupted: {reason}",
+            now,
+            outcome="interrupted",
+        )
+        return
     transition_run(run, RunStatus(payload.status))
     run.finished_at = now
     run.lease_expires_at = None
@@ -261,12 +271,17 @@ def release_agent_runs(
 
 
 def _release(
-    session: Session, runs: Sequence[Run], reason: Callable[[Run], str], now: datetime
+    session: Session,
+    runs: Sequence[Run],
+    reason: Callable[[Run], str],
+    now: datetime,
+    *,
+    outcome: str = "lease_expired",
 ) -> None:
     touched_jobs: dict[int, Job] = {}
     for run in runs:
         lost = reason(run)
-        _close_attempt(session, run, outcome="lease_expired", error=lost, now=now)
+        _close_attempt(session, run, outcome=outcome, error=lost, now=now)
         run.lease_expires_at = None
         run.agent_id = None
         if run.cancel_requested:
