@@ -176,6 +176,7 @@ def test_sigkill_of_the_server_mid_job_then_restart(tmp_path: Path) -> None:
         job = _submit(live.url, {"epochs": 40}, "1:1x1")
         _wait_for(lambda: _training(live.url, job), what="a run training")
         assert live.server is not None
+        assert (_report(live.url, job)["runs"][0]["epoch"] or 0) < 40  # killed mid-run
         live.server.send_signal(signal.SIGKILL)
         live.server.wait(timeout=10)
         time.sleep(2)  # the agent meets a dead server and keeps retrying with backoff
@@ -191,7 +192,7 @@ def test_sigkill_of_the_server_mid_job_then_restart(tmp_path: Path) -> None:
         for series in metrics["series"]:
             steps = [p[0] for p in series["points"]]
             assert steps == list(range(1, 41)), series["key"]  # nothing lost, nothing twice
-        assert "retrying" in (tmp_path / "agent-steady.log").read_text()
+        assert "retrying with backoff" in (tmp_path / "agent-steady.log").read_text()
     finally:
         live.stop()
 

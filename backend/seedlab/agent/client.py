@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import httpx
+
+log = logging.getLogger("seedlab.client")
 
 
 class StaleAttempt(Exception):
@@ -66,6 +69,8 @@ class SeedlabClient:
             except httpx.TransportError as exc:
                 if time.monotonic() > deadline:
                     raise ServerUnreachable(f"{self.base_url} unreachable: {exc}") from exc
+                if delay == 0.2:  # once per call: the backoff that follows is silent
+                    log.warning("%s %s: %s; retrying with backoff", method, path, exc)
             else:
                 if response.status_code == 409:
                     raise StaleAttempt(_detail(response))
