@@ -18,6 +18,7 @@ from seedlab import __version__
 from seedlab.cache import ResultCache
 from seedlab.compare.router import router as compare_router
 from seedlab.config import Settings, get_settings
+from seedlab.datasets.router import router as datasets_router
 from seedlab.db import Database
 from seedlab.divergence.router import router as divergence_router
 from seedlab.errors import ERROR_RESPONSES, AppError, validation_error_body
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         fingerprints_router,
         divergence_router,
         compare_router,
+        datasets_router,
         agents_router,
         agent_protocol_router,
         tokens_router,

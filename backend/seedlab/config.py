@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     token: str | None = None
     # Agent side: zygotes kept alive per agent (each keeps TensorFlow imported, ~640 MB).
     max_zygotes: int = Field(default=DEFAULT_MAX_ZYGOTES, ge=1)
+    # Uploaded CSV data sets larger than this are refused (413) while they stream in.
+    max_dataset_bytes: int = Field(default=50 * 2**20, ge=1)
 
     def resolved_database_url(self) -> str:
         """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""

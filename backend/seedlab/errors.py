@@ -37,6 +37,12 @@ class Conflict(AppError):
     status_code = 409
 
 
+class PayloadTooLarge(AppError):
+    """The request body is larger than the server allows."""
+
+    status_code = 413
+
+
 class Unauthorized(AppError):
     """Missing or wrong agent token."""
 

@@ -1,5 +1,6 @@
 """Every ORM model, imported once so the metadata is complete (Alembic, create_all)."""
 
+from seedlab.datasets.models import Dataset
 from seedlab.db import Base
 from seedlab.experiments.models import ExperimentRecord
 from seedlab.fingerprints.models import Fingerprint
@@ -12,6 +13,7 @@ __all__ = [
     "Agent",
     "ApiToken",
     "Base",
+    "Dataset",
     "ExperimentRecord",
     "Fingerprint",
     "Job",

@@ -162,7 +162,11 @@ window.seedlab = (function () {
       for (const input of active().querySelectorAll("[data-kind]")) {
         const kind = input.dataset.kind;
         const raw = input.value.trim();
-        if (kind === "checkbox") {
+        if (kind === "columns") {
+          // Several columns; none chosen means the experiment's default (all but the target).
+          const chosen = Array.from(input.selectedOptions, (o) => o.value);
+          if (chosen.length) params[input.name] = chosen;
+        } else if (kind === "checkbox") {
           params[input.name] = input.checked;
         } else if (input.validity && input.validity.badInput) {
           problems.push({ field: input.name, rule: "is not a number" });
@@ -225,6 +229,47 @@ window.seedlab = (function () {
       } finally {
         submit.disabled = false;
       }
+    }
+
+    // A data set select fills the column selects that name it as their source: the target
+    // offers binary columns first (the others cannot be a target), features offer them all.
+    function fillColumns(datasetSelect) {
+      const scope = datasetSelect.closest("fieldset");
+      const option = datasetSelect.selectedOptions[0];
+      const columns = option && option.dataset.columns ? JSON.parse(option.dataset.columns) : [];
+      const selector = 'select[data-source="' + CSS.escape(datasetSelect.name) + '"]';
+      for (const target of scope.querySelectorAll(selector)) {
+        const multiple = target.dataset.kind === "columns";
+        const ordered = multiple ? columns : [...columns.filter((c) => c.binary), ...columns.filter((c) => !c.binary)];
+        target.replaceChildren(...ordered.map((c) => {
+          const opt = document.createElement("option");
+          opt.value = c.name;
+          opt.textContent = c.name + " (" + c.type + (!multiple && c.binary ? ", binary" : "") + ")";
+          return opt;
+        }));
+      }
+    }
+    // The target cannot also be a feature: its option in the features list is disabled.
+    function excludeTarget(scope) {
+      const target = scope.querySelector('select[data-kind="column"]');
+      const features = scope.querySelector('select[data-kind="columns"]');
+      if (!target || !features) return;
+      for (const opt of features.options) {
+        opt.disabled = opt.value === target.value;
+        if (opt.disabled) opt.selected = false;
+      }
+    }
+    for (const select of root.querySelectorAll('select[data-kind="dataset"]')) {
+      const scope = select.closest("fieldset");
+      select.addEventListener("change", () => {
+        fillColumns(select);
+        excludeTarget(scope);
+      });
+      for (const target of scope.querySelectorAll('select[data-kind="column"]')) {
+        target.addEventListener("change", () => excludeTarget(scope));
+      }
+      fillColumns(select);
+      excludeTarget(scope);
     }
 
     experiment.addEventListener("change", showExperiment);
@@ -388,9 +433,55 @@ window.seedlab = (function () {
     });
   }
 
+  /* ---------- data sets page ---------- */
+
+  // Uploads with fetch so that a refused file (too large, malformed, name taken) shows the
+  // server's sentence on the page; a stored one reloads the list.
+  function datasetsPage(root) {
+    const form = root.querySelector("#dataset-upload");
+    const errors = root.querySelector("#dataset-errors");
+    const submit = root.querySelector("#dataset-submit");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      errors.hidden = true;
+      const file = root.querySelector("#dataset-file").files[0];
+      if (!file) {
+        errors.textContent = "Choose a CSV file first.";
+        errors.hidden = false;
+        return;
+      }
+      const body = new FormData();
+      body.append("file", file, file.name);
+      const name = root.querySelector("#dataset-name").value.trim();
+      if (name) body.append("name", name);
+      submit.disabled = true;
+      try {
+        const resp = await fetch("/api/v1/datasets", { method: "POST", body: body, headers: { Accept: "application/json" } });
+        let data = null;
+        try {
+          data = await resp.json();
+        } catch (err) {
+          data = null;
+        }
+        if (resp.ok && data && data.sha256) {
+          window.location.reload();
+          return;
+        }
+        errors.textContent = (data && typeof data.detail === "string") ? data.detail : "Upload refused (HTTP " + resp.status + ").";
+        errors.hidden = false;
+      } catch (err) {
+        errors.textContent = "Could not reach the server: " + err.message;
+        errors.hidden = false;
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    root.dataset.ready = "1";
+  }
+
   // Each page is recognised by its root element; no inline scripts needed.
   function init() {
-    const pages = { "new-job": newJobForm, "job-page": jobPage, "run-page": runPage };
+    const pages = { "new-job": newJobForm, "job-page": jobPage, "run-page": runPage, "datasets-page": datasetsPage };
     for (const [id, start] of Object.entries(pages)) {
       const root = document.getElementById(id);
       if (root) start(root);
@@ -400,7 +491,7 @@ window.seedlab = (function () {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 
-  return { newJobForm, jobPage, runPage };
+  return { newJobForm, jobPage, runPage, datasetsPage };
 })();
 
 // "Audit the randomness sources" on the job page: submits an audit job for the same

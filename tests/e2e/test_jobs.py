@@ -14,7 +14,7 @@ import pytest
 
 from tests.livesystem import LiveSystem
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.tf
 

@@ -159,19 +159,24 @@ def test_entry_point_plugins_are_listed_and_broken_ones_skipped(
 
 
         DEMO = ExperimentSpec("demo_plugin", "7", "a plugin", DemoParams, "demo_seedlab_plugin:x")
-        IMPOSTOR = ExperimentSpec("seed_card_mlp", "9", "shadow", DemoParams, "demo:x")
+        IMPOSTOR = ExperimentSpec(
+            "seed_card_mlp", "9", "shadow", DemoParams, "demo_seedlab_plugin:x"
+        )
         NOT_A_SPEC = 42
         """,
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.INFO, logger="seedlab.experiments"):
         specs = {spec.name: spec for spec in catalog.list_experiments()}
-    assert specs["demo_plugin"].version == "7"
+    # The declared version plus the short sha256 of the plugin's source.
+    assert specs["demo_plugin"].version.startswith("7+")
+    assert specs["demo_plugin"].source == "entry point demo (demo_seedlab_plugin:DEMO)"
     assert specs["demo_plugin"].validate_params({}) == {"epochs": 1}
     assert specs["seed_card_mlp"] is catalog.get_experiment("seed_card_mlp")
-    assert specs["seed_card_mlp"].version == "1"  # a plugin cannot shadow a built-in
+    assert specs["seed_card_mlp"].version == catalog.BUILTIN_VERSION  # no shadowing a built-in
     log = caplog.text
-    assert "broken" in log and "not_a_spec" in log and "seed_card_mlp" in log
+    assert "broken" in log and "not_a_spec" in log
+    assert "'seed_card_mlp' is already defined by builtin" in log
 
 
 def test_modules_named_in_the_environment_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,7 +120,8 @@ def test_job_page_queued(client: TestClient) -> None:
     assert 'id="cancel-job"' in html and 'data-terminal="false"' in html
     runs = table_rows(html, "runs-table")
     assert [r.attrs["data-status"] for r in runs] == ["queued"] * 4
-    assert [r.cells[1:3] for r in runs] == [["42", "1"], ["43", "1"], ["42", "2"], ["43", "2"]]
+    # Repeats are counted from 0 on the pages, as in the API.
+    assert [r.cells[1:3] for r in runs] == [["42", "0"], ["43", "0"], ["42", "1"], ["43", "1"]]
     assert "page test" in html and "credit_risk_mlp" in html
     params = {r.cells[0]: r.cells[1] for r in table_rows(html, "params-table")}
     assert params["epochs"] == "4" and params["dataset"] == "breast_cancer"

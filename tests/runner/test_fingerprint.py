@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from seedlab.experiments.catalog import BUILTIN_VERSION
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.fingerprint import cpu_info, environment_variables, jsonable
 from tests.runner.conftest import RunKey
@@ -127,7 +128,7 @@ def test_a_real_fingerprint_has_every_required_field(full_runs: dict[RunKey, Run
     source = Path(builtin.origin).read_bytes()
     assert data["experiment"] == {
         "name": "seed_card_mlp",
-        "version": "1",
+        "version": BUILTIN_VERSION,
         "entrypoint": "seedlab.experiments.builtin:train_seed_card_mlp",
         "source_hash": hashlib.sha256(source).hexdigest(),
     }

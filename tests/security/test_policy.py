@@ -43,3 +43,7 @@ def test_agent_paths_need_agent_scope_and_others_read_or_submit() -> None:
     assert allowed_scopes(Access.API, "GET") == {"read", "submit", "admin"}
     assert allowed_scopes(Access.API, "POST") == {"submit", "admin"}
     assert "agent" not in allowed_scopes(Access.API, "GET")
+    # Agents download the data sets their runs use.
+    content = rule_for("/api/v1/datasets/" + "a" * 64 + "/content")
+    assert "agent" in allowed_scopes(content.access, "GET")
+    assert "agent" not in allowed_scopes(content.access, "POST")

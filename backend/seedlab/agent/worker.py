@@ -7,12 +7,15 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.agent.datasets import DatasetFetchError, cache_dir, fetch_for_run
 from seedlab.agent.protocol import AgentApi
+from seedlab.config import get_settings
 from seedlab.profiles import resolve_profile
 from seedlab.queue.schemas import (
     AgentRegister,
@@ -84,6 +87,7 @@ class AgentWorker:
         flush_interval: float = 0.5,
         max_batch: int = 5000,
         warm_profile: str | None = None,
+        dataset_cache: Path | None = None,
     ) -> None:
         self.client = client
         self.api = AgentApi(client)
@@ -97,6 +101,8 @@ class AgentWorker:
         self.agent_id: int | None = None
         # Set by SIGTERM / Ctrl-C: the current run is stopped and handed back to the queue.
         self.stop = threading.Event()
+        # Where uploaded data sets are cached on this host (None: <data dir>/cache/datasets).
+        self.dataset_cache = dataset_cache
 
     def register(self) -> int:
         """Announce this agent to the server."""
@@ -179,6 +185,14 @@ class AgentWorker:
         )
         watcher.start()
         try:
+            spec = replace(spec, datasets=self._fetch_datasets(spec))
+        except DatasetFetchError as exc:
+            log.exception("could not fetch the data sets of run %s", state.run_id)
+            done.set()
+            pump.join()
+            self._finish(state, status="failed", error=str(exc))
+            return
+        try:
             handle = self.launcher.start(spec)
         except Exception as exc:  # a launch failure fails this run, not the agent
             log.exception("could not launch run %s", state.run_id)
@@ -252,6 +266,12 @@ class AgentWorker:
                 traceback=handle.stderr_tail()[-TRACEBACK_TAIL:],
                 seconds=seconds,
             )
+
+    def _fetch_datasets(self, spec: RunSpec) -> dict[str, str]:
+        """Download (or find cached) the data sets the run's parameters name."""
+        if self.dataset_cache is None:
+            self.dataset_cache = cache_dir(get_settings().data_dir)
+        return fetch_for_run(self.client, spec.experiment, spec.params, self.dataset_cache)
 
     def _send_started(self, state: _RunState, handle: RunHandle) -> None:
         assert state.applied is not None and state.fingerprint is not None

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import diagnosis, jobs, serving, tokens
+from seedlab.cli import check, data, diagnosis, jobs, serving, tokens
 from seedlab.cli.output import with_token
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
 app.add_typer(serving.db_app, name="db")
 app.add_typer(tokens.token_app, name="token")
-for serving_command in (serving.up, serving.server, serving.agent):
-    app.command()(serving_command)
-# Client commands: each gets --token (default $SEEDLAB_TOKEN), sent by server_call.
+# Client commands: each gets --token (default $SEEDLAB_TOKEN), which server_call sends.
+for info in data.data_app.registered_commands:
+    if info.callback is not None:
+        info.callback = with_token(info.callback)
+app.add_typer(data.data_app, name="data")
+for local_command in (serving.up, serving.server, serving.agent, check.check):
+    app.command()(local_command)
 for command in (
     jobs.submit,
     diagnosis.audit,

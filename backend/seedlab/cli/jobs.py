@@ -19,6 +19,7 @@ from seedlab.cli.output import (
     parse_params,
     server_call,
 )
+from seedlab.cli.sources import ExperimentsOpt, experiments_local
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -145,8 +146,19 @@ def cancel(
     typer.echo(f"job {job}: {result['status']}")
 
 
-def experiments(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
-    """List the experiments the server knows, with their parameters."""
+def experiments(
+    as_json: JsonOpt = False,
+    server: ServerOpt = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="load them here, without a server, and say how")
+    ] = False,
+    sources: ExperimentsOpt = None,
+) -> None:
+    """List the experiments the server knows, with their parameters (--local: this machine's)."""
+    if local:
+        experiments_local(sources, as_json)
+    if sources:
+        raise fail("--experiments needs --local (the server lists what its agents advertise)")
     with server_call(server) as client:
         items = client.get("/api/v1/experiments")
     if as_json:

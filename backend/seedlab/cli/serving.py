@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 import os
 import secrets
 import signal
@@ -12,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -19,9 +22,11 @@ import typer
 
 from seedlab.agent.client import SeedlabClient
 from seedlab.cli.output import ServerOpt, fail, server_url, setup_logging
+from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
 from seedlab.config import Settings, default_agent_count, get_settings
 from seedlab.lifetime import PARENT_ENV, die_with_parent
 
+log = logging.getLogger("seedlab.agent")
 db_app = typer.Typer(help="Database maintenance.")
 
 HostOpt = Annotated[str, typer.Option(help="address to listen on")]
@@ -108,6 +113,7 @@ def up(
     agents: Annotated[
         int | None, typer.Option("--agents", help="local agents (default: one per CPU core)")
     ] = None,
+    experiments: ExperimentsOpt = None,
     auth: AuthOpt = None,
 ) -> None:
     """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR, or SEEDLAB_DATABASE_URL)."""
@@ -117,15 +123,20 @@ def up(
     settings = serving_settings(host, auth, Settings(agent_token=token))
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     children: list[subprocess.Popen[bytes]] = []
+    sources = [
+        arg for source in configured_sources(experiments) for arg in ("--experiments", source)
+    ]
 
     def start_agents(server: Any) -> None:
         while not server.started:
             time.sleep(0.05)
         for index in range(count):
-            command = [sys.executable, "-m", "seedlab.cli", "agent", "--server", url]
+            command = [sys.executable, "-m", "seedlab.cli", "agent", "--server", url, *sources]
+            # One agent says which sources loaded; the others load the same ones.
+            quiet = ["--quiet-sources"] if index else []
             children.append(
                 subprocess.Popen(
-                    [*command, "--name", f"local-{index + 1}"],
+                    [*command, "--name", f"local-{index + 1}", *quiet],
                     env={
                         **os.environ,
                         "SEEDLAB_AGENT_TOKEN": token,
@@ -204,6 +215,10 @@ def agent(
             "('' for none)"
         ),
     ] = "full",
+    experiments: ExperimentsOpt = None,
+    quiet_sources: Annotated[
+        bool, typer.Option("--quiet-sources", help="do not print the loaded sources", hidden=True)
+    ] = False,
 ) -> None:
     """Run an agent: claim runs from the server and execute them, one at a time."""
     from seedlab.agent.worker import AgentWorker
@@ -220,6 +235,7 @@ def agent(
     setup_logging()
     if os.environ.get(PARENT_ENV, "").isdigit():  # started by `seedlab up`: die with it
         die_with_parent(int(os.environ[PARENT_ENV]))
+    load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(
@@ -236,6 +252,26 @@ def agent(
         pass
     finally:
         client.close()
+
+
+def load_sources(sources: list[str], *, quiet: bool = False) -> Any:
+    """Load the catalog in a subprocess (this agent stays TF-free), print each source as
+    loaded or FAILED, and hand the sources to this agent's run processes."""
+    from seedlab.experiments.inspect import InspectFailed, inspect_catalog
+    from seedlab.experiments.loader import SOURCES_ENV
+
+    # Run processes (forked from zygotes or cold-spawned) inherit it and load the same sources.
+    os.environ[SOURCES_ENV] = json.dumps(sources)
+    try:
+        report = inspect_catalog(sources, project_dir=Path.cwd())
+    except InspectFailed as exc:
+        typer.echo(f"FAILED loading experiments: {exc}", err=True)
+        return None
+    if not quiet:
+        print_sources(report.sources)
+    for status in report.failed:
+        log.error("experiment source %s failed: %s", status["source"], status["error"])
+    return report
 
 
 @db_app.command("upgrade")

@@ -8,7 +8,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seedlab.experiments.catalog import CreditRiskParams, DigitsCnnParams, SeedCardParams
+from seedlab.datasets import csvfile
+from seedlab.experiments.builtin_specs import (
+    CreditRiskParams,
+    DigitsCnnParams,
+    SeedCardParams,
+    TabularCsvParams,
+)
 
 if TYPE_CHECKING:  # the runner imports this module, never the other way round
     from seedlab.runner.context import RunContext
@@ -141,6 +147,110 @@ def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:
         optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+    )
+    model.fit(
+        _dataset(x_train, y_train, batch_size=params.batch_size, shuffle_seed=ctx.shuffle_seed),
+        epochs=params.epochs,
+        validation_data=(x_val, y_val),
+        verbose=0,
+        callbacks=[ctx.keras_callback()],
+    )
+
+
+MISSING_CATEGORY = "(missing)"
+
+
+def _binary_target(name: str, values: list[str]) -> Any:
+    """0/1 labels from a numeric 0/1 column or a column with exactly two string labels."""
+    if any(not v for v in values):
+        raise ValueError(f"target column {name!r} has missing values; every row needs a label")
+    if csvfile.column_type(values) == "number":
+        numbers = np.array([csvfile.parse_number(v) for v in values], dtype="float64")
+        if not set(np.unique(numbers).tolist()) <= {0.0, 1.0} or len(np.unique(numbers)) != 2:
+            raise ValueError(f"numeric target column {name!r} must hold 0 and 1 only")
+        return numbers.astype("float32").reshape(-1, 1)
+    labels = sorted(set(values))
+    if len(labels) != 2:
+        raise ValueError(
+            f"target column {name!r} has {len(labels)} labels; a target needs exactly two"
+        )
+    # The later label in sorted order is the positive class: fixed, whatever the row order.
+    return (np.array(values) == labels[1]).astype("float32").reshape(-1, 1)
+
+
+def _tabular_data(params: TabularCsvParams, data: bytes) -> tuple[Any, Any, Any, Any]:
+    """Encoded, stratified train/validation split of a CSV; encoders fitted on training rows."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    columns = csvfile.read_columns(data)
+    if params.target not in columns:
+        raise ValueError(f"target {params.target!r} is not a column; columns: {list(columns)}")
+    features = params.features or [name for name in columns if name != params.target]
+    unknown = [name for name in features if name not in columns]
+    if unknown or not features:
+        raise ValueError(f"features {unknown or features} are not usable; columns: {list(columns)}")
+    y = _binary_target(params.target, columns[params.target])
+    rows = np.arange(len(y))
+    # Fixed by split_seed, never by the run seed: seed variance then measures training alone.
+    train, val = train_test_split(
+        rows,
+        test_size=params.validation_fraction,
+        stratify=y.ravel(),
+        random_state=params.split_seed,
+    )
+    numeric = [n for n in features if csvfile.column_type(columns[n]) == "number"]
+    categorical = [n for n in features if n not in numeric]
+    parts_train: list[Any] = []
+    parts_val: list[Any] = []
+    if numeric:
+        x = np.array(
+            [[csvfile.parse_number(v) if v else np.nan for v in columns[n]] for n in numeric],
+            dtype="float64",
+        ).T
+        present = ~np.isnan(x[train])
+        sums = np.where(present, x[train], 0.0).sum(axis=0)
+        counts = present.sum(axis=0)
+        # Missing values take the training-split mean (0 for a column missing on every row).
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        x = np.where(np.isnan(x), means, x)
+        scaler = StandardScaler().fit(x[train])
+        parts_train.append(scaler.transform(x[train]))
+        parts_val.append(scaler.transform(x[val]))
+    if categorical:
+        text = np.array(
+            [[v or MISSING_CATEGORY for v in columns[n]] for n in categorical], dtype=object
+        ).T
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+        encoder.fit(text[train])
+        parts_train.append(encoder.transform(text[train]))
+        parts_val.append(encoder.transform(text[val]))
+    return (
+        np.hstack(parts_train).astype("float32"),
+        np.hstack(parts_val).astype("float32"),
+        y[train],
+        y[val],
+    )
+
+
+def train_tabular_csv(params: TabularCsvParams, ctx: RunContext) -> None:
+    """Binary classifier on an uploaded CSV with per-epoch AUC, accuracy and loss."""
+    data = ctx.read_dataset(params.dataset)  # verified against its sha256, fingerprinted
+    x_train, x_val, y_train, y_val = _tabular_data(params, data)
+    ctx.set_data_hash(x_train, x_val, y_train, y_val)
+    ctx.set_epochs(params.epochs)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(x_train.shape[1],)),
+            keras.layers.Dense(params.hidden_units, activation="relu"),
+            keras.layers.Dropout(params.dropout),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
     )
     model.fit(
         _dataset(x_train, y_train, batch_size=params.batch_size, shuffle_seed=ctx.shuffle_seed),

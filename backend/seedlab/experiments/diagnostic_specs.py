@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from seedlab.experiments.spec import ExperimentSpec
+from seedlab.experiments.versioning import builtin_version
 
 
 class LeakParams(BaseModel):
@@ -19,10 +20,13 @@ class LeakParams(BaseModel):
     data_seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds the generated data")
 
 
+VERSION = builtin_version("diagnostics.py")
+
+
 def _leak(name: str, description: str) -> ExperimentSpec:
     return ExperimentSpec(
         name=name,
-        version="1",
+        version=VERSION,
         description=description,
         params_model=LeakParams,
         entrypoint=f"seedlab.experiments.diagnostics:train_{name}",

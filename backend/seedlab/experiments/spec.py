@@ -17,6 +17,9 @@ class ExperimentSpec:
     description: str
     params_model: type[BaseModel]
     entrypoint: str
+    # Where it was loaded from, for people: "builtin", "entry point NAME (VALUE)",
+    # "module my_models", "file /abs/my_model.py", "project /abs/seedlab.toml".
+    source: str = "builtin"
 
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (drives the browser form)."""

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, env_variant, without
 from seedlab.config import Settings
+from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
@@ -26,6 +27,9 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
     params = experiments_service.validated_params(spec=spec, params=payload.params)
+    params = datasets_service.resolve_params(
+        session=session, schema=spec.params_schema(), params=params
+    )
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
     if payload.kind == "audit":

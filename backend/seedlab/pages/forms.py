@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedlab.datasets.params import COLUMN_WIDGET, COLUMNS_WIDGET, DATASET_WIDGET, SOURCE, WIDGET
 from seedlab.experiments import catalog
 from seedlab.profiles import PRESETS, TOGGLES
 
 DEFAULT_SEEDS = "42:5x2"
+# Parameters that refer to uploaded data sets get a select of them, and of their columns.
+DATASET_KINDS = {DATASET_WIDGET: "dataset", COLUMN_WIDGET: "column", COLUMNS_WIDGET: "columns"}
 
 PRESET_HELP = {
     "full": "Every seed, a fixed hash seed, op determinism and single-threaded TF: "
@@ -36,13 +39,15 @@ class FormField:
 
     name: str
     label: str
-    kind: str  # integer | number | select | checkbox | text
+    kind: str  # integer | number | select | checkbox | text | dataset | column | columns
     default: Any
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
     options: list[Any] = field(default_factory=list)
     nullable: bool = False
+    # For data-set widgets: the parameter naming the data set whose columns are offered.
+    source: str | None = None
 
     @property
     def step(self) -> str:
@@ -76,6 +81,7 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
         )
         if "enum" in prop or "const" in prop:
             kind = "select"
+        kind = DATASET_KINDS.get(prop.get(WIDGET, ""), kind)
         out.append(
             FormField(
                 name=name,
@@ -87,6 +93,7 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
                 maximum=prop.get("maximum", prop.get("exclusiveMaximum")),
                 options=list(prop.get("enum", [prop["const"]] if "const" in prop else [])),
                 nullable=nullable,
+                source=prop.get(SOURCE),
             )
         )
     return out

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
+from seedlab.datasets import service as datasets_service
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import report as jobs_report
@@ -100,9 +101,13 @@ def jobs_page(
 
 
 @router.get("/jobs/new", response_class=HTMLResponse)
-def new_job_page(request: Request, experiment: str | None = None) -> Response:
+def new_job_page(
+    request: Request, session: ReadSession, experiment: str | None = None
+) -> Response:
     """The submission form; parameter inputs are generated from each experiment's schema."""
-    return templates.TemplateResponse(request, "job_new.html", new_job_context(experiment))
+    context = new_job_context(experiment)
+    context["datasets"] = datasets_service.form_choices(session=session)
+    return templates.TemplateResponse(request, "job_new.html", context)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

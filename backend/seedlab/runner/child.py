@@ -62,6 +62,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
             events=events,
             fingerprint=fingerprint,
             trace=profile.trace,
+            datasets=spec.get("datasets") or {},
         )
         train = load_entrypoint(experiment.entrypoint)
         params = experiment.params_model.model_validate(spec["params"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 from seedlab.runner.canonical import fingerprint_hash
@@ -52,7 +53,13 @@ def arrays_hash(*arrays: Any) -> str:
 
     digest = hashlib.sha256()
     for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
+        values = np.asarray(array)
+        if values.dtype == object:
+            # The bytes of an object array are pointers, different in every process: hash the
+            # values instead (strings from a CSV, mixed columns).
+            digest.update(repr(values.tolist()).encode())
+        else:
+            digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()
 
 
@@ -67,8 +74,12 @@ class RunContext:
         events: EventWriter,
         fingerprint: dict[str, Any] | None = None,
         trace: bool = False,
+        datasets: dict[str, str] | None = None,
     ) -> None:
         self.seed = seed
+        # sha256 -> local file of each uploaded data set the agent fetched for this run.
+        self.datasets = dict(datasets or {})
+        self.dataset_hashes: list[str] = []
         # The op-level seed for tf.data shuffles: None when the profile leaves them unseeded.
         self.shuffle_seed = shuffle_seed
         self.epochs: int | None = None
@@ -86,6 +97,9 @@ class RunContext:
         # Set when the model's layers changed mid-run: the trace is dropped, never the run.
         self.trace_broken = False
         self._events = events
+        # ctx.log: the last step logged and when, for its seconds and its order check.
+        self._last_logged_step = 0
+        self._last_log_time = time.perf_counter()
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
 
@@ -98,6 +112,57 @@ class RunContext:
         self.data_hash = arrays_hash(*arrays)
         self.flush_fingerprint()
 
+    def read_dataset(self, sha256: str) -> bytes:
+        """The bytes of an uploaded data set, checked against its sha256 (call before training).
+
+        The sha256 goes into the run's fingerprint (`experiment.dataset_sha256`).
+        """
+        path = self.datasets.get(sha256)
+        if path is None:
+            raise RuntimeError(
+                f"data set {sha256} was not fetched for this run; the agent downloads the data "
+                "sets named by the experiment's dataset parameters before it starts the run"
+            )
+        data = Path(path).read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise RuntimeError(f"data set file {path} has sha256 {actual}, expected {sha256}")
+        if self.data_hash is not None or self.epoch_checksums:
+            # The fingerprint has gone out; it could no longer name this data set.
+            raise RuntimeError("read data sets before set_data_hash() and before training")
+        if sha256 not in self.dataset_hashes:
+            self.dataset_hashes.append(sha256)
+        if self._pending_fingerprint is not None:
+            experiment = dict(self._pending_fingerprint.get("experiment") or {})
+            experiment["dataset_sha256"] = ",".join(self.dataset_hashes)
+            self._pending_fingerprint = {**self._pending_fingerprint, "experiment": experiment}
+        return data
+
+    def record_data(self, *arrays: Any) -> None:
+        """Record a hash of the data the model trains on (x, y, ...; call before training)."""
+        self.set_data_hash(*arrays)
+
+    def log(self, step: int, /, model: Any = None, **metrics: float) -> None:
+        """Report one epoch (or step) of a custom training loop: its metrics, and the weights'
+        checksum when `model=` is given (needed for bit-for-bit verdicts)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step <= self._last_logged_step:
+            raise ValueError(
+                f"ctx.log(step, ...): step must be an int above the last one logged "
+                f"({self._last_logged_step}), got {step!r}"
+            )
+        if not metrics:
+            raise ValueError("ctx.log(step, ...): give at least one metric, e.g. loss=0.3")
+        for name, value in metrics.items():
+            if isinstance(value, bool) or not _is_number(value):
+                raise TypeError(
+                    f"ctx.log: metric {name!r} must be a number (float, int or a scalar array), "
+                    f"got {type(value).__name__}"
+                )
+        now = time.perf_counter()
+        seconds, self._last_log_time = now - self._last_log_time, now
+        self._last_logged_step = step
+        self.report_epoch(step, metrics, model, seconds)
+
     def flush_fingerprint(self) -> None:
         """Emit the held fingerprint, with the data hash when known; only the first call sends."""
         if self._pending_fingerprint is None:
@@ -107,16 +172,19 @@ class RunContext:
         self._events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(data), data=data)
 
     def report_epoch(self, epoch: int, metrics: dict[str, Any], model: Any, seconds: float) -> None:
-        """Emit one epoch: its metrics and the checksum of all weights after it."""
+        """Emit one epoch: its metrics and the checksum of all weights after it (None when the
+        loop gave no model)."""
         self.flush_fingerprint()  # an experiment that declared no data still gets one, early
         values = {name: float(value) for name, value in metrics.items()}
         not_finite = sorted(name for name, value in values.items() if not math.isfinite(value))
         if not_finite:
             # JSON has no NaN/inf; a diverged training is a failed run with a clear message.
             raise FloatingPointError(f"metrics {not_finite} are not finite at epoch {epoch}")
-        checksum = weights_checksum(model)
-        self.trace_epochs.append(self._layer_checksums(model))
-        self.epoch_checksums.append(checksum)
+        checksum: str | None = None
+        if model is not None:
+            checksum = weights_checksum(model)
+            self.trace_epochs.append(self._layer_checksums(model))
+            self.epoch_checksums.append(checksum)
         self.epoch_seconds.append(seconds)
         self.last_metrics = values
         self._events.emit(
@@ -202,6 +270,8 @@ class RunContext:
         """The run's trace as sent with its result (None when it could not be kept)."""
         if self.trace_broken or not self.trace_layers:
             return None
+        if len(self.trace_epochs) != len(self.epoch_seconds):
+            return None  # a custom loop logged some epochs without model=: nothing to line up
         return {
             "layers": self.trace_layers,
             "initial": self.trace_initial,
@@ -212,16 +282,35 @@ class RunContext:
 
     def done_fields(self) -> dict[str, Any]:
         """The fields of the final `done` event."""
-        if not self.epoch_checksums:
-            raise RuntimeError("the experiment reported no epoch (did it use keras_callback()?)")
+        if not self.epoch_seconds:
+            raise RuntimeError(
+                "the experiment reported no epoch: train with model.fit (hooked by seedlab), "
+                "pass callbacks=[ctx.keras_callback()], or call ctx.log(epoch, loss=...) per epoch"
+            )
+        # A custom loop that logged without model= has no weights to compare.
+        complete = len(self.epoch_checksums) == len(self.epoch_seconds)
         return {
             "final_metrics": self.last_metrics,
-            "weights_checksum": self.epoch_checksums[-1],
-            "epoch_checksums": self.epoch_checksums,
+            "weights_checksum": self.epoch_checksums[-1] if self.epoch_checksums else None,
+            "epoch_checksums": self.epoch_checksums if complete else None,
             "data_hash": self.data_hash,
             "seconds_per_epoch": steady_seconds_per_epoch(self.epoch_seconds),
             "trace": self.trace_fields(),
         }
+
+
+def _is_number(value: Any) -> bool:
+    """A Python number, or anything float() takes without a copy of data (NumPy/TF scalars)."""
+    if isinstance(value, int | float):
+        return True
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) not in ((), (1,)):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def steady_seconds_per_epoch(epoch_seconds: list[float]) -> float:

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Literal
 
 from seedlab.config import DEFAULT_MAX_ZYGOTES
@@ -47,6 +47,8 @@ class RunSpec:
     params: dict[str, Any]
     seed: int
     profile: dict[str, Any]
+    # sha256 -> local path of each data set the agent downloaded (and verified) for the run.
+    datasets: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialised form sent to the run process."""

@@ -22,6 +22,7 @@ class Access(StrEnum):
     PAGE = "page"  # a browser page: a signed-in session when auth is required
     API = "api"  # scope read for GET/HEAD/OPTIONS, submit for anything else
     AGENT = "agent"  # scope agent (or the shared SEEDLAB_AGENT_TOKEN)
+    AGENT_READ = "agent_read"  # reads agents need too (dataset content): read scopes or agent
     ADMIN = "admin"  # scope admin
 
 
@@ -55,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"/api/v1/agent/runs/[^/]+/finish", Access.AGENT, BodyLimit.FINISH),
     Rule(r"/api/v1/agent/.*", Access.AGENT),
     Rule(r"/api/v1/tokens(/.*)?", Access.ADMIN),
+    Rule(r"/api/v1/datasets/[^/]+/content", Access.AGENT_READ),
     Rule(r"/api/v1/datasets(/.*)?", Access.API, BodyLimit.ROUTE),
     Rule(r"/api/v1/.*", Access.API),
     Rule(r"/openapi\.json|/docs(/.*)?|/redoc", Access.API),
@@ -79,6 +81,8 @@ def allowed_scopes(access: Access, method: str) -> frozenset[str]:
         return frozenset({"agent", "admin"})
     if access is Access.ADMIN:
         return frozenset({"admin"})
+    if access is Access.AGENT_READ and method.upper() in SAFE_METHODS:
+        return frozenset({"read", "submit", "agent", "admin"})
     if method.upper() in SAFE_METHODS:
         return frozenset({"read", "submit", "admin"})
     return frozenset({"submit", "admin"})

@@ -1,0 +1,1 @@
+"""Uploaded CSV data sets: content-addressed storage, column inference, agent downloads."""

@@ -1,0 +1,1 @@
+"""A small churn classifier, packaged with its seedlab experiments."""
