@@ -456,7 +456,7 @@ window.seedlab = (function () {
       if (name) body.append("name", name);
       submit.disabled = true;
       try {
-        const resp = await fetch("/api/v1/datasets", { method: "POST", body: body, headers: { Accept: "application/json" } });
+        const resp = await fetch("/api/v1/datasets", { method: "POST", body: body, headers: csrfHeaders({ Accept: "application/json" }) });
         let data = null;
         try {
           data = await resp.json();
