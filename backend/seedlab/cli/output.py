@@ -90,7 +90,9 @@ def with_token(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, **kwargs)
 
     signature = inspect.signature(command)
-    extra = inspect.Parameter("token", inspect.Parameter.KEYWORD_ONLY, default=None)
+    extra = inspect.Parameter(
+        "token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenOpt
+    )
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), extra]
     )
