@@ -152,3 +152,13 @@ def test_openapi_documents_error_statuses_and_string_detail(client: TestClient) 
             assert not missing, (method, path, missing)
             ref = operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorBody"), (method, path)
+
+
+def test_listed_values_are_enums_in_the_document_and_checked(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    params = {p["name"]: p for p in document["paths"]["/api/v1/jobs"]["get"]["parameters"]}
+    schema = params["status"]["schema"]
+    enum = schema.get("enum") or next(s for s in schema["anyOf"] if "$ref" in s or "enum" in s)
+    assert enum, schema
+    _is_clear_422(client.get("/api/v1/jobs", params={"status": "sideways"}), "status")
+    assert client.get("/api/v1/jobs", params={"status": "queued"}).status_code == 200

@@ -15,6 +15,7 @@ from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
+from seedlab.status import JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -31,11 +32,11 @@ def list_jobs(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: str | None = None,
+    status: JobStatus | None = None,
 ) -> JobList:
     """Jobs, newest first."""
     items, total = jobs_service.list_jobs(
-        session=session, limit=limit, offset=offset, status=status
+        session=session, limit=limit, offset=offset, status=status.value if status else None
     )
     return JobList(items=items, total=total, limit=limit, offset=offset)
 
