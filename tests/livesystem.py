@@ -31,10 +31,13 @@ class LiveSystem:
         database_url: str | None = None,
         lease_seconds: float = 10.0,
         extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
+        # Where the processes start: the project file there declares command experiments.
+        self.cwd = cwd
         self.env = {
             **os.environ,
             "SEEDLAB_DATA_DIR": str(data_dir),
@@ -54,6 +57,7 @@ class LiveSystem:
         self.server = subprocess.Popen(
             [sys.executable, "-m", "seedlab.cli", "server", "--port", str(self.port)],
             env=self.env,
+            cwd=self.cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -76,6 +80,7 @@ class LiveSystem:
             [sys.executable, "-m", "seedlab.cli", "agent", "--server", self.url, "--name", name,
              *extra_args],
             env=self.env,
+            cwd=self.cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -87,6 +92,7 @@ class LiveSystem:
         return subprocess.run(
             [sys.executable, "-m", "seedlab.cli", *args, "--server", self.url],
             env=self.env,
+            cwd=self.cwd,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -83,6 +83,7 @@ def test_wheel_carries_templates_static_files_and_migrations(wheel: Path) -> Non
         "seedlab/frontend/static/app.js",
         "seedlab/frontend/static/app.css",
         "seedlab/migrations/env.py",
+        "seedlab/runner/hook/sitecustomize.py",
         "seedlab/migrations/script.py.mako",
         "seedlab/migrations/versions/2026_11_26_0001_initial.py",
         "seedlab/migrations/versions/2026_11_26_0002_audit_jobs.py",

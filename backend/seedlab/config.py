@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 * MIB, ge=1024)
     max_points_body_bytes: int = Field(default=32 * MIB, ge=1024)
     max_finish_body_bytes: int = Field(default=16 * MIB, ge=1024)
+    # An agent's catalog: up to 500 experiments with their parameter schemas.
+    max_advertisement_body_bytes: int = Field(default=16 * MIB, ge=1024)
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=20)
     max_runs_per_job: int = Field(default=1000, ge=1)

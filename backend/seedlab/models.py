@@ -2,7 +2,7 @@
 
 from seedlab.datasets.models import Dataset
 from seedlab.db import Base
-from seedlab.experiments.models import ExperimentRecord
+from seedlab.experiments.models import AgentCatalog, AgentExperiment, ExperimentRecord
 from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
@@ -11,6 +11,8 @@ from seedlab.tokens.models import ApiToken
 
 __all__ = [
     "Agent",
+    "AgentCatalog",
+    "AgentExperiment",
     "ApiToken",
     "Base",
     "Dataset",

@@ -195,7 +195,6 @@ def test_check_passes_the_custom_loop(env: dict[str, str], tmp_path: Path) -> No
     assert "all 5 checks passed" in out
 
 
-@pytest.mark.xfail(strict=True, reason="autolog lands with the commands branch")
 def test_check_passes_plain_fit_through_the_automatic_hook(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from seedlab.agent.client import SeedlabClient
 from seedlab.queue.schemas import (
+    AgentAdvertisement,
     AgentRead,
     AgentRegister,
     ClaimRequest,
@@ -42,6 +43,14 @@ class AgentApi:
         reply = self._post("/register", payload, AgentRead)
         assert reply is not None, "register always answers with the agent"
         return reply
+
+    def advertise(self, agent_id: int, payload: AgentAdvertisement) -> None:
+        """Replace the agent's advertisement after it reloaded its experiments."""
+        self.client.request(
+            "PUT",
+            f"{PREFIX}/{agent_id}/advertisement",
+            json=payload.model_dump(mode="json", exclude_none=True),
+        )
 
     def claim(self, payload: ClaimRequest) -> RunAssignment | None:
         """The next queued run, leased to this agent; None when nothing is queued."""

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedlab import __version__
 from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
@@ -18,17 +18,23 @@ from seedlab.agent.protocol import AgentApi
 from seedlab.config import get_settings
 from seedlab.profiles import resolve_profile
 from seedlab.queue.schemas import (
+    MAX_SOURCE_ERROR,
     AgentRegister,
     ClaimRequest,
+    ExperimentAdvert,
     Heartbeat,
     PointsBatch,
     RunAssignment,
     RunEnd,
     RunFinished,
     RunStarted,
+    SourceReport,
 )
 from seedlab.runner.events import RunEvent
 from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+
+if TYPE_CHECKING:
+    from seedlab.experiments.inspect import CatalogReport
 
 log = logging.getLogger("seedlab.agent")
 
@@ -74,6 +80,47 @@ def as_series(points: list[tuple[str, int, float]]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
+def advertisement(
+    report: CatalogReport | None = None,
+) -> tuple[list[ExperimentAdvert], list[SourceReport]]:
+    """The experiments this agent can run and the sources they came from, for registration."""
+    if report is None:
+        # Loaded in a subprocess, as `seedlab agent` does: the agent imports no user code.
+        from seedlab.experiments.inspect import InspectFailed, inspect_catalog
+        from seedlab.experiments.loader import sources_from_env
+
+        try:
+            report = inspect_catalog(sources_from_env(), project_dir=Path.cwd())
+        except InspectFailed as exc:
+            return _builtin_only(str(exc))
+    experiments = [ExperimentAdvert.model_validate(item) for item in report.experiments]
+    sources = [
+        SourceReport.model_validate({**status, "error": _clip(status.get("error"))})
+        for status in report.sources
+    ]
+    return experiments, sources
+
+
+def _clip(error: str | None) -> str | None:
+    """An error short enough for the advertisement (the head names the problem)."""
+    return None if error is None else error[:MAX_SOURCE_ERROR]
+
+
+def _builtin_only(error: str) -> tuple[list[ExperimentAdvert], list[SourceReport]]:
+    """Built-ins only, with the failure of the catalog loader as a failed source."""
+    from seedlab.experiments.catalog import builtin_specs
+    from seedlab.experiments.inspect import advert
+
+    specs = builtin_specs()
+    return (
+        [ExperimentAdvert.model_validate(advert(spec)) for spec in specs],
+        [
+            SourceReport(source="builtin", ok=True, experiments=[spec.name for spec in specs]),
+            SourceReport(source="experiment catalog", ok=False, error=_clip(error)),
+        ],
+    )
+
+
 class AgentWorker:
     """One agent executes one run at a time; run several agents for parallel runs."""
 
@@ -88,9 +135,12 @@ class AgentWorker:
         max_batch: int = 5000,
         warm_profile: str | None = None,
         dataset_cache: Path | None = None,
+        catalog: CatalogReport | None = None,
     ) -> None:
         self.client = client
         self.api = AgentApi(client)
+        # What `seedlab agent` loaded; None: loaded at registration, the same way.
+        self.catalog = catalog
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.launcher = launcher or Launcher()
         self.poll_interval = poll_interval
@@ -106,9 +156,15 @@ class AgentWorker:
 
     def register(self) -> int:
         """Announce this agent to the server."""
+        experiments, sources = advertisement(self.catalog)
         reply = self.api.register(
             AgentRegister(
-                name=self.name, hostname=socket.gethostname(), pid=os.getpid(), version=__version__
+                name=self.name,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                experiments=experiments,
+                sources=sources,
             )
         )
         self.agent_id = reply.id
@@ -286,6 +342,10 @@ class AgentWorker:
                     fingerprint=state.fingerprint["data"],
                     isolation=handle.isolation,
                     isolation_reason=handle.isolation_reason,
+                    # The run process records the version of the spec it loaded.
+                    experiment_version=(state.fingerprint["data"].get("experiment") or {}).get(
+                        "version"
+                    ),
                 ),
             )
         except StaleAttempt:

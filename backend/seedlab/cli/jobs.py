@@ -154,18 +154,44 @@ def experiments(
     ] = False,
     sources: ExperimentsOpt = None,
 ) -> None:
-    """List the experiments the server knows, with their parameters (--local: this machine's)."""
+    """List the server's experiments (version, online, agents), then the agents' sources."""
     if local:
         experiments_local(sources, as_json)
     if sources:
         raise fail("--experiments needs --local (the server lists what its agents advertise)")
     with server_call(server) as client:
         items = client.get("/api/v1/experiments")
+        reported = [] if as_json else client.get("/api/v1/experiments/sources")
     if as_json:
         echo_json(items)
         return
     for item in items:
+        typer.echo(experiment_line(item))
         defaults = " ".join(f"{k}={v}" for k, v in item["defaults"].items())
-        typer.echo(f"{item['name']} (v{item['version']}): {item['description']}\n  {defaults}")
+        typer.echo(f"  {item['description']}\n  {defaults}")
+    typer.echo("sources, as the agents reported them:" if reported else "no agent reported sources")
+    for source in reported:
+        typer.echo(source_line(source))
 
 
+def experiment_line(item: dict[str, Any]) -> str:
+    """One experiment: name, version, online or offline with its live agents."""
+    state = (
+        f"online, {item.get('agents', 0)} live agent(s)"
+        if item.get("online")
+        else "offline: no live agent advertises it"
+    )
+    versions = [v for v in item.get("versions", []) if v != item["version"]]
+    others = f", also seen: {', '.join(versions)}" if versions else ""
+    return f"{item['name']} v{item['version']} ({state}{others}) [{item.get('source', '?')}]"
+
+
+def source_line(source: dict[str, Any]) -> str:
+    """One reported source: loaded with N experiments, or FAILED with the error."""
+    where = f"agent {source['agent']}{'' if source.get('live') else ' (offline)'}"
+    if source["ok"]:
+        names = source.get("experiments", [])
+        return f"  {source['source']} on {where}: loaded {len(names)} experiment(s) " + (
+            f"({', '.join(names)})" if names else ""
+        ).rstrip()
+    return f"  {source['source']} on {where}: FAILED: {source.get('error') or 'no error given'}"

@@ -235,7 +235,7 @@ def agent(
     setup_logging()
     if os.environ.get(PARENT_ENV, "").isdigit():  # started by `seedlab up`: die with it
         die_with_parent(int(os.environ[PARENT_ENV]))
-    load_sources(configured_sources(experiments), quiet=quiet_sources)
+    report = load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = SeedlabClient(
@@ -247,6 +247,7 @@ def agent(
             name=name,
             launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes),
             warm_profile=warm or None,
+            catalog=report,
         ).run_forever(stop)
     except KeyboardInterrupt:
         pass

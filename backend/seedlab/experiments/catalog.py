@@ -33,6 +33,7 @@ __all__ = [
     "DigitsCnnParams",
     "ExperimentSpec",
     "SeedCardParams",
+    "builtin_specs",
     "get_experiment",
     "list_experiments",
 ]
@@ -52,6 +53,11 @@ def list_experiments() -> list[ExperimentSpec]:
         if not status.ok:
             log.error("experiment source %s failed: %s", status.source, status.error)
     return sorted(loaded.specs, key=lambda spec: spec.name)
+
+
+def builtin_specs() -> tuple[ExperimentSpec, ...]:
+    """The experiments shipped with seedlab: every agent can run them, advertised or not."""
+    return (*BUILTIN, *DIAGNOSTIC)
 
 
 def get_experiment(name: str) -> ExperimentSpec:

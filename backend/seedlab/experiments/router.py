@@ -6,19 +6,28 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from seedlab.experiments import catalog
+from seedlab.deps import ReadSession, SettingsDep
 from seedlab.experiments import service as experiments_service
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 
 @router.get("")
-def list_experiments() -> list[dict[str, Any]]:
-    """Every experiment agents can run, with its parameter JSON schema and defaults."""
-    return [experiments_service.catalog_entry(spec) for spec in catalog.list_experiments()]
+def list_experiments(session: ReadSession, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Built-ins and advertised experiments: schema, defaults, online, agents, versions."""
+    return [
+        item.to_dict()
+        for item in experiments_service.server_catalog(session=session, settings=settings)
+    ]
+
+
+@router.get("/sources")
+def list_sources(session: ReadSession, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Where each agent loaded its experiments from: loaded (with which) or failed (with why)."""
+    return experiments_service.reported_sources(session=session, settings=settings)
 
 
 @router.get("/{name}")
-def get_experiment(name: str) -> dict[str, Any]:
+def get_experiment(name: str, session: ReadSession, settings: SettingsDep) -> dict[str, Any]:
     """One experiment with its parameter JSON schema."""
-    return experiments_service.catalog_entry(experiments_service.find_experiment(name=name))
+    return experiments_service.find_item(session=session, settings=settings, name=name).to_dict()

@@ -1,26 +1,133 @@
-"""Experiment catalog access for the server (never imports TensorFlow)."""
+"""The server's experiment catalog: built-ins plus what agents advertise (never imports TF).
+
+The server knows the built-in experiments from code. Every other experiment comes from the
+agents' advertisements: its parameters are validated against the advertised JSON schema, so
+the server never imports user code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from jsonschema import SchemaError
+from jsonschema.validators import validator_for
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import catalog
+from seedlab.experiments import repository as experiments_repository
 from seedlab.experiments.models import ExperimentRecord
 from seedlab.experiments.spec import ExperimentSpec
 
+# An agent is live when it was seen within this many lease periods: an idle agent polls for
+# work several times a second and a busy one heartbeats three times per lease.
+LIVE_LEASES = 3
 
-def find_experiment(*, name: str) -> ExperimentSpec:
-    """The named experiment, or NotFound listing the known ones."""
-    try:
-        return catalog.get_experiment(name)
-    except KeyError:
-        known = ", ".join(spec.name for spec in catalog.list_experiments())
-        raise NotFound(f"unknown experiment {name!r}; known experiments: {known}") from None
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One experiment the server serves: from code (built-ins) or from agents' advertisements."""
+
+    name: str
+    version: str
+    description: str
+    params_schema: dict[str, Any]
+    defaults: dict[str, Any]
+    source: str
+    builtin: bool
+    online: bool
+    agents: int
+    versions: list[str] = field(default_factory=list)
+    # The built-in's code spec; None for advertised experiments (validated by their schema).
+    spec: ExperimentSpec | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the API shows it (the fields of the original catalog entry first)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "params_schema": self.params_schema,
+            "defaults": self.defaults,
+            "source": self.source,
+            "builtin": self.builtin,
+            "online": self.online,
+            "agents": self.agents,
+            "versions": list(self.versions),
+        }
+
+
+def live_since(*, settings: Settings, now: datetime | None = None) -> datetime:
+    """The oldest last-seen time that still counts as live."""
+    return (now or utcnow()) - timedelta(seconds=LIVE_LEASES * settings.lease_seconds)
+
+
+def _from_spec(spec: ExperimentSpec, *, online: bool, agents: int) -> CatalogItem:
+    return CatalogItem(
+        name=spec.name,
+        version=spec.version,
+        description=spec.description,
+        params_schema=spec.params_schema(),
+        defaults=spec.validate_params({}),
+        source="builtin",
+        builtin=True,
+        online=online,
+        agents=agents,
+        versions=[spec.version],
+        spec=spec,
+    )
+
+
+def server_catalog(*, session: Session, settings: Settings) -> list[CatalogItem]:
+    """Built-ins (online while any agent is) and every advertised experiment, by name."""
+    since = live_since(settings=settings)
+    live_agents = experiments_repository.live_agent_count(session=session, live_since=since)
+    items = {
+        spec.name: _from_spec(spec, online=live_agents > 0, agents=live_agents)
+        for spec in catalog.builtin_specs()
+    }
+    adverts: dict[str, list[experiments_repository.Advertised]] = {}
+    for advert in experiments_repository.advertised(session=session, live_since=since):
+        if advert.name not in items:  # a built-in's name always means the built-in
+            adverts.setdefault(advert.name, []).append(advert)
+    for name, found in adverts.items():
+        live = [a for a in found if a.live]
+        # Newest first: the newest live advertisement wins, else the newest of any agent.
+        chosen = (live or found)[0]
+        items[name] = CatalogItem(
+            name=name,
+            version=chosen.version,
+            description=chosen.description,
+            params_schema=chosen.params_schema,
+            defaults=chosen.defaults,
+            source=chosen.source,
+            builtin=False,
+            online=bool(live),
+            agents=len({a.agent_id for a in live}),
+            versions=list(dict.fromkeys(a.version for a in [*live, *found])),
+        )
+    return [items[name] for name in sorted(items)]
+
+
+def find_item(*, session: Session, settings: Settings, name: str) -> CatalogItem:
+    """The named experiment of the server's catalog, or NotFound listing the known ones."""
+    items = server_catalog(session=session, settings=settings)
+    for item in items:
+        if item.name == name:
+            return item
+    known = ", ".join(item.name for item in items)
+    raise NotFound(f"unknown experiment {name!r}; known experiments: {known}")
+
+
+def _invalid(name: str, problems: list[dict[str, Any]]) -> InvalidInput:
+    text = "; ".join(f"params.{p['field']}: {p['rule']}" for p in problems)
+    return InvalidInput(f"invalid parameters for {name}: {text}", detail=problems)
 
 
 def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -36,13 +143,102 @@ def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[st
             }
             for err in exc.errors(include_url=False)
         ]
-        text = "; ".join(f"params.{p['field']}: {p['rule']}" for p in problems)
-        raise InvalidInput(f"invalid parameters for {spec.name}: {text}", detail=problems) from None
+        raise _invalid(spec.name, problems) from None
+
+
+def schema_problems(
+    schema: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    given: Sequence[str] | None = None,
+    partial: bool = False,
+) -> list[dict[str, Any]]:
+    """What breaks the JSON schema: unknown names first, then each rule, as {field, rule, input}."""
+    # An undeclared name is an error unless the schema explicitly allows extra properties: a
+    # typo must not silently fall back to the default.
+    declared = schema.get("properties", {})
+    problems: list[dict[str, Any]] = []
+    extra = schema.get("additionalProperties")
+    if extra is None or extra is False:
+        allowed = ", ".join(declared) or "none"
+        problems.extend(
+            {"field": key, "rule": f"unknown parameter; allowed: {allowed}", "input": params[key]}
+            for key in sorted(set(given if given is not None else params) - set(declared))
+        )
+    validator = validator_for(schema)(schema)
+    for error in sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.path]):
+        if error.validator == "additionalProperties" or (partial and error.validator == "required"):
+            continue  # named one by one above; partial: required values come with each job
+        path = ".".join(str(p) for p in error.path)
+        if error.validator == "required" and not path:
+            required = error.validator_value if isinstance(error.validator_value, list) else []
+            missing = [n for n in required if n not in params]
+            path = missing[0] if missing else ""
+        problems.append({"field": path or "params", "rule": error.message, "input": error.instance})
+    return problems
+
+
+def advertised_params(*, item: CatalogItem, params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters checked against an advertised JSON schema, with the advertised defaults."""
+    declared = item.params_schema.get("properties", {})
+    schema_defaults = {
+        name: prop["default"]
+        for name, prop in declared.items()
+        if isinstance(prop, dict) and "default" in prop
+    }
+    merged = {**schema_defaults, **item.defaults, **params}
+    problems = schema_problems(item.params_schema, merged, given=list(params))
+    if problems:
+        raise _invalid(item.name, problems)
+    return merged
+
+
+def item_params(*, item: CatalogItem, params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters of a job of this catalog item, validated the way its origin allows."""
+    if item.spec is not None:
+        return validated_params(spec=item.spec, params=params)
+    return advertised_params(item=item, params=params)
+
+
+def check_advert(
+    *, name: str, params_schema: dict[str, Any], defaults: dict[str, Any]
+) -> None:
+    """InvalidInput naming the experiment when its schema or its defaults are unusable."""
+    # Every job of it would fail, so the agent hears it when it registers.
+    try:
+        validator_for(params_schema).check_schema(params_schema)
+    except SchemaError as exc:
+        raise InvalidInput(
+            f"experiment {name!r}: params_schema is not a valid JSON schema: {exc.message}"
+        ) from None
+    problems = schema_problems(params_schema, defaults, partial=True)
+    if problems:
+        text = "; ".join(f"defaults.{p['field']}: {p['rule']}" for p in problems)
+        raise InvalidInput(f"experiment {name!r}: its defaults break its schema: {text}")
+
+
+def ensure_record(*, session: Session, item: CatalogItem) -> None:
+    """Upsert the experiment row a job refers to (advertised experiments get theirs here)."""
+    record = session.get(ExperimentRecord, item.name)
+    if record is None:
+        record = ExperimentRecord(name=item.name)
+        session.add(record)
+    elif item.builtin:
+        return  # synced from code at start
+    record.version = item.version
+    record.description = item.description
+    record.entrypoint = (
+        item.spec.entrypoint if item.spec is not None else f"advertised: {item.source}"
+    )[:300]
+    record.params_schema = item.params_schema
+    record.updated_at = utcnow()
+    session.flush()
 
 
 def sync_catalog(*, session: Session) -> None:
-    """Upsert every catalog experiment into the experiment table."""
-    for spec in catalog.list_experiments():
+    """Upsert every built-in experiment into the experiment table (advertised ones get their
+    row with their first job)."""
+    for spec in catalog.builtin_specs():
         record = session.get(ExperimentRecord, spec.name)
         if record is None:
             record = ExperimentRecord(name=spec.name)
@@ -54,12 +250,28 @@ def sync_catalog(*, session: Session) -> None:
         record.updated_at = utcnow()
 
 
-def catalog_entry(spec: ExperimentSpec) -> dict[str, Any]:
-    """The catalog entry as the API shows it."""
-    return {
-        "name": spec.name,
-        "version": spec.version,
-        "description": spec.description,
-        "params_schema": spec.params_schema(),
-        "defaults": spec.validate_params({}),
-    }
+def reported_sources(*, session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """Every source the agents reported, live agents first, each with its agent."""
+    found = experiments_repository.reported_sources(
+        session=session, live_since=live_since(settings=settings)
+    )
+    found.sort(key=lambda s: not s.live)  # stable: newest advertisement first within each
+    return [
+        {
+            "source": s.source,
+            "ok": s.ok,
+            "error": s.error,
+            "experiments": s.experiments,
+            "agent_id": s.agent_id,
+            "agent": s.agent_name,
+            "live": s.live,
+        }
+        for s in found
+    ]
+
+
+def failed_sources(*, session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """Sources that failed to load on a live agent: the jobs page's banner."""
+    return [
+        s for s in reported_sources(session=session, settings=settings) if s["live"] and not s["ok"]
+    ]

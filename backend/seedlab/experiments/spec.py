@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from seedlab.experiments.project import CommandSpec
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,9 @@ class ExperimentSpec:
     # Where it was loaded from, for people: "builtin", "entry point NAME (VALUE)",
     # "module my_models", "file /abs/my_model.py", "project /abs/seedlab.toml".
     source: str = "builtin"
+    # Set for an experiment declared as a command in a project file (run by the launcher as a
+    # script, never imported); None for a training function.
+    command: CommandSpec | None = None
 
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (drives the browser form)."""

@@ -23,12 +23,14 @@ from seedlab.status import JobStatus
 def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
     """Validate a submission and expand it into queued runs."""
     try:
-        spec = experiments_service.find_experiment(name=payload.experiment)
+        item = experiments_service.find_item(
+            session=session, settings=settings, name=payload.experiment
+        )
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
-    params = experiments_service.validated_params(spec=spec, params=payload.params)
+    params = experiments_service.item_params(item=item, params=payload.params)
     params = datasets_service.resolve_params(
-        session=session, schema=spec.params_schema(), params=params
+        session=session, schema=item.params_schema, params=params
     )
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
@@ -50,11 +52,13 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         raise InvalidInput(
             f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
         )
+    experiments_service.ensure_record(session=session, item=item)
     job = Job(
         kind=payload.kind,
         audit=(payload.audit or AuditSpec()).model_dump() if payload.kind == "audit" else None,
-        experiment_name=spec.name,
-        experiment_version=spec.version,
+        experiment_name=item.name,
+        # The version agents must run: the built-in's, or the newest live advertisement's.
+        experiment_version=item.version,
         params=params,
         seed_plan=plan.to_json(),
         seed_plan_text=plan.text()

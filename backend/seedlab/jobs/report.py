@@ -19,6 +19,7 @@ from seedlab.jobs.schemas import JobReport, MetricSpreadOut
 from seedlab.profiles import TOGGLES
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
+from seedlab.runs.models import Run
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -28,12 +29,18 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
     curves = runs_repository.job_curves(session=session, job_id=job.id)
     data = {run.id: runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs}
     audit = None
+    # Runs of another experiment version ran other code: they are never compared with these.
+    same_version = {run.id for run in job.runs if _ran_job_version(job, run)}
     if job.kind == "audit":
         audit = _audit_section(session, job, data, cache)
         # The verdict of an audit job is its baseline pair's: every control on.
-        compared = [data[run.id] for run in job.runs if run.variant == BASELINE]
+        compared = [
+            data[run.id]
+            for run in job.runs
+            if run.variant == BASELINE and run.id in same_version
+        ]
     else:
-        compared = list(data.values())
+        compared = [data[run.id] for run in job.runs if run.id in same_version]
     verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
     spread = compute_spread(compared)
     differing = {
@@ -70,7 +77,7 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         profile=job.profile,
         tolerance=job.tolerance,
         verdict=verdict["verdict"],
-        verdict_evidence=verdict,
+        verdict_evidence=_version_evidence(verdict, job),
         metrics={name: MetricSpreadOut(**s.to_dict()) for name, s in sorted(spread.items())},
         run_counts=counts,
         runs=[runs_service.run_summary(run) for run in job.runs],
@@ -79,6 +86,32 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def _ran_job_version(job: Job, run: Run) -> bool:
+    """Whether the run ran the job's version (unknown until it started: counted in)."""
+    return run.experiment_version is None or run.experiment_version == job.experiment_version
+
+
+def _version_evidence(verdict: dict[str, Any], job: Job) -> dict[str, Any]:
+    """The verdict with the versions its runs ran, and a note on runs of other versions."""
+    by_version: dict[str, list[int]] = {}
+    for run in job.runs:
+        by_version.setdefault(run.experiment_version or job.experiment_version, []).append(run.id)
+    others = {v: ids for v, ids in by_version.items() if v != job.experiment_version}
+    notes = [
+        f"{len(ids)} run(s) ran version {version} and were left out"
+        for version, ids in sorted(others.items())
+    ]
+    evidence = {**verdict, "experiment_version": job.experiment_version, "versions": by_version}
+    if notes:
+        evidence["version_note"] = (
+            f"The verdict compares only runs of the job's version {job.experiment_version}; "
+            + "; ".join(notes)
+            + "."
+        )
+        evidence["summary"] = f"{verdict['summary']} {evidence['version_note']}"
+    return evidence
 
 
 def _audit_section(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedlab.datasets.params import COLUMN_WIDGET, COLUMNS_WIDGET, DATASET_WIDGET, SOURCE, WIDGET
-from seedlab.experiments import catalog
+from seedlab.experiments.service import CatalogItem
 from seedlab.profiles import PRESETS, TOGGLES
 
 DEFAULT_SEEDS = "42:5x2"
@@ -99,20 +99,22 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
     return out
 
 
-def new_job_context(experiment: str | None) -> dict[str, Any]:
-    """Every experiment with its generated fields, the presets and the toggles."""
-    specs = catalog.list_experiments()
-    names = [spec.name for spec in specs]
+def new_job_context(experiment: str | None, items: list[CatalogItem]) -> dict[str, Any]:
+    """Every catalog experiment with its fields and whether it is online; presets; toggles."""
+    names = [item.name for item in items]
     default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
     return {
         "experiments": [
             {
-                "name": spec.name,
-                "version": spec.version,
-                "description": spec.description,
-                "fields": form_fields(spec.params_schema(), spec.validate_params({})),
+                "name": item.name,
+                "version": item.version,
+                "description": item.description,
+                "online": item.online,
+                "agents": item.agents,
+                "source": item.source,
+                "fields": form_fields(item.params_schema, item.defaults),
             }
-            for spec in specs
+            for item in items
         ],
         "selected": experiment if experiment in names else default,
         "default_seeds": DEFAULT_SEEDS,

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
 from seedlab.datasets import service as datasets_service
-from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession
+from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep
+from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
@@ -91,21 +92,28 @@ JOB_FRAGMENTS = {
 
 @router.get("/", response_class=HTMLResponse)
 def jobs_page(
-    request: Request, session: ReadSession, offset: int = Query(0, ge=0, le=MAX_OFFSET)
+    request: Request,
+    session: ReadSession,
+    settings: SettingsDep,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
-    """Jobs, newest first, a page at a time."""
+    """Jobs, newest first, a page at a time; a banner for sources live agents failed to load."""
     jobs, total = jobs_service.list_jobs(session=session, limit=PAGE_SIZE, offset=offset)
+    failed = experiments_service.failed_sources(session=session, settings=settings)
     return templates.TemplateResponse(
-        request, "jobs.html", {"jobs": jobs, **pagination(offset, total)}
+        request,
+        "jobs.html",
+        {"jobs": jobs, "failed_sources": failed, **pagination(offset, total)},
     )
 
 
 @router.get("/jobs/new", response_class=HTMLResponse)
 def new_job_page(
-    request: Request, session: ReadSession, experiment: str | None = None
+    request: Request, session: ReadSession, settings: SettingsDep, experiment: str | None = None
 ) -> Response:
     """The submission form; parameter inputs are generated from each experiment's schema."""
-    context = new_job_context(experiment)
+    items = experiments_service.server_catalog(session=session, settings=settings)
+    context = new_job_context(experiment, items)
     context["datasets"] = datasets_service.form_choices(session=session)
     return templates.TemplateResponse(request, "job_new.html", context)
 

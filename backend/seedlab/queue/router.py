@@ -18,6 +18,7 @@ from seedlab.deps import (
 )
 from seedlab.queue import service as queue_service
 from seedlab.queue.schemas import (
+    AgentAdvertisement,
     AgentRead,
     AgentRegister,
     ClaimRequest,
@@ -39,6 +40,12 @@ def register(payload: AgentRegister, session: WriteSession) -> AgentRead:
     """Register an agent; returns its id for later calls."""
     agent = queue_service.register_agent(session=session, payload=payload)
     return AgentRead.model_validate(agent, from_attributes=True)
+
+
+@router.put("/{agent_id}/advertisement", status_code=204)
+def advertise(agent_id: IdPath, payload: AgentAdvertisement, session: WriteSession) -> None:
+    """Replace the agent's advertisement (experiments and sources) after it reloaded them."""
+    queue_service.advertise(session=session, agent_id=agent_id, payload=payload)
 
 
 @router.post(

@@ -2,18 +2,100 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seedlab.bounds import MAX_INT32, FiniteFloat, Id, Int32, JsonObject, Seconds
 
+# Bounds of an advertisement: the server stores it per agent and reads it on every catalog view.
+MAX_ADVERTISED_EXPERIMENTS = 500
+MAX_SOURCES = 200
+MAX_SCHEMA_BYTES = 64_000
+MAX_SCHEMA_DEPTH = 20
+MAX_SOURCE_ERROR = 4000
+EXPERIMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
-class AgentRegister(BaseModel):
-    """An agent announcing itself."""
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 0)."""
+    if isinstance(value, dict):
+        return 1 + max((_json_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_json_depth(v) for v in value), default=0)
+    return 0
+
+
+def _bounded_json(value: dict[str, Any], what: str) -> dict[str, Any]:
+    """The value when it is small and shallow enough to store; ValueError naming the limit."""
+    size = len(json.dumps(value, allow_nan=False))
+    if size > MAX_SCHEMA_BYTES:
+        raise ValueError(f"{what} is {size:,} bytes of JSON; at most {MAX_SCHEMA_BYTES:,}")
+    depth = _json_depth(value)
+    if depth > MAX_SCHEMA_DEPTH:
+        raise ValueError(f"{what} is nested {depth} levels deep; at most {MAX_SCHEMA_DEPTH}")
+    return value
+
+
+class ExperimentAdvert(BaseModel):
+    """One experiment an agent can run, as it advertises it when it registers."""
 
     model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=EXPERIMENT_NAME_PATTERN)
+    version: str = Field(min_length=1, max_length=40)
+    description: str = Field(default="", max_length=4000)
+    params_schema: dict[str, Any]
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(default="builtin", max_length=300)
+
+    @field_validator("params_schema")
+    @classmethod
+    def _schema_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _bounded_json(value, "params_schema")
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _bounded_json(value, "defaults")
+
+
+class SourceReport(BaseModel):
+    """One place the agent loaded experiments from: loaded (with what) or failed (with why)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=300)
+    ok: bool
+    error: str | None = Field(default=None, max_length=MAX_SOURCE_ERROR)
+    experiments: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=MAX_ADVERTISED_EXPERIMENTS
+    )
+
+
+class AgentAdvertisement(BaseModel):
+    """The experiments an agent can run and the sources it loaded them from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiments: list[ExperimentAdvert] = Field(
+        default_factory=list, max_length=MAX_ADVERTISED_EXPERIMENTS
+    )
+    sources: list[SourceReport] = Field(default_factory=list, max_length=MAX_SOURCES)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        names = [e.name for e in self.experiments]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"experiments advertised twice: {', '.join(twice)}")
+        return self
+
+
+class AgentRegister(AgentAdvertisement):
+    """An agent announcing itself, with its advertisement."""
 
     name: str = Field(max_length=200)
     hostname: str = Field(max_length=255)
@@ -86,6 +168,8 @@ class RunStarted(AttemptFenced):
     fingerprint: JsonObject
     isolation: Literal["fork", "process"]
     isolation_reason: str | None = Field(default=None, max_length=2000)
+    # The version of the experiment the run process loaded (its spec's version).
+    experiment_version: str | None = Field(default=None, max_length=40)
 
 
 MAX_POINTS_PER_BATCH = 50_000

@@ -5,19 +5,25 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from seedlab import __version__
 from seedlab.config import Settings
 from seedlab.db import utcnow
 from seedlab.errors import Conflict, NotFound
+from seedlab.experiments import catalog as experiments_catalog
+from seedlab.experiments import repository as experiments_repository
+from seedlab.experiments import service as experiments_service
+from seedlab.experiments.models import AgentExperiment
 from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.jobs import lifecycle as jobs_lifecycle
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
 from seedlab.queue.schemas import (
+    AgentAdvertisement,
     AgentRegister,
     Heartbeat,
     HeartbeatReply,
@@ -33,7 +39,11 @@ from seedlab.status import RunStatus, check_run_transition, transition_run
 
 
 def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
-    """Record a new agent."""
+    """Record a new agent with its advertisement; it supersedes earlier agents of its name."""
+    for advert in payload.experiments:
+        experiments_service.check_advert(
+            name=advert.name, params_schema=advert.params_schema, defaults=advert.defaults
+        )
     agent = Agent(
         name=payload.name,
         hostname=payload.hostname or socket.gethostname(),
@@ -42,7 +52,41 @@ def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
     )
     session.add(agent)
     session.flush()
+    # A restarted agent (same name on the same host) replaces its predecessor's advertisement,
+    # so restarts do not pile up stale catalogs.
+    predecessors = session.scalars(
+        select(Agent.id).where(
+            Agent.name == agent.name, Agent.hostname == agent.hostname, Agent.id != agent.id
+        )
+    ).all()
+    _store_advertisement(session, agent.id, payload, superseded=list(predecessors))
     return agent
+
+
+def advertise(*, session: Session, agent_id: int, payload: AgentAdvertisement) -> None:
+    """Replace a registered agent's advertisement (it reloaded its experiments)."""
+    for advert in payload.experiments:
+        experiments_service.check_advert(
+            name=advert.name, params_schema=advert.params_schema, defaults=advert.defaults
+        )
+    _touch_agent(session, agent_id, utcnow())
+    _store_advertisement(session, agent_id, payload, superseded=[])
+
+
+def _store_advertisement(
+    session: Session,
+    agent_id: int,
+    payload: AgentRegister | AgentAdvertisement,
+    *,
+    superseded: list[int],
+) -> None:
+    experiments_repository.replace_advertisement(
+        session=session,
+        agent_id=agent_id,
+        experiments=[advert.model_dump() for advert in payload.experiments],
+        sources=[source.model_dump() for source in payload.sources],
+        superseded_agent_ids=superseded,
+    )
 
 
 def list_agents(*, session: Session) -> list[Agent]:
@@ -67,10 +111,11 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
     # SQLite the write transaction (BEGIN IMMEDIATE) already serialises claimers.
     candidate = (
         select(Run.id)
-        .where(Run.status == RunStatus.QUEUED.value)
+        .join(Job, Job.id == Run.job_id)
+        .where(Run.status == RunStatus.QUEUED.value, _can_run(agent_id))
         .order_by(Run.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Run)
         .scalar_subquery()
     )
     claimed = session.execute(
@@ -105,6 +150,20 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         repeat=run.repeat,
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
+    )
+
+
+def _can_run(agent_id: int) -> Any:
+    """The agent runs a job's experiment when it is a built-in, or when the agent advertised
+    exactly the version the job recorded (another version is another experiment)."""
+    builtin = [spec.name for spec in experiments_catalog.builtin_specs()]
+    return or_(
+        Job.experiment_name.in_(builtin),
+        exists().where(
+            AgentExperiment.agent_id == agent_id,
+            AgentExperiment.name == Job.experiment_name,
+            AgentExperiment.version == Job.experiment_version,
+        ),
     )
 
 
@@ -151,6 +210,7 @@ def record_started(*, session: Session, run_id: int, payload: RunStarted) -> Non
     run.fingerprint_hash = payload.fingerprint_hash
     run.isolation = payload.isolation
     run.isolation_reason = payload.isolation_reason
+    run.experiment_version = payload.experiment_version
 
 
 def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:

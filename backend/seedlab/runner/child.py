@@ -48,6 +48,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         events.emit(RunEvent.APPLIED, profile=applied)
 
         from seedlab.experiments.catalog import get_experiment
+        from seedlab.runner.autolog import install_fit_hook
         from seedlab.runner.fingerprint import capture
 
         experiment = get_experiment(spec["experiment"])
@@ -66,6 +67,9 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         )
         train = load_entrypoint(experiment.entrypoint)
         params = experiment.params_model.model_validate(spec["params"])
+        # Every Keras fit reports to the context, whether or not the experiment remembered
+        # ctx.keras_callback() (a fit that has it is left alone).
+        install_fit_hook(context)
         train(params, context)
         context.flush_fingerprint()
         events.emit(RunEvent.DONE, **context.done_fields())

@@ -231,6 +231,9 @@ class RunContext:
         class _ReportEpochs(keras.callbacks.Callback):  # type: ignore[misc]
             """Reports each finished epoch to the run context."""
 
+            # Lets autolog's fit hook see that this fit already reports (no double epochs).
+            seedlab_reporter = True
+
             def set_model(self, model: Any) -> None:
                 super().set_model(model)
                 if context.trace_steps_enabled:
@@ -238,12 +241,16 @@ class RunContext:
 
             def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
                 planned = self.params.get("epochs")
-                if context.epochs is None and isinstance(planned, int):
-                    context.set_epochs(planned)  # the experiment did not say; Keras knows
+                done = len(context.epoch_checksums)
+                if isinstance(planned, int) and (context.epochs is None or done):
+                    # The experiment did not say, Keras knows; a later fit of the same run
+                    # (a script fitting twice) adds its epochs to those already reported.
+                    context.set_epochs(max(context.epochs or 0, done + planned))
                 context.record_initial_weights(self.model)
 
             def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                self._epoch = epoch + 1
+                # Numbered over the whole run: a second fit continues, it does not restart.
+                self._epoch = len(context.epoch_checksums) + 1
                 self._started = time.perf_counter()
 
             def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -262,7 +269,7 @@ class RunContext:
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 seconds = time.perf_counter() - self._started
-                context.report_epoch(epoch + 1, logs or {}, self.model, seconds)
+                context.report_epoch(self._epoch, logs or {}, self.model, seconds)
 
         return _ReportEpochs()
 

@@ -142,13 +142,20 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dict[str, Any]]:
-    """Fingerprint of this process; returns (content hash, data)."""
-    import tensorflow as tf
+def capture(
+    *,
+    experiment: str,
+    version: str,
+    entrypoint: str,
+    source_digest: str | None = None,
+    tensorflow: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """Fingerprint of this process; returns (content hash, data).
 
-    from seedlab.runner.setup import onednn_state
-    from seedlab.runner.tfstate import op_determinism_enabled
-
+    source_digest replaces the entrypoint module's hash when the code is not a module (a
+    command experiment's project sources). tensorflow=False: a script that never imported TF
+    (TF cannot be imported at interpreter exit), so TF's runtime state is recorded as absent.
+    """
     installed = distributions()
     data: dict[str, Any] = {
         "python": {
@@ -166,29 +173,47 @@ def capture(*, experiment: str, version: str, entrypoint: str) -> tuple[str, dic
         },
         "hostname": socket.gethostname(),
         "cpu": cpu_info(),
-        "tensorflow": {"version": tf.__version__, "build": dict(tensorflow_build_info())},
+        "tensorflow": None,
         "packages": {name: package_version(name) for name in VERSIONED_PACKAGES},
         "distributions": installed,
         "distributions_hash": hashlib.sha256("\n".join(installed).encode()).hexdigest(),
+        "gpu": {"devices": None, "driver": nvidia_driver()},
+        "env": environment_variables(),
+        "onednn": "TensorFlow not imported",
+        "op_determinism": None,
+        "threads": {"inter_op": None, "intra_op": None},
+        "experiment": {
+            "name": experiment,
+            "version": version,
+            "entrypoint": entrypoint,
+            "source_hash": source_digest or source_hash(entrypoint),
+        },
+    }
+    if tensorflow:
+        data.update(_tensorflow_state())
+    return fingerprint_hash(data), data
+
+
+def _tensorflow_state() -> dict[str, Any]:
+    """The fingerprint fields read from TensorFlow's runtime."""
+    import tensorflow as tf
+
+    from seedlab.runner.setup import onednn_state
+    from seedlab.runner.tfstate import op_determinism_enabled
+
+    return {
+        "tensorflow": {"version": tf.__version__, "build": dict(tensorflow_build_info())},
         "gpu": {
             "devices": [device.name for device in tf.config.list_physical_devices("GPU")],
             "driver": nvidia_driver(),
         },
-        "env": environment_variables(),
         "onednn": onednn_state(),
         "op_determinism": op_determinism_enabled(),
         "threads": {
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
         },
-        "experiment": {
-            "name": experiment,
-            "version": version,
-            "entrypoint": entrypoint,
-            "source_hash": source_hash(entrypoint),
-        },
     }
-    return fingerprint_hash(data), data
 
 
 def warm_static_fields() -> None:

@@ -29,6 +29,9 @@ STDERR_TAIL_BYTES = 4096
 # matrix would otherwise keep one per environment alive for the agent's lifetime.
 ZYGOTE_START_TIMEOUT = 300.0  # importing TF on a loaded 2-core machine can take half a minute
 PREVIOUS_RUN_EXIT_TIMEOUT = 10.0
+COMMAND_COLD = (
+    "command experiment: a script needs a fresh interpreter, started with seedlab's start-up hook"
+)
 HASH_SEED_OFF = (
     "hash seed toggle is off: forked children would share the zygote's hash secret, so each "
     "run gets a fresh interpreter"
@@ -53,6 +56,26 @@ class RunSpec:
     def to_json(self) -> str:
         """Serialised form sent to the run process."""
         return json.dumps(asdict(self))
+
+
+def _command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
+    """The project directory of a command experiment; None for a training function.
+
+    Looks in the project files of the directory sources the agent was given and of the working
+    directory (the catalog's order); reads TOML only, never a user module.
+    """
+    from pathlib import Path
+
+    from seedlab.experiments.loader import classify, sources_from_env
+    from seedlab.experiments.project import find_command_experiment
+
+    try:
+        sources = sources_from_env(environ)
+    except ValueError:
+        sources = []  # a malformed variable fails the run process, with its message
+    directories = [Path(target) for kind, target in map(classify, sources) if kind == "directory"]
+    spec = find_command_experiment(experiment, [*directories, Path.cwd()])
+    return None if spec is None or spec.command is None else str(spec.command.project_dir)
 
 
 class ZygoteGone(RuntimeError):
@@ -309,6 +332,13 @@ class Launcher:
         """Launch the run with the isolation its profile asks for (or the honest fallback)."""
         profile = Profile.model_validate(spec.profile)
         changes = profile.pre_import_env()
+        command_dir = _command_project_dir(
+            spec.experiment, os.environ if self.base_env is None else self.base_env
+        )
+        if command_dir is not None:
+            return self._spawn(
+                spec, changes, reason=COMMAND_COLD, module="seedlab.runner.command", cwd=command_dir
+            )
         if profile.isolation == "process":
             return self._spawn(spec, changes, reason=None)
         if not profile.hash_seed:
@@ -374,14 +404,21 @@ class Launcher:
             zygote.close()
 
     def _spawn(
-        self, spec: RunSpec, changes: dict[str, str | None], *, reason: str | None
+        self,
+        spec: RunSpec,
+        changes: dict[str, str | None],
+        *,
+        reason: str | None,
+        module: str = "seedlab.runner.child",
+        cwd: str | None = None,
     ) -> RunHandle:
         """Cold spawn: a fresh interpreter started with the profile's pre-import environment."""
         read_fd, write_fd = os.pipe()
         stderr_file = _temporary_log()
         try:
             proc = subprocess.Popen(
-                [self.python, "-m", "seedlab.runner.child", "--event-fd", str(write_fd)],
+                [self.python, "-m", module, "--event-fd", str(write_fd)],
+                cwd=cwd,
                 env=child_environment(changes, self.base_env),
                 pass_fds=[write_fd],
                 stdin=subprocess.PIPE,

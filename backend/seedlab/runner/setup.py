@@ -27,15 +27,15 @@ def onednn_state() -> str:
 
 def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, Any]:
     """Seed and configure this process; return what is in effect, read back where possible."""
+    configure_tensorflow(profile, seed=seed)
+    seed_python_numpy(profile, seed=seed)
+    return applied_state(profile, seed=seed, isolation=isolation)
+
+
+def seed_python_numpy(profile: Profile, *, seed: int) -> None:
+    """Seed Python's `random` and NumPy's global generator, each by its own toggle."""
     import numpy as np
-    import tensorflow as tf
 
-    from seedlab.runner.tfstate import op_determinism_enabled
-
-    # Threads first: TF accepts them only before its runtime starts (no op has run yet).
-    if profile.single_thread:
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.config.threading.set_intra_op_parallelism_threads(1)
     # Each toggle alone (not keras.utils.set_random_seed, which sets all three at once). An
     # unseeded generator is re-seeded from OS entropy: children forked from one zygote would
     # otherwise inherit identical states and hide the very randomness the user asked to see.
@@ -47,23 +47,58 @@ def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, A
         np.random.seed(seed)
     else:
         np.random.seed()
+
+
+def configure_tensorflow(profile: Profile, *, seed: int) -> None:
+    """Thread pools, TF's global seed and op determinism, each by its own toggle."""
+    import tensorflow as tf
+
+    # Threads first: TF accepts them only before its runtime starts (no op has run yet).
+    if profile.single_thread:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
     if profile.tf_seed:
         tf.random.set_seed(seed)
     if profile.op_determinism:
         tf.config.experimental.enable_op_determinism()
-    return {
+
+
+def applied_state(
+    profile: Profile, *, seed: int, isolation: str, tensorflow: bool = True
+) -> dict[str, Any]:
+    """The `applied` event's profile: what is in effect, read back from TF where possible.
+
+    tensorflow=False: the process never imported TF (a command script), so no TF control was
+    applied and the TF fields say so (None) instead of importing it.
+    """
+    state: dict[str, Any] = {
         "seed": seed,
         "hash_seed": os.environ.get("PYTHONHASHSEED"),
         "hash_randomization": bool(sys.flags.hash_randomization),
         "python_seed": seed if profile.python_seed else None,
         "numpy_seed": seed if profile.numpy_seed else None,
-        "tf_seed": seed if profile.tf_seed else None,
-        "tf_data_seed": seed if profile.tf_data_seed else None,
-        "op_determinism": op_determinism_enabled(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "onednn": onednn_state(),
+        "tf_seed": None,
+        "tf_data_seed": None,
+        "op_determinism": None,
+        "inter_op_threads": None,
+        "intra_op_threads": None,
+        "onednn": "TensorFlow not imported",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "isolation": isolation,
         "profile": profile.name,
     }
+    if not tensorflow:
+        return state
+    import tensorflow as tf
+
+    from seedlab.runner.tfstate import op_determinism_enabled
+
+    state.update(
+        tf_seed=seed if profile.tf_seed else None,
+        tf_data_seed=seed if profile.tf_data_seed else None,
+        op_determinism=op_determinism_enabled(),
+        inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+        onednn=onednn_state(),
+    )
+    return state

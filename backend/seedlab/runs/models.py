@@ -71,6 +71,8 @@ class Run(Base):
     )
     isolation: Mapped[str | None] = mapped_column(String(20), default=None)
     isolation_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The experiment version the run process loaded (the job records the one it asked for).
+    experiment_version: Mapped[str | None] = mapped_column(String(40), default=None)
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
     seconds_per_epoch: Mapped[float | None] = mapped_column(Float, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

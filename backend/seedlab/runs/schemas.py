@@ -23,6 +23,8 @@ class RunSummary(BaseModel):
     weights_checksum: str | None
     fingerprint_hash: str | None
     error: str | None
+    # The experiment version the run process loaded; null until it started.
+    experiment_version: str | None = None
 
 
 class AttemptRead(BaseModel):

@@ -29,6 +29,7 @@ def run_summary(run: Run) -> RunSummary:
         weights_checksum=run.weights_checksum,
         fingerprint_hash=run.fingerprint_hash,
         error=run.error,
+        experiment_version=run.experiment_version,
     )
 
 

@@ -32,6 +32,7 @@ class BodyLimit(StrEnum):
     DEFAULT = "max_body_bytes"
     POINTS = "max_points_body_bytes"
     FINISH = "max_finish_body_bytes"
+    ADVERTISEMENT = "max_advertisement_body_bytes"
     # The route streams its body and enforces its own limit (dataset uploads: max_dataset_bytes).
     ROUTE = "route"
 
@@ -54,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"/api/v1/health", Access.PUBLIC),
     Rule(r"/api/v1/agent/runs/[^/]+/points", Access.AGENT, BodyLimit.POINTS),
     Rule(r"/api/v1/agent/runs/[^/]+/finish", Access.AGENT, BodyLimit.FINISH),
+    Rule(r"/api/v1/agent/[^/]+/advertisement", Access.AGENT, BodyLimit.ADVERTISEMENT),
     Rule(r"/api/v1/agent/.*", Access.AGENT),
     Rule(r"/api/v1/tokens(/.*)?", Access.ADMIN),
     Rule(r"/api/v1/datasets/[^/]+/content", Access.AGENT_READ),

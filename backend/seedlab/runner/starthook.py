@@ -1,0 +1,270 @@
+"""The start-up hook of a command experiment's interpreter (run process side).
+
+Imported by `runner/hook/sitecustomize.py` when Python starts a command with seedlab's hook
+directory on PYTHONPATH. It applies the profile without touching the script: Python's `random`
+and NumPy at interpreter start, TensorFlow's seed, thread pools and op determinism as soon as
+TensorFlow is imported, and Keras' `fit` patched (runner/autolog.py) as soon as Keras is
+imported. It writes the run events (`applied`, `fingerprint`, `epoch`, `done`, `error`) to the
+pipe named by SEEDLAB_EVENT_FD; the supervisor (runner/command.py) forwards them to the agent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType, TracebackType
+from typing import Any
+
+from seedlab.profiles import Profile
+from seedlab.runner.canonical import fingerprint_hash
+from seedlab.runner.events import EventWriter, RunEvent
+
+HOOK_SPEC_ENV = "SEEDLAB_HOOK_SPEC"
+EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
+HOOK_DIR_ENV = "SEEDLAB_HOOK_DIR"
+TRACEBACK_TAIL = 4000
+ERROR_MESSAGE_LIMIT = 2000
+WATCHED = ("tensorflow", "keras")
+
+
+def start() -> None:
+    """Apply the profile at interpreter start when this interpreter runs a command experiment."""
+    raw, fd = os.environ.pop(HOOK_SPEC_ENV, None), os.environ.pop(EVENT_FD_ENV, None)
+    _unhook_children()
+    if raw is None or fd is None:
+        return  # an interpreter the script started itself: it is not the run
+    os.set_inheritable(int(fd), False)  # the script's own subprocesses must not report
+    StartHook(json.loads(raw), EventWriter(int(fd))).at_interpreter_start()
+
+
+def _unhook_children() -> None:
+    """Take the hook directory off PYTHONPATH, so Python subprocesses of the script run plain."""
+    hook_dir = os.environ.pop(HOOK_DIR_ENV, None)
+    if hook_dir is None:
+        return
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != hook_dir]
+    if parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+
+
+class StartHook:
+    """The profile of one command run, applied in stages as the script imports things."""
+
+    def __init__(self, spec: dict[str, Any], events: EventWriter) -> None:
+        self.spec = spec
+        self.seed = int(spec["seed"])
+        self.profile = Profile.model_validate(spec["profile"])
+        self.events = events
+        self.how: dict[str, str] = {}
+        self.context: Any = None  # RunContext, made once TensorFlow is imported
+        self.failed = False
+        self.keras_imported = False
+
+    def at_interpreter_start(self) -> None:
+        """Seed Python and NumPy now; watch for TF and Keras; report at exit."""
+        from seedlab.runner.setup import seed_python_numpy
+
+        seed_python_numpy(self.profile, seed=self.seed)
+        self.how = self._how_before_tf()
+        sys.meta_path.insert(0, _ImportWatcher(self))
+        previous = sys.excepthook
+
+        def excepthook(
+            kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+        ) -> None:
+            self._report_error(exc, "".join(traceback.format_exception(kind, exc, tb)))
+            previous(kind, exc, tb)
+
+        sys.excepthook = excepthook
+        atexit.register(self.at_exit)
+
+    def _how_before_tf(self) -> dict[str, str]:
+        """How each control is applied, in the words the run page shows.
+
+        The seed's value is the `seed` key of the applied profile; it is left out here so that
+        runs of different seeds compare equal (pages list applied fields that vary in a job).
+        """
+        p = self.profile
+        env = p.pre_import_env()
+        how = {
+            "hash_seed": f"PYTHONHASHSEED={env['PYTHONHASHSEED']} in the environment before start"
+            if p.hash_seed
+            else "PYTHONHASHSEED removed from the environment: hash randomization on",
+            "python_seed": "start-up hook: random.seed(seed) at interpreter start"
+            if p.python_seed
+            else "start-up hook: random.seed() from OS entropy at interpreter start",
+            "numpy_seed": "start-up hook: np.random.seed(seed) at interpreter start"
+            if p.numpy_seed
+            else "start-up hook: np.random.seed() from OS entropy at interpreter start",
+            "tf_seed": "start-up hook: tf.random.set_seed(seed) when TensorFlow is imported"
+            if p.tf_seed
+            else "not set",
+            "op_determinism": "TF_DETERMINISTIC_OPS=1 in the environment before start and "
+            "enable_op_determinism() when TensorFlow is imported"
+            if p.op_determinism
+            else "off",
+            "single_thread": "OMP_NUM_THREADS=1 in the environment before start; TF's inter-op "
+            "and intra-op pools set to 1 when TensorFlow is imported"
+            if p.single_thread
+            else "off (TF's default pools)",
+            "tf_data_seed": "no op-level seed is passed to an unmodified script: shuffles "
+            "without seed= derive theirs from the global seed"
+            + ("" if p.tf_seed else ", which is not set")
+            if p.tf_data_seed
+            else "off",
+            "onednn_off": "TF_ENABLE_ONEDNN_OPTS=0 in the environment before start"
+            if p.onednn_off
+            else "TF's default",
+            "keras_fit": "keras.Model.fit patched when Keras is imported: every epoch's "
+            "metrics, weight checksums and a hash of in-memory training data",
+            "seed": "SEEDLAB_SEED in the environment; {seed} in the command",
+        }
+        for name, value in sorted(p.env.items()):
+            how[f"env {name}"] = f"{name}={value} in the environment before start"
+        return how
+
+    def on_import(self, name: str) -> None:
+        """TensorFlow or Keras finished importing: apply what belongs to it."""
+        if name == "tensorflow":
+            self._on_tensorflow()
+            if self.keras_imported:
+                self._hook_fit()
+        elif name == "keras":
+            self.keras_imported = True
+            if "tensorflow" not in sys.modules:
+                import tensorflow  # noqa: F401 - Keras on another backend: TF still applies
+            # TensorFlow may import Keras while it is itself still importing: then the fit hook
+            # waits for TensorFlow's turn.
+            self._hook_fit()
+
+    def _hook_fit(self) -> None:
+        if self.context is not None:
+            from seedlab.runner.autolog import install_fit_hook
+
+            install_fit_hook(self.context)
+
+    def _on_tensorflow(self) -> None:
+        if self.context is not None:
+            return
+        from seedlab.runner.context import RunContext
+        from seedlab.runner.fingerprint import capture
+        from seedlab.runner.setup import applied_state, configure_tensorflow
+
+        configure_tensorflow(self.profile, seed=self.seed)
+        applied = applied_state(self.profile, seed=self.seed, isolation="process")
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
+        _hash, fingerprint = capture(
+            experiment=self.spec["experiment"],
+            version=self.spec["version"],
+            entrypoint=self.spec["entrypoint"],
+            source_digest=self.spec["source_digest"],
+        )
+        fingerprint["experiment"]["command"] = self.spec["command_template"]
+        self.context = RunContext(
+            seed=self.seed,
+            shuffle_seed=self.seed if self.profile.tf_data_seed else None,
+            events=self.events,
+            fingerprint=fingerprint,
+            trace=self.profile.trace,
+        )
+
+    def _report_error(self, exc: BaseException, text: str) -> None:
+        self.failed = True
+        with contextlib.suppress(Exception):
+            if self.context is not None:
+                self.context.flush_fingerprint()
+            self.events.emit(
+                RunEvent.ERROR,
+                error=f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT],
+                traceback=text[-TRACEBACK_TAIL:],
+            )
+
+    def at_exit(self) -> None:
+        """The script ended: make sure `applied` and the fingerprint went out; `done` if fit ran.
+
+        Whether the run succeeded is the supervisor's call (it sees the exit code).
+        """
+        try:
+            if self.context is None:
+                self._report_without_tensorflow()
+            else:
+                self.context.flush_fingerprint()
+                if self.context.epoch_checksums and not self.failed:
+                    self.events.emit(RunEvent.DONE, **self.context.done_fields())
+        except Exception as exc:  # reporting must not turn a finished script into a crash
+            self._report_error(exc, traceback.format_exc())
+        finally:
+            self.events.close()
+
+    def _report_without_tensorflow(self) -> None:
+        """`applied` and the fingerprint of a script that never imported TensorFlow.
+
+        TF cannot be imported at interpreter exit, and the script did not use it: its controls
+        were not applied, and the run page says so.
+        """
+        from seedlab.runner.fingerprint import capture
+        from seedlab.runner.setup import applied_state
+
+        not_used = "not applied: the script never imported TensorFlow"
+        for name in ("tf_seed", "op_determinism", "tf_data_seed", "keras_fit"):
+            self.how[name] = not_used
+        if self.profile.single_thread:
+            self.how["single_thread"] = "OMP_NUM_THREADS=1 in the environment before start"
+        applied = applied_state(
+            self.profile, seed=self.seed, isolation="process", tensorflow=False
+        )
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
+        _hash, fingerprint = capture(
+            experiment=self.spec["experiment"],
+            version=self.spec["version"],
+            entrypoint=self.spec["entrypoint"],
+            source_digest=self.spec["source_digest"],
+            tensorflow=False,
+        )
+        fingerprint["experiment"]["command"] = self.spec["command_template"]
+        fingerprint["data_hash"] = None
+        self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Runs the hook right after `tensorflow` or `keras` finished executing its package."""
+
+    def __init__(self, hook: StartHook) -> None:
+        self.hook = hook
+        self.seen: set[str] = set()
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        # TF probes for Keras with find_spec many times before importing it: only the spec
+        # that really gets executed counts, so every one is wrapped.
+        if fullname not in WATCHED or fullname in self.seen:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        execute = loader.exec_module
+        watcher = self
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            if fullname not in watcher.seen:
+                watcher.seen.add(fullname)
+                watcher.hook.on_import(fullname)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
