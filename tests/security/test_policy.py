@@ -39,6 +39,7 @@ def test_agent_paths_need_agent_scope_and_others_read_or_submit() -> None:
     assert rule_for("/api/v1/health").access is Access.PUBLIC
     assert rule_for("/api/v1/agent/runs/4/points").body is BodyLimit.POINTS
     assert rule_for("/api/v1/datasets").body is BodyLimit.ROUTE
+    assert rule_for("/api/v1/agent/3/advertisement").body is BodyLimit.ADVERTISEMENT
     assert rule_for("/not/a/rule").access is Access.API  # deny by default
     assert allowed_scopes(Access.API, "GET") == {"read", "submit", "admin"}
     assert allowed_scopes(Access.API, "POST") == {"submit", "admin"}
