@@ -89,7 +89,9 @@ def with_token(command: Callable[..., Any]) -> Callable[..., Any]:
         _TOKEN.set(token)
         return command(*args, **kwargs)
 
-    signature = inspect.signature(command)
+    # eval_str: the commands' modules use postponed annotations, and typer reads the options
+    # (names like --json for as_json) from the signature's annotation objects.
+    signature = inspect.signature(command, eval_str=True)
     extra = inspect.Parameter(
         "token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenOpt
     )
