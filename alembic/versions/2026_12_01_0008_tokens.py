@@ -1,7 +1,7 @@
 """API tokens: hashed secrets with a scope.
 
 Revision ID: 0008_tokens
-Revises: 0006_agent_catalog
+Revises: 0007_job_verdict
 Create Date: 2026-12-01 04:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_tokens"
-down_revision: str | None = "0006_agent_catalog"
+down_revision: str | None = "0007_job_verdict"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,9 +25,11 @@ from seedlab.errors import ERROR_RESPONSES, AppError, validation_error_body
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
 from seedlab.fingerprints.router import router as fingerprints_router
+from seedlab.jobs.router import bundle_router
 from seedlab.jobs.router import router as jobs_router
 from seedlab.migrate import upgrade_to_head
 from seedlab.pages import router as pages_router
+from seedlab.pages.errors import error_page, wants_html
 from seedlab.queue import service as queue_service
 from seedlab.queue.router import public_router as agents_router
 from seedlab.queue.router import router as agent_protocol_router
@@ -106,18 +108,35 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
 
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        if wants_html(request):
+            return error_page(request, exc.status_code, exc.message)
         body: dict[str, object] = {"detail": exc.message}
         if exc.detail is not None:
             body["errors"] = exc.detail
         return JSONResponse(status_code=exc.status_code, content=body)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'] if p != 'query')}: {e['msg']}"
+                for e in exc.errors()
+            )
+            return error_page(
+                request, 422, f"The address has a value the page cannot use: {problems[:500]}."
+            )
         return JSONResponse(status_code=422, content=validation_error_body(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code == 404:
+            return error_page(
+                request,
+                404,
+                f"There is no page at {request.url.path}. Jobs are at /jobs/ID, "
+                "runs at /runs/ID, experiments at /experiments/NAME.",
+            )
         return JSONResponse(
             status_code=exc.status_code, content={"detail": str(exc.detail)}, headers=exc.headers
         )
@@ -135,9 +154,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             },
         )
 
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        message = (
+            f"The server failed on this request ({type(exc).__name__}); "
+            "the server log has the details."
+        )
+        if wants_html(request):
+            return error_page(request, 500, message)
+        return JSONResponse(status_code=500, content={"detail": message})
+
     for router in (
         experiments_router,
         jobs_router,
+        bundle_router,
         runs_router,
         fingerprints_router,
         divergence_router,

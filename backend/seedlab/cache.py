@@ -26,8 +26,16 @@ class ResultCache:
     # changes: the live job page parses each pair's traces once. Key: (run A, run B).
     divergences: LruCache[tuple[int, int], Any] = field(default_factory=lambda: LruCache(1024))
 
+    # A finished job's report (and its runs' environment variation) never changes: every run has
+    # ended and traces are written once. The job page of a 1,000-run job then skips loading and
+    # comparing its runs on each view. Key: (job, finished_at).
+    reports: LruCache[tuple[Any, ...], Any] = field(default_factory=lambda: LruCache(16))
+    variations: LruCache[tuple[Any, ...], Any] = field(default_factory=lambda: LruCache(16))
+
     def clear(self) -> None:
         """Forget every cached result (tests; a restored database)."""
         self.overlays.clear()
         self.audit_sections.clear()
         self.divergences.clear()
+        self.reports.clear()
+        self.variations.clear()

@@ -9,7 +9,19 @@ function csrfHeaders(headers) {
 
 window.seedlab = (function () {
   const POLL_MS = 1500;
-  const PLOTLY_CONFIG = { responsive: true, displaylogo: false };
+  // The modebar's "download as PNG" renders client-side (Plotly.toImage): it works offline.
+  const PLOTLY_CONFIG = {
+    responsive: true,
+    displaylogo: false,
+    displayModeBar: true,
+    toImageButtonOptions: { format: "png", scale: 2 },
+  };
+
+  function chartConfig(filename) {
+    return Object.assign({}, PLOTLY_CONFIG, {
+      toImageButtonOptions: Object.assign({}, PLOTLY_CONFIG.toImageButtonOptions, { filename }),
+    });
+  }
 
   async function getJSON(url) {
     const resp = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
@@ -103,7 +115,7 @@ window.seedlab = (function () {
 
     function markField(path, rule) {
       const name = String(path).replace(/^(body\.)?(params\.)?/, "").split(".")[0];
-      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment"].includes(name)
+      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment", "tolerance"].includes(name)
         ? active() : root;
       const field = scope && scope.querySelector('.field[data-field="' + CSS.escape(name) + '"]');
       if (!field) return null;
@@ -188,6 +200,16 @@ window.seedlab = (function () {
         for (const box of toggles.querySelectorAll("input[type=checkbox]")) prof[box.name] = box.checked;
       }
       const label = root.querySelector("#label").value.trim();
+      const tolerance = {};
+      for (const part of root.querySelector("#tolerance").value.split(",")) {
+        if (!part.trim()) continue;
+        const [key, value] = part.split("=").map((x) => (x || "").trim());
+        if (!key || value === "" || value === undefined || Number.isNaN(Number(value))) {
+          problems.push({ field: "tolerance", rule: "write metric=number pairs, e.g. val_loss=1e-6 (got " + JSON.stringify(part.trim()) + ")" });
+        } else {
+          tolerance[key] = Number(value);
+        }
+      }
       const payload = {
         experiment: experiment.value,
         params: params,
@@ -195,6 +217,7 @@ window.seedlab = (function () {
         profile: prof,
         label: label || null,
       };
+      if (Object.keys(tolerance).length) payload.tolerance = tolerance;
       return { payload, problems };
     }
 
@@ -317,7 +340,7 @@ window.seedlab = (function () {
       if (!traces.length) return;
       // uirevision keeps the user's zoom across live refreshes of the same metric.
       const layout = Object.assign({}, fig.layout, { uirevision: metric, autosize: true });
-      await Plotly.react(chart, traces, layout, PLOTLY_CONFIG);
+      await Plotly.react(chart, traces, layout, chartConfig("job-" + jobId + "-" + metric));
       chart.dataset.traces = String(traces.length);
     }
 
@@ -338,6 +361,40 @@ window.seedlab = (function () {
       if (indices.length) Plotly.restyle(chart, { visible: band.checked }, indices);
     });
 
+    // The strip plot travels inside the spread fragment: drawn again whenever that changes.
+    async function drawStrip() {
+      const div = document.getElementById("strip-chart");
+      if (!div || div.dataset.drawn === "1") return;
+      const fig = JSON.parse(div.dataset.figure);
+      div.dataset.drawn = "1";
+      await Plotly.react(div, fig.data, Object.assign({}, fig.layout, { autosize: true }),
+        chartConfig("job-" + jobId + "-final-metrics"));
+      div.dataset.ready = "1";
+    }
+
+    const labelForm = document.getElementById("label-form");
+    labelForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = document.getElementById("label-input");
+      const status = document.getElementById("label-status");
+      status.textContent = "Saving…";
+      const resp = await fetch("/api/v1/jobs/" + jobId, {
+        method: "PATCH",
+        headers: csrfHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
+        body: JSON.stringify({ label: input.value }),
+      });
+      const body = await resp.json().catch(() => null);
+      if (!resp.ok) {
+        const detail = body && body.detail;
+        status.textContent = "Not saved: " + (typeof detail === "string" ? detail
+          : Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : "HTTP " + resp.status);
+        return;
+      }
+      input.value = body.label || "";
+      document.getElementById("job-label-heading").textContent = body.label ? " · " + body.label : "";
+      status.textContent = "Saved.";
+    });
+
     let live = null;
     root.addEventListener("click", async (ev) => {
       const button = ev.target.closest("#cancel-job");
@@ -356,11 +413,13 @@ window.seedlab = (function () {
     });
 
     if (root.dataset.terminal !== "true") {
-      live = poller("/jobs/" + jobId + "/live", (data) => {
+      const liveUrl = "/jobs/" + jobId + "/live?runs_offset=" + (root.dataset.runsOffset || "0");
+      live = poller(liveUrl, (data) => {
         swap(document.getElementById("job-status"), data.html.status);
         swap(document.getElementById("verdict-section"), data.html.verdict);
         swap(document.getElementById("spread-section"), data.html.spread);
         swap(document.getElementById("runs-section"), data.html.runs);
+        drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err));
         root.dataset.terminal = String(data.terminal);
         if (data.chart_key !== chartKey || data.terminal) {
           chartKey = data.chart_key;
@@ -369,7 +428,22 @@ window.seedlab = (function () {
         return !data.terminal;
       });
     }
-    refreshChart().then(() => {
+    Promise.all([refreshChart(), drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err))]).then(() => {
+      root.dataset.ready = "1";
+    });
+  }
+
+  /* ---------- experiment page ---------- */
+
+  function experimentPage(root) {
+    const div = document.getElementById("history-chart");
+    if (!div) {
+      root.dataset.ready = "1";
+      return;
+    }
+    const fig = JSON.parse(div.dataset.figure);
+    Plotly.react(div, fig.data, Object.assign({}, fig.layout, { autosize: true }),
+      chartConfig("experiment-" + root.dataset.experiment)).then(() => {
       root.dataset.ready = "1";
     });
   }
@@ -408,7 +482,7 @@ window.seedlab = (function () {
           margin: { l: 60, r: 20, t: 40, b: 45 },
           uirevision: s.key,
         };
-        await Plotly.react(div, [trace], layout, PLOTLY_CONFIG);
+        await Plotly.react(div, [trace], layout, chartConfig("run-" + runId + "-" + s.key));
       }
     }
 
@@ -481,7 +555,13 @@ window.seedlab = (function () {
 
   // Each page is recognised by its root element; no inline scripts needed.
   function init() {
-    const pages = { "new-job": newJobForm, "job-page": jobPage, "run-page": runPage, "datasets-page": datasetsPage };
+    const pages = {
+      "new-job": newJobForm,
+      "job-page": jobPage,
+      "run-page": runPage,
+      "experiment-page": experimentPage,
+      "datasets-page": datasetsPage,
+    };
     for (const [id, start] of Object.entries(pages)) {
       const root = document.getElementById(id);
       if (root) start(root);
@@ -491,7 +571,7 @@ window.seedlab = (function () {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 
-  return { newJobForm, jobPage, runPage, datasetsPage };
+  return { newJobForm, jobPage, runPage, experimentPage, datasetsPage };
 })();
 
 // "Audit the randomness sources" on the job page: submits an audit job for the same
@@ -511,6 +591,33 @@ document.addEventListener("click", async (event) => {
     method: "POST",
     headers: csrfHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify(payload),
+  });
+  const body = await response.json();
+  if (response.status === 201) {
+    window.location.href = `/jobs/${body.id}`;
+  } else {
+    error.textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    error.hidden = false;
+    button.disabled = false;
+  }
+});
+
+// "Replay the best" on the job page: queues the top K seeds by a metric under `full`, then
+// opens the replay job, whose page shows whether each seed reproduced.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("#replay-best-form");
+  if (!form) return;
+  event.preventDefault();
+  const button = document.getElementById("replay-best-button");
+  const error = document.getElementById("replay-error");
+  button.disabled = true;
+  const response = await fetch(`/api/v1/jobs/${form.dataset.job}/replay-best`, {
+    method: "POST",
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
+    body: JSON.stringify({
+      metric: document.getElementById("replay-metric").value,
+      k: Number(document.getElementById("replay-k").value),
+    }),
   });
   const body = await response.json();
   if (response.status === 201) {

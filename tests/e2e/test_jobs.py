@@ -25,7 +25,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
         tmp_path_factory.mktemp("e2e"),
         extra_env={
             "SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
-            "PYTHONPATH": str(REPO),
+            # The repository (for tests.plugin_experiments) and its own backend, so a worktree
+            # serves its own code rather than the installed copy.
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "backend")]),
         },
     )
     live.start_server()
@@ -65,6 +67,9 @@ def test_full_profile_is_bitwise(system: LiveSystem) -> None:
     # The same report from the REST API and from `seedlab status`.
     api = httpx.get(f"{system.url}/api/v1/jobs/{report['id']}/report").json()
     assert api["verdict"] == "bitwise" and api["runs"] == report["runs"]
+    # Stored on the job when it ended, from real runs: what the jobs list filters on.
+    stored = httpx.get(f"{system.url}/api/v1/jobs/{report['id']}").json()
+    assert stored.get("verdict") == "bitwise", stored
     status = system.cli("status", str(report["id"]), "--json")
     assert json.loads(status.stdout)["runs"] == report["runs"]
     run = httpx.get(f"{system.url}/api/v1/runs/{runs[0]['id']}").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
@@ -116,9 +117,19 @@ class AgentDriver:
         return body
 
     def complete_next(
-        self, *, epochs: int = 6, salt: str = "", fail: str | None = None, traced: bool = False
+        self,
+        *,
+        epochs: int = 6,
+        salt: str = "",
+        fail: str | None = None,
+        traced: bool = False,
+        midway: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Claim, start, log per-epoch points and finish the oldest queued run."""
+        """Claim, start, log per-epoch points and finish the oldest queued run.
+
+        With midway, the first half of the epochs is logged, midway(assignment) is called (a
+        page test watches the run in progress), then the rest is logged and the run finishes.
+        """
         a = self.claim()
         run_id, attempt, seed = a["run_id"], a["attempt"], a["seed"]
         jitter = 1e-7 if salt else 0.0
@@ -148,10 +159,26 @@ class AgentDriver:
             }
             for m in METRICS
         ]
-        self._post(
-            f"/api/v1/agent/runs/{run_id}/points",
-            {"attempt": attempt, "series": series, "epoch": epochs, "epochs": epochs},
-        )
+        if midway is not None:
+            half = max(epochs // 2, 1)
+            first = [{**s, "steps": s["steps"][:half], "values": s["values"][:half]}
+                     for s in series]
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": first, "epoch": half, "epochs": epochs},
+            )
+            midway(a)
+            rest = [{**s, "steps": s["steps"][half:], "values": s["values"][half:]}
+                    for s in series]
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": rest, "epoch": epochs, "epochs": epochs},
+            )
+        else:
+            self._post(
+                f"/api/v1/agent/runs/{run_id}/points",
+                {"attempt": attempt, "series": series, "epoch": epochs, "epochs": epochs},
+            )
         epoch_sums = [checksum(seed, e, salt if e > 2 else "") for e in range(1, epochs + 1)]
         finish: dict[str, Any] = {"attempt": attempt, "status": "succeeded", "seconds": 1.25}
         if fail:

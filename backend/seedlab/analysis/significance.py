@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,20 @@ EXACT_POWER_LIMIT = 100_000
 _BLOCK = 1000
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
+LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
+LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
+    name = metric.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
+        words & LOWER_IS_BETTER_WORDS
+    )
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,35 @@ def seeds_for_power(d: float, *, power: float = POWER, alpha: float = ALPHA) -> 
             hi = mid
         else:
             lo = mid
+    return hi
+
+
+def seeds_for_halfwidth(std: float, halfwidth: float, *, limit: int = 1_000_000) -> int | None:
+    """Seeds whose t-based 95% CI of the mean is at most `halfwidth` wide on each side, at `std`.
+
+    The smallest n >= 2 with t_{0.975, n-1} * std / sqrt(n) <= halfwidth; None beyond `limit`
+    or for a halfwidth of 0 with some spread.
+    """
+    if std == 0:
+        return 2
+    if halfwidth <= 0 or not math.isfinite(std):
+        return None
+
+    def wide(n: int) -> bool:
+        return float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) > halfwidth
+
+    # Width shrinks with n: double until narrow enough, then bisect (lo too wide, hi enough).
+    lo, hi = 1, 2
+    while wide(hi):
+        if hi > limit:
+            return None
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if wide(mid):
+            lo = mid
+        else:
+            hi = mid
     return hi
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import check, data, diagnosis, jobs, serving, tokens
+from seedlab.cli import check, data, diagnosis, export, jobs, replay, serving, tokens
 from seedlab.cli.output import with_token
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
@@ -15,6 +15,7 @@ for info in data.data_app.registered_commands:
     if info.callback is not None:
         info.callback = with_token(info.callback)
 app.add_typer(data.data_app, name="data")
+app.add_typer(export.export_app, name="export")
 for local_command in (serving.up, serving.server, serving.agent, check.check):
     app.command()(local_command)
 for command in (
@@ -25,6 +26,8 @@ for command in (
     jobs.experiments,
     diagnosis.diff,
     diagnosis.compare,
+    replay.replay,
+    replay.replay_best,
 ):
     app.command(name=command.__name__)(with_token(command))
 

@@ -8,8 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from seedlab.agent.client import ApiError
+from seedlab.agent.client import ApiError, SeedlabClient
 from seedlab.analysis.divergence import divergence_sentence
+from seedlab.analysis.gates import (
+    GateSyntaxError,
+    evaluate_compare,
+    exit_code,
+    parse_compare_gate,
+)
+from seedlab.cli import ci
 from seedlab.cli.jobs import wait_for_report
 from seedlab.cli.output import (
     JsonOpt,
@@ -17,9 +24,11 @@ from seedlab.cli.output import (
     ServerOpt,
     TimeoutOpt,
     echo_json,
+    fail,
     num,
     parse_params,
     server_call,
+    server_url,
 )
 
 MAX_WIDTH = 48
@@ -179,17 +188,103 @@ def _print_comparison(result: dict[str, Any]) -> None:
     typer.echo(f"  seeds per job for 80% power: {needed if needed is not None else 'n/a'}")
 
 
+def find_baseline(client: SeedlabClient, baseline: str, candidate: dict[str, Any]) -> int:
+    """The latest succeeded job with the baseline's label, same experiment and parameters."""
+    kind, sep, label = baseline.partition(":")
+    if kind != "label" or not sep or not label:
+        raise fail(f"--baseline takes label:NAME (e.g. label:main), got {baseline!r}")
+    page = client.get(
+        "/api/v1/jobs", label=label, experiment=candidate["experiment"], status="succeeded",
+        limit=500,
+    )
+    for job in page["items"]:
+        if job["id"] != candidate["id"] and job["params"] == candidate["params"]:
+            return int(job["id"])
+    raise fail(
+        f"no succeeded job labelled {label!r} of {candidate['experiment']} with parameters "
+        f"{json.dumps(candidate['params'], sort_keys=True)} to compare job {candidate['id']} with"
+    )
+
+
+def _seed_count(client: SeedlabClient, job_id: int, metric: str) -> int:
+    """How many seeds of the job reported the metric (a gate needs 2 to decide)."""
+    report = client.get(f"/api/v1/jobs/{job_id}/report")
+    spread = report["metrics"].get(metric)
+    if spread is None:
+        known = ", ".join(sorted(report["metrics"])) or "none"
+        raise fail(f"job {job_id} has no final metric {metric!r}; it has: {known}")
+    return int(spread["n"])
+
+
 def compare(
-    job_a: Annotated[int, typer.Argument(help="job A, the baseline")],
-    job_b: Annotated[int, typer.Argument(help="job B, the candidate")],
+    jobs: Annotated[
+        list[int],
+        typer.Argument(help="A B (A the baseline, B the candidate), or only B with --baseline"),
+    ],
     metric: Annotated[str, typer.Option("--metric", help="final metric, e.g. val_auc")],
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="label:NAME: A is the latest succeeded job with that label, the same "
+            "experiment and the same parameters as B",
+        ),
+    ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gate",
+            help="not_worse:MARGIN (95% CI of B - A above -MARGIN) or better; repeatable. "
+            "Exit 0 all hold, 1 one fails, 2 error, 3 inconclusive",
+        ),
+    ] = None,
+    junit: ci.JunitOpt = None,
+    output_format: ci.FormatOpt = "text",
     as_json: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Compare two jobs on a final metric: is B better than A beyond seed noise?"""
+    try:
+        gates = [parse_compare_gate(text) for text in gate or []]
+    except GateSyntaxError as exc:
+        raise fail(str(exc)) from None
+    if len(jobs) != (1 if baseline else 2):
+        raise fail("give two jobs A B, or one job B with --baseline label:NAME")
     with server_call(server) as client:
-        result: dict[str, Any] = client.get("/api/v1/compare", a=job_a, b=job_b, metric=metric)
+        if baseline:
+            job_b = jobs[0]
+            job_a = find_baseline(client, baseline, client.get(f"/api/v1/jobs/{job_b}"))
+        else:
+            job_a, job_b = jobs
+        result: dict[str, Any] | None = None
+        n_a = n_b = 2
+        if gates:
+            n_a, n_b = _seed_count(client, job_a, metric), _seed_count(client, job_b, metric)
+        if min(n_a, n_b) >= 2:
+            result = client.get("/api/v1/compare", a=job_a, b=job_b, metric=metric)
+    if not gates:
+        assert result is not None
+        if as_json:
+            echo_json(result)
+        else:
+            _print_comparison(result)
+        return
+    results = [
+        evaluate_compare(g, result or {"ci95": None, "diff": None}, n_a=n_a, n_b=n_b)
+        for g in gates
+    ]
     if as_json:
-        echo_json(result)
-    else:
+        echo_json({**(result or {"a": {"job_id": job_a}, "b": {"job_id": job_b}}),
+                   "gates": [r.to_dict() for r in results]})
+    elif result is not None:
         _print_comparison(result)
+    else:
+        typer.echo(f"job {job_b} against job {job_a} on {metric}: too few seeds to compare")
+    ci.report_outcomes(results, fmt=output_format, err=as_json, title="seedlab compare")
+    if junit:
+        ci.write_junit(junit, suite="seedlab.compare", results=results)
+    url = server_url(server)
+    ci.append_step_summary(ci.compare_summary(
+        job_a, job_b, metric, result, results, f"{url.rstrip('/')}/compare?a={job_a}&b={job_b}"
+    ))
+    raise typer.Exit(exit_code(results))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seedlab.agent.client import SeedlabClient
+from seedlab.analysis.gates import ReportGate, UnknownMetric, evaluate_report, exit_code
+from seedlab.cli import ci
 from seedlab.cli.output import (
     JsonOpt,
     ParamsOpt,
@@ -18,6 +21,7 @@ from seedlab.cli.output import (
     fail,
     parse_params,
     server_call,
+    server_url,
 )
 from seedlab.cli.sources import ExperimentsOpt, experiments_local
 from seedlab.status import TERMINAL_JOB_STATUSES
@@ -77,12 +81,28 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="wait until the job ends")] = False,
     timeout: TimeoutOpt = 3600.0,
     require_bitwise: Annotated[
-        bool, typer.Option("--require-bitwise", help="with --wait: exit 3 unless bitwise")
+        bool,
+        typer.Option(
+            "--require-bitwise",
+            help="with --wait: exit 3 unless bitwise (the old spelling of --gate verdict=bitwise)",
+        ),
     ] = False,
+    gate: ci.GateOpt = None,
+    junit: ci.JunitOpt = None,
+    output_format: ci.FormatOpt = "text",
     as_json: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Submit a job. With --wait, print the report and exit 0 only if the job succeeded."""
+    """Submit a job. With --wait, print the report and exit 0 only if the job succeeded.
+
+    With --gate: exit 0 every gate holds, 1 one fails, 2 error (job failed too), 3 inconclusive,
+    4 timeout.
+    """
+    gates = ci.parse_gates(gate or [])
+    if (gates or junit) and not wait:
+        raise fail("--gate and --junit need --wait: gates are checked on the finished job")
+    if gates and require_bitwise:
+        raise fail("--require-bitwise is the old spelling of --gate verdict=bitwise; use one")
     try:
         profile_value: Any = json.loads(profile) if profile.lstrip().startswith("{") else profile
     except json.JSONDecodeError as exc:
@@ -105,8 +125,50 @@ def submit(
             typer.echo(json.dumps(job, indent=2) if as_json else f"job {job['id']} queued")
             return
         report = wait_for_report(client, job["id"], timeout)
+    if gates or junit:
+        code = check_gates(
+            report, gates, junit=junit, fmt=output_format, as_json=as_json, server=server
+        )
+        # --junit alone keeps the exit codes of a plain --wait (and --require-bitwise).
+        raise typer.Exit(code if gates else _exit_code(report, require_bitwise))
     _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
+
+
+def check_gates(
+    report: dict[str, Any],
+    gates: list[ReportGate],
+    *,
+    junit: Path | None,
+    fmt: str,
+    as_json: bool,
+    server: str | None,
+) -> int:
+    """Print the report and each gate, write the CI files; the gate exit code."""
+    url = ci.job_url(server_url(server), report["id"])
+    if report["status"] != "succeeded":
+        if junit:
+            ci.write_junit(junit, suite="seedlab", results=[], pairs=[], error=(
+                f"job {report['id']} {report['status']}"))
+        ci.append_step_summary(ci.job_summary(report, [], url))
+        _show(report, as_json)
+        if not gates:
+            return 1
+        raise fail(f"job {report['id']} {report['status']}: gates not checked ({url})")
+    try:
+        results = evaluate_report(gates, report)
+    except UnknownMetric as exc:
+        _show(report, as_json)
+        raise fail(str(exc)) from None
+    if as_json:
+        echo_json({**report, "gates": [r.to_dict() for r in results]})
+    else:
+        print_report(report)
+    ci.report_outcomes(results, fmt=fmt, err=as_json)
+    if junit:
+        ci.write_junit(junit, suite="seedlab", results=results, pairs=ci.seed_pairs(report))
+    ci.append_step_summary(ci.job_summary(report, results, url))
+    return exit_code(results)
 
 
 def wait_for_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[str, Any]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 
 from sqlalchemy.orm import Session
 
-from seedlab.analysis.significance import compare_samples
+from seedlab.analysis.significance import compare_samples, lower_is_better
 from seedlab.analysis.spread import one_run_per_seed
 from seedlab.analysis.types import RunData
 from seedlab.compare.schemas import CompareResult, JobSample
@@ -18,19 +17,7 @@ from seedlab.profiles import SEED_TOGGLES
 from seedlab.runs import service as runs_service
 
 BOOTSTRAP = 10_000
-# Direction guessed from the metric name: Keras reports losses and errors, lower is better.
-LOWER_IS_BETTER_PARTS = ("loss", "error", "crossentropy", "hinge")
-LOWER_IS_BETTER_WORDS = frozenset({"mse", "mae", "rmse", "mape", "msle", "perplexity"})
 BETTER_CHOICES: dict[str, bool | None] = {"auto": None, "higher": True, "lower": False}
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for loss- and error-like names (val_loss, mean_squared_error, val_mae)."""
-    name = metric.lower()
-    words = set(re.split(r"[^a-z0-9]+", name))
-    return any(part in name for part in LOWER_IS_BETTER_PARTS) or bool(
-        words & LOWER_IS_BETTER_WORDS
-    )
 
 
 def _chosen_runs(job: Job) -> list[RunData]:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from seedlab.analysis.audit import BASELINE
 from seedlab.db import utcnow
 from seedlab.errors import Conflict
+from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
 from seedlab.runs import repository as runs_repository
@@ -57,6 +58,8 @@ def refresh_status(*, session: Session, job: Job) -> None:
             job.started_at = now
         if new in TERMINAL_JOB_STATUSES:
             job.finished_at = now
+            # Stored once, in the caller's unit of work, so the jobs list filters on it cheaply.
+            job.verdict = jobs_report.final_verdict(session=session, job=job)
 
 
 def cancel_job(*, session: Session, job_id: int) -> Job:

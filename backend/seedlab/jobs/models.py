@@ -28,6 +28,7 @@ class Job(Base):
         CheckConstraint(f"status IN ({_JOB_STATUSES})", name="status_allowed"),
         CheckConstraint(f"kind IN ({_JOB_KINDS})", name="kind_allowed"),
         Index("ix_job_created_at", "created_at"),
+        Index("ix_job_verdict", "verdict"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +43,8 @@ class Job(Base):
     profile_name: Mapped[str] = mapped_column(String(60))
     tolerance: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
     label: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Written once when the job reaches a terminal status; the report recomputes it live.
+    verdict: Mapped[str | None] = mapped_column(String(30), default=None)
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value)
     run_count: Mapped[int]
     cancel_requested: Mapped[bool] = mapped_column(default=False)

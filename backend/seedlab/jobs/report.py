@@ -25,6 +25,19 @@ from seedlab.status import TERMINAL_JOB_STATUSES
 
 def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobReport:
     """Status, verdict with evidence, spread across seeds, and every run."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    finished = job.status in TERMINAL_JOB_STATUSES
+    key = (job.id, job.finished_at)
+    if finished and (cached := cache.reports.get(key)) is not None:
+        report: JobReport = cached
+        return report
+    report = _build_report(session, job_id, cache)
+    if finished:
+        cache.reports.put(key, report)
+    return report
+
+
+def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobReport:
     job = jobs_repository.job_with_runs(session=session, job_id=job_id)
     curves = runs_repository.job_curves(session=session, job_id=job.id)
     data = {run.id: runs_service.as_run_data(run, curves.get(run.id)) for run in job.runs}
@@ -35,9 +48,7 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         audit = _audit_section(session, job, data, cache)
         # The verdict of an audit job is its baseline pair's: every control on.
         compared = [
-            data[run.id]
-            for run in job.runs
-            if run.variant == BASELINE and run.id in same_version
+            data[run.id] for run in job.runs if run.variant == BASELINE and run.id in same_version
         ]
     else:
         compared = [data[run.id] for run in job.runs if run.id in same_version]
@@ -86,6 +97,18 @@ def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobRep
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def final_verdict(*, session: Session, job: Job) -> str:
+    """The verdict word of a job's runs as they stand (an audit's: its baseline runs')."""
+    curves = runs_repository.job_curves(session=session, job_id=job.id)
+    compared = [
+        runs_service.as_run_data(run, curves.get(run.id))
+        for run in job.runs
+        if (job.kind != "audit" or run.variant == BASELINE) and _ran_job_version(job, run)
+    ]
+    # Located epochs only refine the evidence, never the word: the plain verdict is enough.
+    return compute_verdict(compared, tolerance=job.tolerance).verdict
 
 
 def _ran_job_version(job: Job, run: Run) -> bool:

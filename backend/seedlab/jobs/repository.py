@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
@@ -26,16 +26,57 @@ def job_with_runs(*, session: Session, job_id: int) -> Job:
 
 
 def jobs_page(
-    *, session: Session, limit: int, offset: int, status: str | None = None
+    *,
+    session: Session,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    experiment: str | None = None,
+    verdict: str | None = None,
+    profile: str | None = None,
+    label_text: str | None = None,
+    label: str | None = None,
 ) -> tuple[list[Job], int]:
-    """A page of jobs, newest first, and how many there are in all."""
-    query = select(Job)
-    count_query = select(func.count()).select_from(Job)
+    """A page of jobs matching every filter given, newest first, and how many match in all."""
+    conditions: list[ColumnElement[bool]] = []
     if status:
-        query = query.where(Job.status == status)
-        count_query = count_query.where(Job.status == status)
+        conditions.append(Job.status == status)
+    if experiment:
+        conditions.append(Job.experiment_name == experiment)
+    if verdict:
+        conditions.append(Job.verdict == verdict)
+    if profile:
+        conditions.append(Job.profile_name == profile)
+    if label is not None:
+        conditions.append(Job.label == label)  # an exact label, e.g. a baseline "main"
+    if label_text:
+        # The user's text is matched literally: % and _ are escaped, not wildcards.
+        escaped = label_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Job.label.ilike(f"%{escaped}%", escape="\\"))
+    query = select(Job).where(*conditions)
+    count_query = select(func.count()).select_from(Job).where(*conditions)
     jobs = list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
     return jobs, session.scalar(count_query) or 0
+
+
+def experiment_jobs(*, session: Session, experiment: str, profile: str | None) -> list[Job]:
+    """Every job of one experiment, oldest first, with its runs (the experiment page)."""
+    query = select(Job).where(Job.experiment_name == experiment).options(selectinload(Job.runs))
+    if profile:
+        query = query.where(Job.profile_name == profile)
+    return list(session.scalars(query.order_by(Job.id)))
+
+
+def job_filter_choices(*, session: Session) -> dict[str, list[str]]:
+    """The experiments and profile names jobs use, for the jobs list's filter selects."""
+    return {
+        "experiments": list(
+            session.scalars(select(Job.experiment_name).distinct().order_by(Job.experiment_name))
+        ),
+        "profiles": list(
+            session.scalars(select(Job.profile_name).distinct().order_by(Job.profile_name))
+        ),
+    }
 
 
 def delete_job(*, session: Session, job_id: int) -> None:

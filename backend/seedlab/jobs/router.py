@@ -9,15 +9,30 @@ from fastapi import APIRouter, Query
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import JobVariation
-from seedlab.jobs import creation, lifecycle, report
+from seedlab.jobs import creation, lifecycle, replay, report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
-from seedlab.jobs.schemas import JobCreate, JobList, JobRead, JobReport
+from seedlab.jobs.schemas import (
+    JobCreate,
+    JobList,
+    JobRead,
+    JobReport,
+    JobUpdate,
+    ReplayBestCreate,
+    RunBundle,
+)
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
-from seedlab.status import JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+# The bundle describes a run but needs the job, its fingerprint and the catalog: served here.
+bundle_router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+
+
+@bundle_router.get("/{run_id}/bundle")
+def run_bundle(run_id: int, session: ReadSession) -> RunBundle:
+    """Everything needed to run the run again: code, params, seed, profile, data, results."""
+    return replay.run_bundle(session=session, run_id=run_id)
 
 
 @router.post("", status_code=201)
@@ -32,11 +47,24 @@ def list_jobs(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: JobStatus | None = None,
+    status: str | None = None,
+    experiment: str | None = None,
+    verdict: str | None = None,
+    profile: str | None = None,
+    q: str | None = Query(None, description="text the label contains"),
+    label: str | None = Query(None, description="only jobs with exactly this label"),
 ) -> JobList:
-    """Jobs, newest first."""
+    """Jobs matching the filters, newest first (a CI baseline: ?label=main&experiment=X)."""
     items, total = jobs_service.list_jobs(
-        session=session, limit=limit, offset=offset, status=status.value if status else None
+        session=session,
+        limit=limit,
+        offset=offset,
+        status=status,
+        experiment=experiment,
+        verdict=verdict,
+        profile=profile,
+        label_text=q,
+        label=label,
     )
     return JobList(items=items, total=total, limit=limit, offset=offset)
 
@@ -45,6 +73,23 @@ def list_jobs(
 def get_job(job_id: IdPath, session: ReadSession) -> JobRead:
     """One job with run counts per status."""
     return jobs_service.read_job(session=session, job_id=job_id)
+
+
+@router.patch("/{job_id}")
+def update_job(job_id: int, payload: JobUpdate, session: WriteSession) -> JobRead:
+    """Change a job's label."""
+    return jobs_service.update_label(session=session, job_id=job_id, label=payload.label)
+
+
+@router.post("/{job_id}/rerun", status_code=201)
+def rerun_job(job_id: int, session: WriteSession, settings: SettingsDep) -> JobRead:
+    """Submit the same job again: experiment, parameters, seed plan, profile, tolerance, label."""
+    job = creation.create_job(
+        session=session,
+        payload=jobs_service.resubmission(session=session, job_id=job_id),
+        settings=settings,
+    )
+    return jobs_service.read_job(session=session, job_id=job.id)
 
 
 @router.post("/{job_id}/cancel")
@@ -99,3 +144,14 @@ def job_overlay(
         max_points=max_points,
         cache=cache,
     )
+
+
+@router.post("/{job_id}/replay-best", status_code=201)
+def replay_best(
+    job_id: int, payload: ReplayBestCreate, session: WriteSession, settings: SettingsDep
+) -> JobRead:
+    """Queue a job of this job's top K seeds by a final metric, once each, under `full`."""
+    job = replay.create_replay_best(
+        session=session, job_id=job_id, payload=payload, settings=settings
+    )
+    return jobs_service.read_job(session=session, job_id=job.id)

@@ -114,6 +114,17 @@ class JobRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    verdict: str | None = Field(
+        default=None, description="stored when the job ends (null while it runs)"
+    )
+
+
+class JobUpdate(BaseModel):
+    """What a job's owner may change after submitting: its label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(max_length=200, description="free text; blank or null clears it")
 
 
 class JobList(BaseModel):
@@ -163,3 +174,44 @@ class JobReport(BaseModel):
     audit: dict[str, Any] | None = None
     created_at: datetime
     finished_at: datetime | None
+
+
+class ExperimentIdentity(BaseModel):
+    """Which code a run ran: name, catalog version, and the hash of its source."""
+
+    name: str
+    version: str
+    source_hash: str | None
+
+
+class RunBundle(BaseModel):
+    """Everything needed to run a run again and check that it gives the same bits."""
+
+    bundle_format: int = Field(default=1, description="bumped when the shape changes")
+    run_id: int
+    job_id: int
+    experiment: ExperimentIdentity
+    params: dict[str, Any]
+    seed: int
+    profile: dict[str, Any] = Field(description="the resolved profile the run was queued with")
+    applied_profile: dict[str, Any] | None = Field(
+        description="what the run process applied (seeds, hash seed, threads, toggles)"
+    )
+    data_hashes: dict[str, Any] = Field(description="hashes of the data the run trained on")
+    fingerprint_hash: str | None
+    fingerprint: dict[str, Any] | None
+    final_metrics: dict[str, float] | None
+    weights_checksum: str | None
+    epoch_checksums: list[str] | None
+
+
+class ReplayBestCreate(BaseModel):
+    """Replay a job's top K seeds by a final metric under the full profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(min_length=1, max_length=200, description="final metric to rank by")
+    k: int = Field(default=3, ge=1, le=100, description="how many seeds to replay")
+    higher_is_better: bool | None = Field(
+        default=None, description="default: false for loss/error-like names, else true"
+    )

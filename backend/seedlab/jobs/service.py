@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
+from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, NOT_CHECKED, WITHIN_TOLERANCE
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import JobRead
+from seedlab.jobs.schemas import AuditSpec, JobCreate, JobRead
+from seedlab.profiles import PRESETS, ProfileSpec
 from seedlab.runs import repository as runs_repository
 from seedlab.status import JobStatus
 
@@ -33,6 +37,7 @@ def job_read(job: Job, counts: dict[str, int]) -> JobRead:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        verdict=job.verdict,
     )
 
 
@@ -43,15 +48,67 @@ def read_job(*, session: Session, job_id: int) -> JobRead:
     return job_read(job, counts[job.id])
 
 
+VERDICTS = (BITWISE, WITHIN_TOLERANCE, NONDETERMINISTIC, NOT_CHECKED)
+
+
 def list_jobs(
-    *, session: Session, limit: int, offset: int, status: str | None = None
+    *,
+    session: Session,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    experiment: str | None = None,
+    verdict: str | None = None,
+    profile: str | None = None,
+    label_text: str | None = None,
+    label: str | None = None,
 ) -> tuple[list[JobRead], int]:
-    """A page of jobs, newest first, with run counts (never touches metric rows)."""
+    """A page of jobs matching the filters, newest first, with run counts (no metric rows)."""
     allowed = [s.value for s in JobStatus]
     if status and status not in allowed:
         raise InvalidInput(f"unknown status {status!r}; allowed: {', '.join(allowed)}")
+    if verdict and verdict not in VERDICTS:
+        raise InvalidInput(f"unknown verdict {verdict!r}; allowed: {', '.join(VERDICTS)}")
     jobs, total = jobs_repository.jobs_page(
-        session=session, limit=limit, offset=offset, status=status
+        session=session,
+        limit=limit,
+        offset=offset,
+        status=status,
+        experiment=experiment,
+        verdict=verdict,
+        profile=profile,
+        label_text=label_text,
+        label=label,
     )
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[j.id for j in jobs])
     return [job_read(job, counts[job.id]) for job in jobs], total
+
+
+def update_label(*, session: Session, job_id: int, label: str | None) -> JobRead:
+    """Set or clear a job's label (blank text clears it)."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    job.label = (label or "").strip() or None
+    session.flush()
+    return read_job(session=session, job_id=job.id)
+
+
+def profile_spec(profile: dict[str, Any]) -> ProfileSpec:
+    """The spec that resolves to a stored profile again (its preset, every toggle explicit)."""
+    preset = str(profile.get("name", "full")).split("+", 1)[0]
+    fields = {k: v for k, v in profile.items() if k != "name" and k in ProfileSpec.model_fields}
+    return ProfileSpec(preset=preset if preset in PRESETS else "full", **fields)
+
+
+def resubmission(*, session: Session, job_id: int) -> JobCreate:
+    """The submission that creates the same job again (clone and rerun start from it)."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    return JobCreate(
+        kind="audit" if job.kind == "audit" else "standard",
+        experiment=job.experiment_name,
+        params=dict(job.params),
+        seeds=dict(job.seed_plan),
+        profile=profile_spec(job.profile),
+        tolerance=job.tolerance,
+        label=job.label,
+        audit=AuditSpec.model_validate(job.audit) if job.kind == "audit" and job.audit else None,
+    )

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from seedlab.pages import compare, datasets, jobs, run_pair, runs, signin, static
+from seedlab.pages import compare, datasets, experiments, jobs, run_pair, runs, signin, static
 
 router = APIRouter(include_in_schema=False)
-for module in (static, signin, jobs, runs, run_pair, compare, datasets):
+for module in (static, signin, jobs, runs, run_pair, compare, datasets, experiments):
     router.include_router(module.router)

@@ -8,7 +8,9 @@ from typing import Any
 
 from seedlab.datasets.params import COLUMN_WIDGET, COLUMNS_WIDGET, DATASET_WIDGET, SOURCE, WIDGET
 from seedlab.experiments.service import CatalogItem
-from seedlab.profiles import PRESETS, TOGGLES
+from seedlab.jobs.schemas import JobCreate
+from seedlab.jobs.seedplan import SeedPlan
+from seedlab.profiles import PRESETS, TOGGLES, ProfileSpec
 
 DEFAULT_SEEDS = "42:5x2"
 # Parameters that refer to uploaded data sets get a select of them, and of their columns.
@@ -99,10 +101,63 @@ def form_fields(schema: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[
     return out
 
 
-def new_job_context(experiment: str | None, items: list[CatalogItem]) -> dict[str, Any]:
-    """Every catalog experiment with its fields and whether it is online; presets; toggles."""
+def clone_values(clone: JobCreate) -> dict[str, Any]:
+    """The form's values taken from an existing job's submission (Clone on the job page)."""
+    seeds = clone.seeds
+    if isinstance(seeds, dict):
+        seeds = SeedPlan(tuple(seeds["seeds"]), int(seeds["repeats"])).text()
+    elif isinstance(seeds, list):
+        seeds = ",".join(str(s) for s in seeds)
+    profile = clone.profile if isinstance(clone.profile, ProfileSpec) else None
+    preset = profile.preset if profile else str(clone.profile)
+    toggles = {name: bool(PRESETS[preset][name]) for name in TOGGLES}
+    customised = False
+    if profile is not None:
+        for name in TOGGLES:
+            value = getattr(profile, name)
+            if value is not None and value != toggles[name]:
+                toggles[name] = bool(value)
+                customised = True
+    return {
+        "seeds": seeds,
+        "preset": preset,
+        "customise": customised,
+        "toggles": toggles,
+        "trace": bool(profile and profile.trace),
+        "label": clone.label or "",
+        "tolerance": ", ".join(f"{k}={v:g}" for k, v in (clone.tolerance or {}).items()),
+    }
+
+
+def new_job_context(
+    experiment: str | None, items: list[CatalogItem], clone: JobCreate | None = None
+) -> dict[str, Any]:
+    """Every catalog experiment with its fields and whether it is online; presets; toggles
+    (pre-filled from a cloned job's submission when one is given)."""
     names = [item.name for item in items]
     default = "credit_risk_mlp" if "credit_risk_mlp" in names else (names[0] if names else None)
+    if clone is not None and clone.experiment in names:
+        experiment = clone.experiment
+    values = (
+        clone_values(clone)
+        if clone is not None
+        else {
+            "seeds": DEFAULT_SEEDS,
+            "preset": "full",
+            "customise": False,
+            "toggles": {name: bool(PRESETS["full"][name]) for name in TOGGLES},
+            "trace": False,
+            "label": "",
+            "tolerance": "",
+        }
+    )
+
+    def defaults(item: CatalogItem) -> dict[str, Any]:
+        base = dict(item.defaults)
+        if clone is not None and item.name == clone.experiment:
+            base.update(clone.params)
+        return base
+
     return {
         "experiments": [
             {
@@ -112,12 +167,13 @@ def new_job_context(experiment: str | None, items: list[CatalogItem]) -> dict[st
                 "online": item.online,
                 "agents": item.agents,
                 "source": item.source,
-                "fields": form_fields(item.params_schema, item.defaults),
+                "fields": form_fields(item.params_schema, defaults(item)),
             }
             for item in items
         ],
         "selected": experiment if experiment in names else default,
-        "default_seeds": DEFAULT_SEEDS,
+        "default_seeds": values["seeds"],
+        "values": values,
         "presets": PRESETS,
         "preset_help": PRESET_HELP,
         "toggles": [(name, TOGGLE_HELP.get(name, "")) for name in TOGGLES],

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, WITHIN_TOLERANCE
 from seedlab.cache import ResultCache
-from seedlab.charts.overlay import DEFAULT_METRIC_ORDER
+from seedlab.charts.overlay import DEFAULT_METRIC_ORDER, QUANTILE_RUNS
+from seedlab.charts.strip import StripSample, strip_figure
 from seedlab.datasets import service as datasets_service
-from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep
+from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
+from seedlab.errors import NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
+from seedlab.jobs import creation as jobs_creation
+from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
@@ -27,9 +33,15 @@ from seedlab.pages.templating import (
     templates,
 )
 from seedlab.profiles import TOGGLES
-from seedlab.status import TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES
+from seedlab.runs.schemas import RunSummary
+from seedlab.status import TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, JobStatus, RunStatus
 
 RUN_TABLE_METRICS = 3
+# Runs per page of the job page's runs table (a 1,000-run job would otherwise be 1,000 rows).
+RUNS_PAGE = 50
+# With every seed agreeing, the collapsed evidence table still lists each seed up to this many;
+# past it a count says it all (500 rows of "yes" would only weigh the page down).
+AGREEING_ROWS = 30
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,24 +60,133 @@ def _chart_key(report: JobReport) -> str:
     return f"{finished}:{epochs}"
 
 
-def job_context(session: Session, job_id: int, cache: ResultCache) -> dict[str, Any]:
+def verdict_line(report: JobReport) -> str:
+    """The verdict as one sentence saying what it means for the team and what to do next."""
+    summary = report.verdict_evidence.get("summary", "")
+    if report.verdict == BITWISE:
+        return (
+            f"Reproducible: {summary} Rerunning this job with profile "
+            f"{report.profile_name} gives the same numbers."
+        )
+    if report.verdict == WITHIN_TOLERANCE:
+        return (
+            f"Reproducible within your tolerance: {summary} Use the full profile if you need "
+            "bit-identical runs."
+        )
+    if report.verdict == NONDETERMINISTIC:
+        advice = (
+            "Open the first divergence below, or audit the randomness sources to find the cause."
+            if report.profile_name.startswith("full")
+            else "Rerun with the full profile to see whether determinism controls fix it."
+        )
+        return f"Not reproducible: {summary} {advice}"
+    if report.status in TERMINAL_JOB_STATUSES:
+        return (
+            f"Not checked: {summary} Clone this job with repeats of 2 or more "
+            "(for example 42:5x2) to check it."
+        )
+    done = report.run_counts.get(RunStatus.SUCCEEDED.value, 0)
+    return (
+        f"Not checked yet ({done} of {len(report.runs)} runs succeeded): determinism is checked "
+        "as soon as a seed has two succeeded runs."
+    )
+
+
+def evidence_rows(report: JobReport) -> dict[str, Any]:
+    """The evidence table's rows: the differing seeds, or every seed while few agree."""
+    seeds = report.verdict_evidence.get("seeds", [])
+    differing = [s for s in seeds if not (s["weights_identical"] and s["metrics_identical"])]
+    shown = differing if differing or len(seeds) > AGREEING_ROWS else seeds
+    return {
+        "evidence_seeds": shown,
+        "differing_count": len(differing),
+        "agreeing_count": len(seeds) - len(differing),
+    }
+
+
+def strip_samples(report: JobReport) -> list[StripSample]:
+    """Each final metric's value per seed (its first succeeded repeat), mean and CI."""
+    first: dict[int, RunSummary] = {}
+    for run in sorted(report.runs, key=lambda r: (r.seed, r.repeat, r.id)):
+        if run.status == RunStatus.SUCCEEDED.value and run.seed not in first:
+            first[run.seed] = run
+    samples = []
+    for name, spread in report.metrics.items():
+        chosen = [run for run in first.values() if name in (run.final_metrics or {})]
+        samples.append(
+            StripSample(
+                metric=name,
+                values=[float((run.final_metrics or {})[name]) for run in chosen],
+                seeds=[run.seed for run in chosen],
+                run_ids=[run.id for run in chosen],
+                mean=spread.mean,
+                ci95=spread.ci95,
+            )
+        )
+    return samples
+
+
+def job_context(
+    session: Session, job_id: int, cache: ResultCache, runs_offset: int = 0
+) -> dict[str, Any]:
     """Everything the job page and its fragments render."""
     report = jobs_report.build_report(session=session, job_id=job_id, cache=cache)
     # Already in the session's identity map: the label and start time the report leaves out.
-    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    terminal = report.status in TERMINAL_JOB_STATUSES
+    seed_count = max((m.n for m in report.metrics.values()), default=0)
+    runs_page = report.runs[runs_offset : runs_offset + RUNS_PAGE]
     return {
         "report": report,
+        "verdict_line": verdict_line(report),
+        **evidence_rows(report),
+        "strip": strip_figure(strip_samples(report)) if seed_count >= 2 else None,
+        "quantile_runs": QUANTILE_RUNS,
+        "runs_page": runs_page,
+        "runs_offset": runs_offset,
+        "runs_total": len(report.runs),
+        "runs_prev": max(runs_offset - RUNS_PAGE, 0) if runs_offset > 0 else None,
+        "runs_next": runs_offset + RUNS_PAGE
+        if runs_offset + RUNS_PAGE < len(report.runs)
+        else None,
         "label": job.label,
         "started_at": job.started_at,
-        "terminal": report.status in TERMINAL_JOB_STATUSES,
+        "terminal": terminal,
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
         "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
-        "variation": fingerprints_service.job_variation(
-            session=session, job_id=job.id, runs=job.runs
-        ),
+        "variation": _variation(session, job_id, cache, terminal=terminal),
         "run_pair": _run_pair(report),
+        "replay_check": _replay_check(session, job.label, report, cache),
     }
+
+
+def _variation(session: Session, job_id: int, cache: ResultCache, *, terminal: bool) -> Any:
+    """The job's environment variation; a finished job's comes from the cache once computed."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    key = (job.id, job.finished_at)
+    if terminal and (cached := cache.variations.get(key)) is not None:
+        return cached
+    runs = jobs_repository.job_with_runs(session=session, job_id=job_id).runs
+    variation = fingerprints_service.job_variation(session=session, job_id=job.id, runs=runs)
+    if terminal:
+        cache.variations.put(key, variation)
+    return variation
+
+
+def _replay_check(
+    session: Session, label: str | None, report: JobReport, cache: ResultCache
+) -> dict[str, Any] | None:
+    """For a replay-best job: per seed, did the replay reproduce the original top run?"""
+    original_id = jobs_replay.replayed_job_id(label)
+    columns = _metric_columns(report)
+    if original_id is None or not columns:
+        return None
+    try:
+        original = jobs_report.build_report(session=session, job_id=original_id, cache=cache)
+    except NotFound:
+        return None
+    return jobs_replay.replay_outcomes(original.model_dump(), report.model_dump(), columns[0])
 
 
 def _run_pair(report: JobReport) -> tuple[int, int] | None:
@@ -90,41 +211,121 @@ JOB_FRAGMENTS = {
 }
 
 
+JOB_FILTERS = ("experiment", "status", "verdict", "profile", "q")
+
+
 @router.get("/", response_class=HTMLResponse)
 def jobs_page(
     request: Request,
     session: ReadSession,
     settings: SettingsDep,
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    experiment: str = "",
+    status: str = "",
+    verdict: str = "",
+    profile: str = "",
+    q: str = "",
 ) -> Response:
-    """Jobs, newest first, a page at a time; a banner for sources live agents failed to load."""
-    jobs, total = jobs_service.list_jobs(session=session, limit=PAGE_SIZE, offset=offset)
-    failed = experiments_service.failed_sources(session=session, settings=settings)
+    """Jobs matching the filters, newest first, a page at a time; a banner for sources live
+    agents failed to load."""
+    filters = {
+        "experiment": experiment.strip(),
+        "status": status.strip(),
+        "verdict": verdict.strip(),
+        "profile": profile.strip(),
+        "q": q.strip(),
+    }
+    jobs, total = jobs_service.list_jobs(
+        session=session,
+        limit=PAGE_SIZE,
+        offset=offset,
+        status=filters["status"] or None,
+        experiment=filters["experiment"] or None,
+        verdict=filters["verdict"] or None,
+        profile=filters["profile"] or None,
+        label_text=filters["q"] or None,
+    )
+    active = {key: value for key, value in filters.items() if value}
     return templates.TemplateResponse(
         request,
         "jobs.html",
-        {"jobs": jobs, "failed_sources": failed, **pagination(offset, total)},
+        {
+            "jobs": jobs,
+            "failed_sources": experiments_service.failed_sources(
+                session=session, settings=settings
+            ),
+            "filters": filters,
+            "filtered": bool(active),
+            # Pager links keep the filters: only the offset changes.
+            "query": urlencode(active),
+            "choices": {
+                **jobs_repository.job_filter_choices(session=session),
+                "statuses": [s.value for s in JobStatus],
+                "verdicts": list(jobs_service.VERDICTS),
+            },
+            **pagination(offset, total),
+        },
     )
 
 
 @router.get("/jobs/new", response_class=HTMLResponse)
 def new_job_page(
-    request: Request, session: ReadSession, settings: SettingsDep, experiment: str | None = None
+    request: Request,
+    session: ReadSession,
+    settings: SettingsDep,
+    experiment: str | None = None,
+    clone: int | None = Query(None, description="a job whose submission pre-fills the form"),
 ) -> Response:
     """The submission form; parameter inputs are generated from each experiment's schema."""
+    source = None
+    if clone is not None:
+        try:
+            source = jobs_service.resubmission(session=session, job_id=clone)
+        except NotFound as exc:
+            return templates.TemplateResponse(
+                request, "not_found.html", {"message": exc.message}, status_code=404
+            )
     items = experiments_service.server_catalog(session=session, settings=settings)
-    context = new_job_context(experiment, items)
+    context = new_job_context(experiment, items, clone=source)
+    context["clone_id"] = clone
     context["datasets"] = datasets_service.form_choices(session=session)
     return templates.TemplateResponse(request, "job_new.html", context)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: IdPath, request: Request, session: ReadSession, cache: CacheDep) -> Response:
+def job_page(
+    job_id: IdPath,
+    request: Request,
+    session: ReadSession,
+    cache: CacheDep,
+    runs_offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> Response:
     """Verdict, spread, overlay chart and runs of one job."""
-    return render_page(request, "job.html", lambda: job_context(session, job_id, cache))
+    return render_page(
+        request, "job.html", lambda: job_context(session, job_id, cache, runs_offset)
+    )
 
 
 @router.get("/jobs/{job_id}/live")
-def job_live(job_id: IdPath, request: Request, session: ReadSession, cache: CacheDep) -> Response:
+def job_live(
+    job_id: IdPath,
+    request: Request,
+    session: ReadSession,
+    cache: CacheDep,
+    runs_offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> Response:
     """The job page's changing parts, re-rendered for polling."""
-    return render_fragments(request, JOB_FRAGMENTS, lambda: job_context(session, job_id, cache))
+    return render_fragments(
+        request, JOB_FRAGMENTS, lambda: job_context(session, job_id, cache, runs_offset)
+    )
+
+
+@router.post("/jobs/{job_id}/rerun")
+def rerun_page(job_id: int, session: WriteSession, settings: SettingsDep) -> Response:
+    """The Rerun button: the same job submitted again, then its page."""
+    job = jobs_creation.create_job(
+        session=session,
+        payload=jobs_service.resubmission(session=session, job_id=job_id),
+        settings=settings,
+    )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

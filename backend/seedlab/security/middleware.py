@@ -10,7 +10,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -26,7 +26,14 @@ from seedlab.security.policy import (
     body_limit,
     rule_for,
 )
-from seedlab.security.sessions import COOKIE, CSRF_HEADER, SessionData, SessionSigner, csrf_matches
+from seedlab.security.sessions import (
+    COOKIE,
+    CSRF_HEADER,
+    CSRF_QUERY,
+    SessionData,
+    SessionSigner,
+    csrf_matches,
+)
 from seedlab.tokens import service as tokens_service
 
 # Plotly sets inline style attributes on every chart element: style-src needs 'unsafe-inline'.
@@ -112,7 +119,9 @@ class SecurityMiddleware:
         if problem is not None:
             await _error(send, 401, problem, bearer=True)
             return
-        refusal = self._authorize(rule.access, method, principal, headers)
+        refusal = self._authorize(
+            rule.access, method, principal, headers, scope.get("query_string", b"")
+        )
         if refusal is not None:
             status, message = refusal
             if status == 401 and rule.access is Access.PAGE and method in SAFE_METHODS:
@@ -176,7 +185,12 @@ class SecurityMiddleware:
             return Principal(scope=token.scope, name=token.name, via="session", csrf=data.csrf)
 
     def _authorize(
-        self, access: Access, method: str, principal: Principal | None, headers: Headers
+        self,
+        access: Access,
+        method: str,
+        principal: Principal | None,
+        headers: Headers,
+        query: bytes,
     ) -> tuple[int, str] | None:
         if access is Access.PUBLIC:
             return None
@@ -191,9 +205,12 @@ class SecurityMiddleware:
                 return 401, "agent endpoints need 'Authorization: Bearer <SEEDLAB_AGENT_TOKEN>'"
             return None
         scopes = allowed_scopes(access, method)
-        if access is Access.PAGE and principal.scope == "agent":
-            return 403, "an agent token cannot open pages; sign in with a read or submit token"
-        if access is not Access.PAGE and principal.scope not in scopes:
+        if access is Access.PAGE:
+            if principal.scope == "agent":
+                return 403, "an agent token cannot open pages; sign in with a read or submit token"
+            # A page's own POST (e.g. rerun) changes state like the API does.
+            scopes = allowed_scopes(Access.API, method)
+        if principal.scope not in scopes:
             where = (
                 " (agent tokens work only on /api/v1/agent/*)" if principal.scope == "agent" else ""
             )
@@ -204,10 +221,10 @@ class SecurityMiddleware:
             )
         if principal.via == "session" and method not in SAFE_METHODS:
             # A cookie rides along on any request the browser makes: the CSRF token, which only
-            # the server's own pages can read, proves the page made this one.
-            if principal.scope not in allowed_scopes(Access.API, method):
-                return 403, f"token scope {principal.scope!r} cannot {method} this path"
-            if not csrf_matches(principal.csrf or "", headers.get(CSRF_HEADER)):
+            # the server's own pages can read, proves the page made this one. Scripts send it
+            # as a header; plain HTML forms in their action's query string.
+            given = headers.get(CSRF_HEADER) or _query_value(query, CSRF_QUERY)
+            if not csrf_matches(principal.csrf or "", given):
                 return 403, f"missing or wrong CSRF token: send the page's token in {CSRF_HEADER}"
         return None
 
@@ -243,6 +260,11 @@ class SecurityMiddleware:
         except _BodyTooLarge:
             if not started:
                 await _error(send, 413, _too_large(limit))
+
+
+def _query_value(query: bytes, name: str) -> str | None:
+    values = parse_qs(query.decode("latin-1")).get(name)
+    return values[0] if values else None
 
 
 def _cross_site(headers: Headers, host: str) -> bool:

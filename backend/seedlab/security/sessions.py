@@ -12,6 +12,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "seedlab_session"
 CSRF_HEADER = "x-csrf-token"
+# Plain HTML forms cannot set headers: they carry the token in their action URL.
+CSRF_QUERY = "csrf_token"
 MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
