@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from typer.main import get_command
 
-from seedlab.cli import app, data, diagnosis, jobs
+from seedlab.cli import app, data, diagnosis, jobs, replay
 
 CLIENT_COMMANDS = {
     "submit": jobs.submit,
@@ -15,6 +15,7 @@ CLIENT_COMMANDS = {
     "experiments": jobs.experiments,
     "diff": diagnosis.diff,
     "compare": diagnosis.compare,
+    "replay-best": replay.replay_best,
 }
 
 
@@ -28,7 +29,8 @@ def test_client_commands_keep_their_options_and_add_token() -> None:
         plain = typer.Typer()
         plain.command()(function)
         plain.command("unused")(lambda: None)  # two commands: typer keeps the group
-        expected = _options(get_command(plain).commands[function.__name__])  # type: ignore[attr-defined]
+        plain_name = function.__name__.replace("_", "-")
+        expected = _options(get_command(plain).commands[plain_name])  # type: ignore[attr-defined]
         wrapped = _options(group.commands[name])  # type: ignore[attr-defined]
         assert wrapped == expected | {"--token"}, name
     data_group = group.commands["data"]  # type: ignore[attr-defined]

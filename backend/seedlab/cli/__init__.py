@@ -11,9 +11,10 @@ app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras traini
 app.add_typer(serving.db_app, name="db")
 app.add_typer(tokens.token_app, name="token")
 # Client commands: each gets --token (default $SEEDLAB_TOKEN), which server_call sends.
-for info in data.data_app.registered_commands:
-    if info.callback is not None:
-        info.callback = with_token(info.callback)
+for sub_app in (data.data_app, export.export_app):
+    for info in sub_app.registered_commands:
+        if info.callback is not None:
+            info.callback = with_token(info.callback)
 app.add_typer(data.data_app, name="data")
 app.add_typer(export.export_app, name="export")
 for local_command in (serving.up, serving.server, serving.agent, check.check):
@@ -29,7 +30,7 @@ for command in (
     replay.replay,
     replay.replay_best,
 ):
-    app.command(name=command.__name__)(with_token(command))
+    app.command()(with_token(command))
 
 
 def main() -> None:
