@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seedlab.config import Settings
+from seedlab.config import LOOPBACK_HOSTS, Settings
 from seedlab.db import Database
 from seedlab.migrate import upgrade_to_head
 
@@ -84,4 +84,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         lease_seconds=30,
         max_attempts=3,
         reaper_interval_seconds=3600,
+        # FastAPI's TestClient sends Host "testserver"; never part of the default allow-list.
+        allowed_hosts=[*LOOPBACK_HOSTS, "testserver"],
     )

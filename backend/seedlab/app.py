@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seedlab import __version__
@@ -23,7 +21,7 @@ from seedlab.config import Settings, get_settings
 from seedlab.datasets.router import router as datasets_router
 from seedlab.db import Database
 from seedlab.divergence.router import router as divergence_router
-from seedlab.errors import AppError
+from seedlab.errors import ERROR_RESPONSES, AppError, validation_error_body
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
 from seedlab.fingerprints.router import router as fingerprints_router
@@ -36,6 +34,9 @@ from seedlab.queue import service as queue_service
 from seedlab.queue.router import public_router as agents_router
 from seedlab.queue.router import router as agent_protocol_router
 from seedlab.runs.router import router as runs_router
+from seedlab.security.middleware import SecurityMiddleware
+from seedlab.security.sessions import SessionSigner, load_secret
+from seedlab.tokens.router import router as tokens_router
 
 log = logging.getLogger("seedlab.server")
 
@@ -93,10 +94,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         "agents run every seed in an isolated deterministic process, reports give the "
         "verdict and the spread across seeds.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.cache = ResultCache()
+    # Tokenless servers keep no secret on disk: their sessions are never issued.
+    app.state.sessions = SessionSigner(
+        load_secret(settings.data_dir) if settings.auth == "required" else os.urandom(32)
+    )
+    app.add_middleware(
+        SecurityMiddleware, settings=settings, database=database, sessions=app.state.sessions
+    )
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
@@ -115,9 +124,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 for e in exc.errors()
             )
             return error_page(
-                request, 422, f"The address has a value the page cannot use: {problems}."
+                request, 422, f"The address has a value the page cannot use: {problems[:500]}."
             )
-        return await request_validation_exception_handler(request, exc)
+        return JSONResponse(status_code=422, content=validation_error_body(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -128,7 +137,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 f"There is no page at {request.url.path}. Jobs are at /jobs/ID, "
                 "runs at /runs/ID, experiments at /experiments/NAME.",
             )
-        return await http_exception_handler(request, exc)
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": str(exc.detail)}, headers=exc.headers
+        )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
+        # The last line of defence behind the schemas' bounds: a number the database cannot
+        # hold is the client's mistake, not the server's.
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "a number in the request is out of range for storage "
+                "(integers: at most 2**31-1 for ids, 2**63-1 elsewhere)"
+            },
+        )
 
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception) -> Response:
@@ -152,6 +176,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         datasets_router,
         agents_router,
         agent_protocol_router,
+        tokens_router,
         pages_router,
     ):
         app.include_router(router)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 DEFAULT_MAX_ZYGOTES = 2
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -21,12 +24,25 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./seedlab-data"))
     database_url: str | None = None
     agent_token: str | None = None
+    # "none": tokenless (loopback only); "required": every API call, agent call and page needs
+    # a token (or a signed-in browser session).
+    auth: Literal["none", "required"] = "none"
+    # Host header names the server answers to (DNS-rebinding defence); the bound host is added.
+    allowed_hosts: list[str] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
+    # Request body limits in bytes: every route, and the agents' point batches and finish calls.
+    max_body_bytes: int = Field(default=1 * MIB, ge=1024)
+    max_points_body_bytes: int = Field(default=32 * MIB, ge=1024)
+    max_finish_body_bytes: int = Field(default=16 * MIB, ge=1024)
+    # An agent's catalog: up to 500 experiments with their parameter schemas.
+    max_advertisement_body_bytes: int = Field(default=16 * MIB, ge=1024)
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=20)
     max_runs_per_job: int = Field(default=1000, ge=1)
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
     # Client side: the server the CLI and agents talk to.
     server: str = DEFAULT_SERVER
+    # Client side: the API token every client command sends (--token).
+    token: str | None = None
     # Agent side: zygotes kept alive per agent (each keeps TensorFlow imported, ~640 MB).
     max_zygotes: int = Field(default=DEFAULT_MAX_ZYGOTES, ge=1)
     # Uploaded CSV data sets larger than this are refused (413) while they stream in.

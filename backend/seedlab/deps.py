@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -44,13 +43,18 @@ def _cache(request: Request) -> ResultCache:
     return cache
 
 
-def _agent_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = _settings(request).agent_token
-    if not expected:
-        return
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not secrets.compare_digest(given, expected):
-        raise Unauthorized("agent endpoints need 'Authorization: Bearer <SEEDLAB_AGENT_TOKEN>'")
+def _agent_scope(request: Request) -> None:
+    # The security middleware already checked the credential; this guards against a router
+    # mounted where no policy rule sends agent scope.
+    principal = getattr(request.state, "principal", None)
+    if principal is None or principal.scope not in ("agent", "admin"):
+        raise Unauthorized("agent endpoints need an agent token ('Authorization: Bearer <token>')")
+
+
+def principal_scope(request: Request) -> str:
+    """The caller's token scope ('admin' for the tokenless local user)."""
+    principal = getattr(request.state, "principal", None)
+    return str(getattr(principal, "scope", "read"))
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -114,4 +118,9 @@ WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CacheDep = Annotated[ResultCache, Depends(_cache)]
-AgentAuth = Depends(_agent_token)
+AgentAuth = Depends(_agent_scope)
+ScopeDep = Annotated[str, Depends(principal_scope)]
+# Ids are PostgreSQL `integer` columns; a larger number can name nothing.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="an id (1 .. 2**31-1)")]

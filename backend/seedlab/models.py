@@ -7,11 +7,13 @@ from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
 from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
+from seedlab.tokens.models import ApiToken
 
 __all__ = [
     "Agent",
     "AgentCatalog",
     "AgentExperiment",
+    "ApiToken",
     "Base",
     "Dataset",
     "ExperimentRecord",

@@ -85,7 +85,8 @@ class ProfileSpec(BaseModel):
 
     @field_validator("env")
     @classmethod
-    def _env_names_allowed(cls, env: dict[str, str]) -> dict[str, str]:
+    def check_env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        """Raise ValueError naming the variables a profile may not set."""
         bad = sorted(name for name in env if not ALLOWED_ENV_PATTERN.match(name))
         if bad:
             raise ValueError(

@@ -1,6 +1,12 @@
 /* seedlab pages: the new-job form, live fragments and Plotly charts. No framework, no build. */
 "use strict";
 
+// State-changing calls carry the session's CSRF token (empty when the server needs no sign-in).
+function csrfHeaders(headers) {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta && meta.content ? { ...headers, "X-CSRF-Token": meta.content } : headers;
+}
+
 window.seedlab = (function () {
   const POLL_MS = 1500;
   // The modebar's "download as PNG" renders client-side (Plotly.toImage): it works offline.
@@ -136,7 +142,7 @@ window.seedlab = (function () {
         }
       }
       if (body && Array.isArray(body.errors)) {
-        for (const e of body.errors) items.push({ field: e.field || "params", rule: e.rule || e.msg || "" });
+        for (const e of body.errors) items.push({ field: e.field || (Array.isArray(e.loc) ? e.loc.slice(1).join(".") : "params"), rule: e.rule || e.msg || "" });
       }
       // Seed-plan errors come as a sentence only; point at the seeds input all the same.
       if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
@@ -227,7 +233,7 @@ window.seedlab = (function () {
       try {
         const resp = await fetch("/api/v1/jobs", {
           method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          headers: csrfHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
           body: JSON.stringify(payload),
         });
         let body = null;
@@ -374,7 +380,7 @@ window.seedlab = (function () {
       status.textContent = "Saving…";
       const resp = await fetch("/api/v1/jobs/" + jobId, {
         method: "PATCH",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: csrfHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
         body: JSON.stringify({ label: input.value }),
       });
       const body = await resp.json().catch(() => null);
@@ -395,7 +401,10 @@ window.seedlab = (function () {
       if (!button) return;
       button.disabled = true;
       button.textContent = "Cancelling…";
-      const resp = await fetch("/api/v1/jobs/" + jobId + "/cancel", { method: "POST" });
+      const resp = await fetch("/api/v1/jobs/" + jobId + "/cancel", {
+        method: "POST",
+        headers: csrfHeaders({}),
+      });
       if (!resp.ok) {
         button.disabled = false;
         button.textContent = "Cancel failed (HTTP " + resp.status + "), retry";
@@ -522,7 +531,7 @@ window.seedlab = (function () {
       if (name) body.append("name", name);
       submit.disabled = true;
       try {
-        const resp = await fetch("/api/v1/datasets", { method: "POST", body: body, headers: { Accept: "application/json" } });
+        const resp = await fetch("/api/v1/datasets", { method: "POST", body: body, headers: csrfHeaders({ Accept: "application/json" }) });
         let data = null;
         try {
           data = await resp.json();
@@ -581,7 +590,7 @@ document.addEventListener("click", async (event) => {
   };
   const response = await fetch("/api/v1/jobs", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify(payload),
   });
   const body = await response.json();
@@ -605,7 +614,7 @@ document.addEventListener("submit", async (event) => {
   button.disabled = true;
   const response = await fetch(`/api/v1/jobs/${form.dataset.job}/replay-best`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify({
       metric: document.getElementById("replay-metric").value,
       k: Number(document.getElementById("replay-k").value),

@@ -129,3 +129,12 @@ def test_agents_scale(compose: dict[str, Any]) -> None:
     assert "container_name" not in agent and "ports" not in agent
     server_token = compose["services"]["server"]["environment"]["SEEDLAB_AGENT_TOKEN"]
     assert agent["environment"]["SEEDLAB_AGENT_TOKEN"] == server_token
+
+
+def test_a_server_bound_beyond_loopback_requires_tokens(compose: dict[str, Any]) -> None:
+    server = compose["services"]["server"]
+    assert "0.0.0.0" in server["command"]
+    # seedlab refuses to start on a non-loopback address without auth (docs/security.md).
+    assert server["environment"]["SEEDLAB_AUTH"] == "required"
+    hosts = server["environment"]["SEEDLAB_ALLOWED_HOSTS"]
+    assert '"server"' in hosts  # agents reach it by the service name

@@ -245,7 +245,7 @@ def test_points_batch_is_validated_with_clear_errors(
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(message in e["msg"] for e in errors), errors
     if loc is not None:
         assert any(e["loc"][0] == "body" and loc in e["loc"] for e in errors), errors

@@ -26,7 +26,7 @@ SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     """The real app on a fresh SQLite database, served in-process."""
-    with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
+    with TestClient(create_app(Settings(data_dir=tmp_path, allowed_hosts=["testserver"]))) as c:
         yield c
 
 
@@ -83,12 +83,19 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live: LiveSystem) -> Iterator[Any]:
-    """A fresh browser page whose relative URLs go to the live server; JS errors fail the test."""
+    """A fresh browser page on the live server; JS errors and CSP violations fail the test."""
     context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A script or style the Content-Security-Policy blocks shows only as a console error.
+    tab.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and "Content Security Policy" in msg.text
+        else None,
+    )
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

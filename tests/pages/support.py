@@ -246,3 +246,19 @@ def table_rows(html: str, table_id: str) -> list[Row]:
     parser = _TableParser(table_id)
     parser.feed(html)
     return parser.rows
+
+
+def wait_until(page: Any, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true.
+
+    Not page.wait_for_function: its predicate runs through eval() inside the page, which the
+    server's Content-Security-Policy (no 'unsafe-eval') rightly blocks; page.evaluate goes
+    through the DevTools protocol instead.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} still false after {timeout} s")
+        time.sleep(0.1)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.livesystem import LiveSystem
-from tests.pages.support import AgentDriver
+from tests.pages.support import AgentDriver, wait_until
 
 try:
     from playwright.sync_api import expect
@@ -172,16 +172,14 @@ def test_job_page_with_finished_runs(
     page.screenshot(path=str(shots / "job-page.png"), full_page=True)
 
     page.uncheck("#band-toggle")
-    page.wait_for_function(f"{visible_band} === 0")
+    wait_until(page, f"{visible_band} === 0")
     assert page.evaluate("document.getElementById('overlay').data.length") == 11
     page.check("#band-toggle")
-    page.wait_for_function(f"{visible_band} === 3")
+    wait_until(page, f"{visible_band} === 3")
 
     # Another metric: the chart is refetched for it.
     page.select_option("#metric-select", "loss")
-    page.wait_for_function(
-        "document.getElementById('overlay').layout.yaxis.title.text === 'loss'"
-    )
+    wait_until(page, "document.getElementById('overlay').layout.yaxis.title.text === 'loss'")
 
     # A run link opens the run page with the profile applied inside the run process.
     first_run = page.locator("#runs-table tbody tr").first
@@ -212,13 +210,13 @@ def test_job_page_updates_live(page: Any, api: httpx.Client, live_driver: AgentD
         "data-status", "succeeded", timeout=10_000
     )
     expect(page.locator("#job-status-badge")).to_have_attribute("data-status", "running")
-    page.wait_for_function("(document.getElementById('overlay').data || []).length === 1")
+    wait_until(page, "(document.getElementById('overlay').data || []).length === 1")
 
     live_driver.complete_next(epochs=4)
     expect(page.locator("#verdict .verdict-word")).to_have_text("bitwise", timeout=10_000)
     expect(page.locator("#job-page")).to_have_attribute("data-terminal", "true")
     expect(page.locator("#cancel-job")).to_have_count(0)
-    page.wait_for_function("document.getElementById('overlay').data.length === 2")
+    wait_until(page, "document.getElementById('overlay').data.length === 2")
     assert page.evaluate("window.__sameDocument") is True
 
 

@@ -238,14 +238,14 @@ def test_error_pages_say_what_went_wrong_and_link_back(client: TestClient) -> No
     assert invalid.status_code == 422 and "offset" in invalid.text
     assert 'id="error-back"' in invalid.text
     # The API keeps its JSON errors.
-    assert client.get("/api/v1/jobs?offset=-3").json()["detail"][0]["loc"] == ["query", "offset"]
+    assert client.get("/api/v1/jobs?offset=-3").json()["errors"][0]["loc"] == ["query", "offset"]
     assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
 
 
 def test_an_unexpected_failure_is_a_500_page_for_people_and_json_for_the_api(
     tmp_path: Path,
 ) -> None:
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(Settings(data_dir=tmp_path, allowed_hosts=["testserver"]))
 
     def boom() -> None:
         raise RuntimeError("disk on fire")

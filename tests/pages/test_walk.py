@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pages.support import AgentDriver
+from tests.pages.support import AgentDriver, wait_until
 
 try:
     from playwright.sync_api import expect
@@ -134,14 +134,14 @@ def test_walk_clone_watch_verdict_strip_experiment_filter(
         row = page.locator(f'#runs-table tr[data-run-id="{assignment["run_id"]}"]')
         expect(row.locator("progress")).to_have_attribute("value", "2", timeout=10_000)
         expect(row.locator("progress")).to_have_attribute("max", "4")
-        page.wait_for_function(
-            "(document.getElementById('overlay').data || []).some(t => t.x.length === 2)"
+        wait_until(
+            page, "(document.getElementById('overlay').data || []).some(t => t.x.length === 2)"
         )
         page.screenshot(path=str(shots / "job-running.png"), full_page=True)
 
     live_driver.complete_next(epochs=4, midway=halfway)
-    page.wait_for_function(
-        "(document.getElementById('overlay').data || []).some(t => t.x.length === 4)"
+    wait_until(
+        page, "(document.getElementById('overlay').data || []).some(t => t.x.length === 4)"
     )
     live_driver.complete_next(epochs=4)
     expect(page.locator("#job-page")).to_have_attribute("data-terminal", "true", timeout=10_000)

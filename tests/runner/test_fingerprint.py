@@ -34,11 +34,18 @@ def test_hash_is_the_sha256_of_the_canonical_json() -> None:
 
 
 def test_environment_is_allow_listed_and_secrets_redacted() -> None:
+    """Only variables that can change training are recorded; secret-looking values redacted."""
     env = environment_variables(
         {
             "PYTHONHASHSEED": "0",
             "TF_ENABLE_ONEDNN_OPTS": "0",
-            "TF_FAKE_TOKEN": "abc",
+            "TF_GPU_ALLOCATOR_KEY": "abc",
+            # Terraform's variables share the TF_ prefix and can carry credentials.
+            "TF_VAR_db_password": "hunter2",
+            "TF_CLI_CONFIG_FILE": "/home/me/.terraformrc",
+            "TF_TOKEN_app_terraform_io": "abc",
+            "TF_LOG": "DEBUG",
+            "TF_WORKSPACE": "prod",
             "CUDA_API_KEY": "abc",
             "OMP_NUM_THREADS": "1",
             "XLA_FLAGS": "--xla_cpu_fast_math",
@@ -53,7 +60,7 @@ def test_environment_is_allow_listed_and_secrets_redacted() -> None:
         "OMP_NUM_THREADS": "1",
         "PYTHONHASHSEED": "0",
         "TF_ENABLE_ONEDNN_OPTS": "0",
-        "TF_FAKE_TOKEN": "***",
+        "TF_GPU_ALLOCATOR_KEY": "***",
         "XLA_FLAGS": "--xla_cpu_fast_math",
     }
 

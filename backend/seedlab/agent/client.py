@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any
 
 import httpx
+
+log = logging.getLogger("seedlab.client")
 
 
 class StaleAttempt(Exception):
@@ -42,11 +46,14 @@ class SeedlabClient:
         token: str | None = None,
         timeout: float = 30.0,
         retry_seconds: float = 120.0,
+        stop: threading.Event | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
         self._retry_seconds = retry_seconds
+        # Set on shutdown: retries end at once instead of waiting out the budget.
+        self._stop = stop or threading.Event()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -62,6 +69,8 @@ class SeedlabClient:
             except httpx.TransportError as exc:
                 if time.monotonic() > deadline:
                     raise ServerUnreachable(f"{self.base_url} unreachable: {exc}") from exc
+                if delay == 0.2:  # once per call: the backoff that follows is silent
+                    log.warning("%s %s: %s; retrying with backoff", method, path, exc)
             else:
                 if response.status_code == 409:
                     raise StaleAttempt(_detail(response))
@@ -71,7 +80,8 @@ class SeedlabClient:
                     return response
                 if time.monotonic() > deadline:
                     raise ApiError(response.status_code, _detail(response))
-            time.sleep(delay)
+            if self._stop.wait(delay):
+                raise ServerUnreachable(f"{self.base_url}: stopped while retrying")
             delay = min(delay * 2, 5.0)
 
     def get(self, path: str, **params: Any) -> Any:

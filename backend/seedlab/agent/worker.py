@@ -55,6 +55,7 @@ class _RunState:
     epochs: int | None = None
     cancelled: bool = False
     stale: bool = False
+    interrupted: bool = False
     applied: dict[str, Any] | None = None
     fingerprint: dict[str, Any] | None = None
     started_sent: bool = False
@@ -155,6 +156,8 @@ class AgentWorker:
         # A preset whose zygote run_forever starts at once; None: started by the first run.
         self.warm_profile = warm_profile
         self.agent_id: int | None = None
+        # Set by SIGTERM / Ctrl-C: the current run is stopped and handed back to the queue.
+        self.stop = threading.Event()
         # Where uploaded data sets are cached on this host (None: <data dir>/cache/datasets).
         self.dataset_cache = dataset_cache
         # Capabilities sent at registration; the server hands out only runs they satisfy.
@@ -184,7 +187,7 @@ class AgentWorker:
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
         """Claim and execute runs until stopped."""
-        stop = stop or threading.Event()
+        stop = self.stop = stop or self.stop
         if self.warm_profile is not None:
             threading.Thread(target=self._warm, name="warm-zygote", daemon=True).start()
         backoff = self.poll_interval
@@ -250,6 +253,10 @@ class AgentWorker:
             target=self._pump, args=(state, done), name=f"pump-{state.run_id}", daemon=True
         )
         pump.start()
+        watcher = threading.Thread(
+            target=self._watch_stop, args=(state, done), name=f"stop-{state.run_id}", daemon=True
+        )
+        watcher.start()
         try:
             spec = replace(spec, datasets=self._fetch_datasets(spec))
         except DatasetFetchError as exc:
@@ -268,7 +275,7 @@ class AgentWorker:
             return
         with state.lock:
             state.handle = handle
-            if state.cancelled or state.stale:
+            if state.cancelled or state.stale or state.interrupted:
                 handle.kill()
         final: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
@@ -294,8 +301,15 @@ class AgentWorker:
         if state.stale:
             log.warning("run %s attempt %s was taken over; dropped", state.run_id, state.attempt)
             return
-        self._flush(state)
         seconds = time.monotonic() - started
+        if state.interrupted:
+            # Not a failure of the run: the server puts it back in the queue as its next
+            # attempt (this attempt's points are not kept).
+            self._finish(
+                state, status="interrupted", error="agent stopped during the run", seconds=seconds
+            )
+            return
+        self._flush(state)
         if state.cancelled:
             self._finish(state, status="cancelled", error="cancelled by user", seconds=seconds)
         elif final is not None and code == 0:
@@ -417,6 +431,15 @@ class AgentWorker:
                 return
             except ServerUnreachable as exc:
                 log.warning("run %s: %s", state.run_id, exc)
+
+    def _watch_stop(self, state: _RunState, done: threading.Event) -> None:
+        """Background: kill the run process as soon as the agent is told to stop."""
+        while not done.wait(0.2):
+            if self.stop.is_set():
+                with state.lock:
+                    state.interrupted = True
+                state.kill()
+                return
 
     def _finish(self, state: _RunState, *, status: RunEnd, **fields: Any) -> None:
         payload = RunFinished(attempt=state.attempt, status=status, **fields)

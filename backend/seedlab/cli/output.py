@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +24,15 @@ ServerOpt = Annotated[
         show_default=False,
     ),
 ]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="API token (default: $SEEDLAB_TOKEN); needed when the server requires auth",
+        show_default=False,
+    ),
+]
+_TOKEN: ContextVar[str | None] = ContextVar("seedlab_token", default=None)
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 ParamsOpt = Annotated[
     list[str] | None,
@@ -54,7 +66,7 @@ def server_url(server: str | None) -> str:
 def server_call(server: str | None) -> Iterator[SeedlabClient]:
     """A client whose API errors become a message on stderr and exit code 2."""
     url = server_url(server)
-    client = SeedlabClient(url, retry_seconds=10.0)
+    client = SeedlabClient(url, token=_TOKEN.get() or get_settings().token, retry_seconds=10.0)
     try:
         yield client
     except ApiError as exc:
@@ -67,6 +79,28 @@ def server_call(server: str | None) -> Iterator[SeedlabClient]:
         ) from None
     finally:
         client.close()
+
+
+def with_token(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The command with a --token option that server_call picks up (one place for all)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, token: str | None = None, **kwargs: Any) -> Any:
+        _TOKEN.set(token)
+        return command(*args, **kwargs)
+
+    # eval_str: the commands' modules use postponed annotations, and typer reads the options
+    # (names like --json for as_json) from the signature's annotation objects.
+    signature = inspect.signature(command, eval_str=True)
+    extra = inspect.Parameter(
+        "token", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TokenOpt
+    )
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), extra]
+    )
+    # A copy: functools.wraps shares the wrapped function's annotations dict.
+    wrapper.__annotations__ = {**command.__annotations__, "token": TokenOpt}
+    return wrapper
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

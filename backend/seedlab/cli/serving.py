@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -12,30 +13,95 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
 from seedlab.agent.client import SeedlabClient
-from seedlab.cli.output import ServerOpt, server_url, setup_logging
+from seedlab.cli.output import ServerOpt, fail, server_url, setup_logging
 from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
 from seedlab.config import Settings, default_agent_count, get_settings
+from seedlab.lifetime import PARENT_ENV, die_with_parent
 
 log = logging.getLogger("seedlab.agent")
 db_app = typer.Typer(help="Database maintenance.")
 
 HostOpt = Annotated[str, typer.Option(help="address to listen on")]
 PortOpt = Annotated[int, typer.Option(help="port to listen on")]
+AuthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        help="'required': every API call, agent call and page needs a token; 'none': tokenless "
+        "(loopback only) (default: $SEEDLAB_AUTH, else none)",
+        show_default=False,
+    ),
+]
 
 
-def _serve(host: str, port: int, settings: Settings, on_ready: Any = None) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether host names only this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_settings(host: str, auth: str | None, base: Settings) -> Settings:
+    """The settings a server bound to host runs with; refuses an open non-loopback server."""
+    mode = auth or base.auth
+    if mode not in ("none", "required"):
+        raise fail(f"--auth takes 'none' or 'required', not {mode!r}")
+    if not is_loopback(host) and mode != "required":
+        raise fail(
+            f"refusing to listen on {host} without authentication: anyone who can reach it "
+            "could submit and cancel jobs and post fake results. Add --auth required (or "
+            "SEEDLAB_AUTH=required) and create tokens with `seedlab token create --scope "
+            "SCOPE --name NAME`, or bind to 127.0.0.1"
+        )
+    hosts = list(base.allowed_hosts)
+    if host not in ("0.0.0.0", "::") and host not in hosts:
+        hosts.append(host)
+    return base.model_copy(update={"auth": mode, "allowed_hosts": hosts})
+
+
+def _serve(
+    host: str,
+    port: int,
+    settings: Settings,
+    on_ready: Any = None,
+    before_exit: Callable[[], None] | None = None,
+) -> None:
     import uvicorn
 
     from seedlab.app import create_app
 
+    class Server(uvicorn.Server):
+        """Runs before_exit (stopping local agents) while the server still answers them."""
+
+        stopping = False
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if before_exit is None or self.stopping:  # a second signal: stop now
+                super().handle_exit(sig, frame)
+                return
+            self.stopping = True
+
+            def stop_then_exit() -> None:
+                try:
+                    before_exit()
+                finally:
+                    super(Server, self).handle_exit(sig, frame)
+
+            threading.Thread(target=stop_then_exit, name="stop-agents", daemon=True).start()
+
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = Server(config)
     if on_ready is not None:
         threading.Thread(target=on_ready, args=(server,), daemon=True).start()
     server.run()
@@ -48,12 +114,13 @@ def up(
         int | None, typer.Option("--agents", help="local agents (default: one per CPU core)")
     ] = None,
     experiments: ExperimentsOpt = None,
+    auth: AuthOpt = None,
 ) -> None:
     """Start the server and local agents (SQLite in SEEDLAB_DATA_DIR, or SEEDLAB_DATABASE_URL)."""
     setup_logging()
     count = default_agent_count() if agents is None else agents
     token = get_settings().agent_token or secrets.token_urlsafe(24)
-    settings = Settings(agent_token=token)
+    settings = serving_settings(host, auth, Settings(agent_token=token))
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     children: list[subprocess.Popen[bytes]] = []
     sources = [
@@ -70,27 +137,59 @@ def up(
             children.append(
                 subprocess.Popen(
                     [*command, "--name", f"local-{index + 1}", *quiet],
-                    env={**os.environ, "SEEDLAB_AGENT_TOKEN": token},
+                    env={
+                        **os.environ,
+                        "SEEDLAB_AGENT_TOKEN": token,
+                        PARENT_ENV: str(os.getpid()),
+                    },
                 )
             )
         typer.echo(f"seedlab is up at {url} with {count} local agent(s); Ctrl-C stops it")
 
-    try:
-        _serve(host, port, settings, on_ready=start_agents)
-    finally:
+    def stop_agents() -> None:
+        # SIGTERM: each agent stops its run process and hands the run back to the queue
+        # (finish "interrupted") while the server is still up to hear it.
         for child in children:
-            child.send_signal(signal.SIGTERM)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+
+    try:
+        _serve(host, port, settings, on_ready=start_agents, before_exit=stop_agents)
+    finally:
+        stop_agents()
+        _requeue_local_runs(settings, [f"local-{i + 1}" for i in range(len(children))])
 
 
-def server(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+def _requeue_local_runs(settings: Settings, names: list[str]) -> None:
+    # The local agents are gone with the server: their runs go back to the queue now rather
+    # than staying `running` until a lease expires on the next start.
+    from seedlab.db import Database
+    from seedlab.queue import service as queue_service
+
+    if not names:
+        return
+    database = Database(settings.resolved_database_url())
+    try:
+        with database.write() as session:
+            requeued = queue_service.release_agent_runs(
+                session=session, agent_names=names, hostname=socket.gethostname()
+            )
+        if requeued:
+            typer.echo(f"requeued runs {requeued} of the stopped local agents", err=True)
+    finally:
+        database.dispose()
+
+
+def server(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, auth: AuthOpt = None) -> None:
     """Start only the server (agents connect with `seedlab agent`)."""
     setup_logging()
-    _serve(host, port, get_settings())
+    _serve(host, port, serving_settings(host, auth, get_settings()))
 
 
 def agent(
@@ -163,6 +262,8 @@ def agent(
 
     settings = get_settings()
     setup_logging()
+    if os.environ.get(PARENT_ENV, "").isdigit():  # started by `seedlab up`: die with it
+        die_with_parent(int(os.environ[PARENT_ENV]))
     report = load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -177,7 +278,11 @@ def agent(
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
         workers.append(
             AgentWorker(
-                SeedlabClient(server_url(server), token=token or settings.agent_token),
+                SeedlabClient(
+                    server_url(server),
+                    token=token or settings.agent_token or settings.token,
+                    stop=stop,
+                ),
                 name=base if concurrency == 1 else f"{base}-{index + 1}",
                 launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes, base_env=env),
                 warm_profile=warm or None,
@@ -250,3 +355,35 @@ def db_upgrade() -> None:
     database = Database(get_settings().resolved_database_url())
     upgrade_to_head(database.engine)
     typer.echo(f"database at head: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[str, typer.Argument(help="file to write the copy to (must not exist)")],
+) -> None:
+    """Copy the SQLite database while the server runs (online backup); PostgreSQL: pg_dump."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().resolved_database_url())
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise fail(
+            "`seedlab db backup` copies SQLite databases; for PostgreSQL use "
+            "`pg_dump --format=custom DBNAME > FILE` (restore: `pg_restore -d DBNAME FILE`)"
+        )
+    target = Path(path)
+    if target.exists():
+        raise fail(f"{target} exists; give a new file name")
+    source = sqlite3.connect(url.database)
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            with dest:
+                source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    typer.echo(f"backed up {url.database} to {target}")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from seedlab.compare import service as compare_service
 from seedlab.compare.schemas import CompareResult
-from seedlab.deps import ReadSession
+from seedlab.deps import MAX_ID, ReadSession
 
 router = APIRouter(tags=["compare"])
 
@@ -14,8 +14,8 @@ router = APIRouter(tags=["compare"])
 @router.get("/api/v1/compare")
 def compare(
     session: ReadSession,
-    a: int = Query(..., description="Job A, the baseline"),
-    b: int = Query(..., description="Job B, the candidate"),
+    a: int = Query(..., ge=1, le=MAX_ID, description="Job A, the baseline"),
+    b: int = Query(..., ge=1, le=MAX_ID, description="Job B, the candidate"),
     metric: str = Query(
         ..., min_length=1, max_length=200, description="Final metric, e.g. val_auc"
     ),

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from seedlab.deps import ReadSession
+from seedlab.deps import IdPath, ReadSession
 from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import RunDiff
@@ -24,6 +24,6 @@ def get_fingerprint(fingerprint_hash: str, session: ReadSession) -> dict[str, An
 
 
 @router.get("/api/v1/runs/{run_a}/diff/{run_b}")
-def diff_runs(run_a: int, run_b: int, session: ReadSession) -> RunDiff:
+def diff_runs(run_a: IdPath, run_b: IdPath, session: ReadSession) -> RunDiff:
     """Fingerprint fields and applied toggles that differ between two runs, riskiest first."""
     return fingerprints_service.diff_runs(session=session, run_a=run_a, run_b=run_b)

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE
 from seedlab.db import utcnow
+from seedlab.errors import Conflict
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
@@ -72,3 +73,13 @@ def cancel_job(*, session: Session, job_id: int) -> Job:
     runs_repository.request_cancel_of_running(session=session, job_id=job.id)
     refresh_status(session=session, job=job)
     return job
+
+
+def delete_job(*, session: Session, job_id: int) -> None:
+    """Delete a finished job with its runs, attempts, points, curves and traces (nothing else)."""
+    job = jobs_repository.get_job(session=session, job_id=job_id)
+    if job.status not in {s.value for s in TERMINAL_JOB_STATUSES}:
+        # Agents are still writing to its runs; cancelling first lets them stop cleanly.
+        raise Conflict(f"job {job_id} is {job.status}; cancel it and wait for it to end first")
+    session.expunge(job)
+    jobs_repository.delete_job(session=session, job_id=job_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
@@ -77,3 +77,8 @@ def job_filter_choices(*, session: Session) -> dict[str, list[str]]:
             session.scalars(select(Job.profile_name).distinct().order_by(Job.profile_name))
         ),
     }
+
+
+def delete_job(*, session: Session, job_id: int) -> None:
+    """Delete the job; the database's ON DELETE CASCADE removes its runs and their rows."""
+    session.execute(delete(Job).where(Job.id == job_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
+from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import creation, lifecycle, replay, report
@@ -46,7 +46,7 @@ def create_job(payload: JobCreate, session: WriteSession, settings: SettingsDep)
 def list_jobs(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     experiment: str | None = None,
     verdict: str | None = None,
@@ -70,7 +70,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, session: ReadSession) -> JobRead:
+def get_job(job_id: IdPath, session: ReadSession) -> JobRead:
     """One job with run counts per status."""
     return jobs_service.read_job(session=session, job_id=job_id)
 
@@ -93,27 +93,34 @@ def rerun_job(job_id: int, session: WriteSession, settings: SettingsDep) -> JobR
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: int, session: WriteSession) -> JobRead:
+def cancel_job(job_id: IdPath, session: WriteSession) -> JobRead:
     """Cancel queued runs and stop running ones."""
     lifecycle.cancel_job(session=session, job_id=job_id)
     return jobs_service.read_job(session=session, job_id=job_id)
 
 
+@router.delete("/{job_id}", status_code=204)
+def delete_job(job_id: IdPath, session: WriteSession, cache: CacheDep) -> None:
+    """Delete a finished job and everything of its runs; fingerprints and agents stay."""
+    lifecycle.delete_job(session=session, job_id=job_id)
+    cache.clear()  # SQLite may hand the id out again: nothing cached may outlive the job
+
+
 @router.get("/{job_id}/report")
-def job_report(job_id: int, session: ReadSession, cache: CacheDep) -> JobReport:
+def job_report(job_id: IdPath, session: ReadSession, cache: CacheDep) -> JobReport:
     """Status, verdict with evidence, spread per final metric, and every run."""
     return report.build_report(session=session, job_id=job_id, cache=cache)
 
 
 @router.get("/{job_id}/runs")
-def job_runs(job_id: int, session: ReadSession) -> list[RunSummary]:
+def job_runs(job_id: IdPath, session: ReadSession) -> list[RunSummary]:
     """The job's runs in creation order."""
     job = jobs_repository.job_with_runs(session=session, job_id=job_id)
     return [runs_service.run_summary(run) for run in job.runs]
 
 
 @router.get("/{job_id}/variation", tags=["fingerprints"])
-def job_variation(job_id: int, session: ReadSession) -> JobVariation:
+def job_variation(job_id: IdPath, session: ReadSession) -> JobVariation:
     """Fields and toggles not equal across the job's runs, with the runs behind each value."""
     job = jobs_repository.job_with_runs(session=session, job_id=job_id)
     return fingerprints_service.job_variation(session=session, job_id=job.id, runs=job.runs)
@@ -121,7 +128,7 @@ def job_variation(job_id: int, session: ReadSession) -> JobVariation:
 
 @router.get("/{job_id}/overlay")
 def job_overlay(
-    job_id: int,
+    job_id: IdPath,
     session: ReadSession,
     cache: CacheDep,
     metric: str | None = None,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seedlab.bounds import JsonObject
 from seedlab.divergence.schemas import DivergenceSummary
 from seedlab.jobs.models import JobKind
 from seedlab.profiles import PresetName, ProfileSpec
@@ -34,6 +35,15 @@ class AuditSpec(BaseModel):
         description="trace every optimizer step, so each pair's first divergence names its step "
         "and whether the inputs differed (adds a little time to every epoch, on and off alike)",
     )
+
+    @field_validator("env_matrix")
+    @classmethod
+    def _env_names_allowed(cls, matrix: list[dict[str, str]]) -> list[dict[str, str]]:
+        from seedlab.profiles import ProfileSpec
+
+        for env in matrix:
+            ProfileSpec.check_env_names(env)
+        return matrix
 
     @field_validator("toggles")
     @classmethod
@@ -71,8 +81,12 @@ class JobCreate(BaseModel):
         default="standard", description="standard: a seed plan; audit: the randomness-source audit"
     )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")
-    params: dict[str, Any] = Field(default_factory=dict, description="Experiment parameters")
-    seeds: str | list[int] | dict[str, Any] = Field(
+    params: JsonObject = Field(default_factory=dict, description="Experiment parameters")
+    seeds: (
+        Annotated[str, Field(max_length=20_000)]
+        | Annotated[list[Annotated[int, Field(ge=0, le=2**32 - 1)]], Field(max_length=10_000)]
+        | JsonObject
+    ) = Field(
         default="42:3x2",
         description="Seed plan: 'BASE:COUNTxREPEATS', '1,7,9x2', a list, or "
         "{base, count, repeats} / {seeds, repeats}",
@@ -80,8 +94,16 @@ class JobCreate(BaseModel):
     profile: PresetName | ProfileSpec = Field(
         default="full", description="Preset name (full, seeds_only, none) or custom toggles"
     )
-    tolerance: dict[str, float] | None = Field(
-        default=None, description="Per-metric absolute tolerance for a within_tolerance verdict"
+    tolerance: (
+        dict[
+            Annotated[str, Field(min_length=1, max_length=100)],
+            Annotated[float, Field(ge=0, le=1e300, allow_inf_nan=False)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=100,
+        description="Per-metric absolute tolerance for a within_tolerance verdict",
     )
     label: str | None = Field(default=None, max_length=200)
     audit: AuditSpec | None = Field(default=None, description="audit settings (kind=audit)")

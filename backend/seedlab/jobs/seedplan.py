@@ -9,8 +9,11 @@ from typing import Any
 from seedlab.errors import InvalidInput
 
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 .. 2**32 - 1
-_RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
-_LIST = re.compile(r"^\s*(\d+(?:\s*,\s*\d+)*)\s*(?:[xX]\s*(\d+))?\s*$")
+# At most 12 digits per number: int() of a number with thousands of digits is refused by Python
+# (and slow), and no seed, count or repeat count is that large anyway.
+_RANGE = re.compile(r"^\s*(\d{1,12})\s*:\s*(\d{1,12})\s*(?:[xX]\s*(\d{1,12}))?\s*$")
+_LIST = re.compile(r"^\s*(\d{1,12}(?:\s*,\s*\d{1,12})*)\s*(?:[xX]\s*(\d{1,12}))?\s*$")
+MAX_PLAN_TEXT = 20_000
 FORMS = "'BASE:COUNTxREPEATS' (e.g. '42:5x2'), 'BASE:COUNT', a list like '1,7,9x2', or a JSON list"
 
 
@@ -71,6 +74,8 @@ def _range(base: int, count: int, repeats: int, max_runs: int) -> SeedPlan:
 
 def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
     """Parse a seed plan from its text, list or object form; InvalidInput says what is allowed."""
+    if isinstance(value, str) and len(value) > MAX_PLAN_TEXT:
+        raise InvalidInput(f"seed plan text is at most {MAX_PLAN_TEXT:,} characters; use {FORMS}")
     if isinstance(value, str):
         if m := _RANGE.match(value):
             base, count, repeats = int(m[1]), int(m[2]), int(m[3] or 1)
@@ -80,20 +85,25 @@ def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
         if m := _LIST.match(value):
             seeds = [int(s) for s in m[1].split(",")]
             return _checked(seeds, int(m[2] or 1), max_runs)
-        raise InvalidInput(f"cannot read seed plan {value!r}; use {FORMS}")
+        raise InvalidInput(f"cannot read seed plan {str(value)[:100]!r}; use {FORMS}")
     if isinstance(value, list) and all(
         isinstance(s, int) and not isinstance(s, bool) for s in value
     ):
         return _checked(list(value), 1, max_runs)
     if isinstance(value, dict):
         repeats = value.get("repeats", 1)
-        if not isinstance(repeats, int):
+        if not isinstance(repeats, int) or isinstance(repeats, bool):
             raise InvalidInput("seed plan repeats must be an integer")
+        if repeats > max_runs:
+            raise InvalidInput(f"seed plan repeats is at most {max_runs} (runs per job)")
         if set(value) <= {"base", "count", "repeats"} and "base" in value and "count" in value:
             base, count = value["base"], value["count"]
             if not (isinstance(base, int) and isinstance(count, int)) or count < 1:
                 raise InvalidInput("seed plan base and count must be integers, count >= 1")
             return _range(base, count, repeats, max_runs)
         if set(value) <= {"seeds", "repeats"} and isinstance(value.get("seeds"), list):
-            return _checked([int(s) for s in value["seeds"]], repeats, max_runs)
-    raise InvalidInput(f"cannot read seed plan {value!r}; use {FORMS}")
+            seeds = value["seeds"]
+            if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+                raise InvalidInput("seed plan seeds must be integers")
+            return _checked(list(seeds), repeats, max_runs)
+    raise InvalidInput(f"cannot read seed plan {str(value)[:100]!r}; use {FORMS}")

@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from seedlab.pages import agents, compare, datasets, experiments, jobs, run_pair, runs, static
+from seedlab.pages import (
+    agents,
+    compare,
+    datasets,
+    experiments,
+    jobs,
+    run_pair,
+    runs,
+    signin,
+    static,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (static, jobs, runs, run_pair, compare, datasets, experiments, agents):
+for module in (static, signin, jobs, runs, run_pair, compare, datasets, experiments, agents):
     router.include_router(module.router)

@@ -14,7 +14,7 @@ from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER, QUANTILE_RUNS
 from seedlab.charts.strip import StripSample, strip_figure
 from seedlab.datasets import service as datasets_service
-from seedlab.deps import CacheDep, ReadSession, SettingsDep, WriteSession
+from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
 from seedlab.errors import NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
@@ -222,7 +222,7 @@ def jobs_page(
     request: Request,
     session: ReadSession,
     settings: SettingsDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     experiment: str = "",
     status: str = "",
     verdict: str = "",
@@ -297,11 +297,11 @@ def new_job_page(
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(
-    job_id: int,
+    job_id: IdPath,
     request: Request,
     session: ReadSession,
     cache: CacheDep,
-    runs_offset: int = Query(0, ge=0),
+    runs_offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     """Verdict, spread, overlay chart and runs of one job."""
     return render_page(
@@ -311,11 +311,11 @@ def job_page(
 
 @router.get("/jobs/{job_id}/live")
 def job_live(
-    job_id: int,
+    job_id: IdPath,
     request: Request,
     session: ReadSession,
     cache: CacheDep,
-    runs_offset: int = Query(0, ge=0),
+    runs_offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     """The job page's changing parts, re-rendered for polling."""
     return render_fragments(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from seedlab.charts.divergence import divergence_figure
-from seedlab.deps import ReadSession
+from seedlab.deps import IdPath, ReadSession
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.fingerprints import service as fingerprints_service
@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/runs/{run_a}/diff/{run_b}", response_class=HTMLResponse)
-def run_pair_page(run_a: int, run_b: int, request: Request, session: ReadSession) -> Response:
+def run_pair_page(run_a: IdPath, run_b: IdPath, request: Request, session: ReadSession) -> Response:
     """The environment diff of two runs, then their first divergence and its timeline."""
     context: dict[str, Any] = {"run_a": run_a, "run_b": run_b, "diff": None, "problem": None}
     try:

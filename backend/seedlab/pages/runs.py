@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from seedlab.deps import ReadSession
+from seedlab.deps import IdPath, ReadSession
 from seedlab.errors import NotFound
 from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.pages.templating import render_fragments, render_page
@@ -83,12 +83,12 @@ RUN_FRAGMENTS = {"summary": "_run_summary.html", "detail": "_run_detail.html"}
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: int, request: Request, session: ReadSession) -> Response:
+def run_page(run_id: IdPath, request: Request, session: ReadSession) -> Response:
     """Attempts, curves, applied profile and fingerprint of one run."""
     return render_page(request, "run.html", lambda: run_context(session, run_id))
 
 
 @router.get("/runs/{run_id}/live")
-def run_live(run_id: int, request: Request, session: ReadSession) -> Response:
+def run_live(run_id: IdPath, request: Request, session: ReadSession) -> Response:
     """The run page's changing parts, re-rendered for polling."""
     return render_fragments(request, RUN_FRAGMENTS, lambda: run_context(session, run_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from seedlab.resources import packaged_path
 STATIC_DIR = packaged_path("seedlab.frontend", "static").resolve()
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 # Versioned URLs make a year-long immutable cache safe: a new release gets a new URL.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +67,8 @@ def plotly_js(version: str, request: Request) -> Response:
 @router.get("/static/{version}/{name}")
 def static_file(version: str, name: str, request: Request) -> Response:
     """One of seedlab's own static files."""
+    if not SAFE_NAME.fullmatch(name):  # also keeps NUL bytes away from the file system
+        raise NotFound(f"no static file {name[:100]!r}")
     path = (STATIC_DIR / name).resolve()
     if path.parent != STATIC_DIR or not path.is_file():
         raise NotFound(f"no static file {name!r}")

@@ -61,8 +61,23 @@ def ordered_status_counts(counts: Mapping[str, int]) -> Sequence[tuple[str, int]
     return [(s.value, counts[s.value]) for s in RunStatus if counts.get(s.value)]
 
 
+def csp_nonce(request: Request) -> str:
+    """This response's Content-Security-Policy nonce, for the page's inline scripts."""
+    return str(getattr(request.state, "csp_nonce", ""))
+
+
+def csrf_token(request: Request) -> str:
+    """The signed-in session's CSRF token; empty when the page was opened without a session."""
+    principal = getattr(request.state, "principal", None)
+    return str(getattr(principal, "csrf", None) or "")
+
+
 templates.env.globals.update(
-    plotly_url=plotly_url, asset_url=asset_url, status_counts=ordered_status_counts
+    plotly_url=plotly_url,
+    asset_url=asset_url,
+    status_counts=ordered_status_counts,
+    csp_nonce=csp_nonce,
+    csrf_token=csrf_token,
 )
 templates.env.filters.update(
     num=fmt_num, dt=fmt_dt, value=fmt_value, divergence=divergence_sentence

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Response
 
 from seedlab.deps import (
     AgentAuth,
+    IdPath,
     ReadSession,
+    ScopeDep,
     SettingsDep,
     WriteSession,
     json_body,
@@ -42,7 +44,7 @@ def register(payload: AgentRegister, session: WriteSession) -> AgentRead:
 
 
 @router.put("/{agent_id}/advertisement", status_code=204)
-def advertise(agent_id: int, payload: AgentAdvertisement, session: WriteSession) -> None:
+def advertise(agent_id: IdPath, payload: AgentAdvertisement, session: WriteSession) -> None:
     """Replace the agent's advertisement (experiments and sources) after it reloaded them."""
     queue_service.advertise(session=session, agent_id=agent_id, payload=payload)
 
@@ -62,7 +64,7 @@ def claim(
 
 @router.post("/runs/{run_id}/heartbeat")
 def heartbeat(
-    run_id: int, payload: Heartbeat, session: WriteSession, settings: SettingsDep
+    run_id: IdPath, payload: Heartbeat, session: WriteSession, settings: SettingsDep
 ) -> HeartbeatReply:
     """Extend the lease; the reply says whether the run was cancelled. 409 on a stale attempt."""
     return queue_service.heartbeat(
@@ -71,14 +73,14 @@ def heartbeat(
 
 
 @router.post("/runs/{run_id}/started", status_code=204)
-def started(run_id: int, payload: RunStarted, session: WriteSession) -> None:
+def started(run_id: IdPath, payload: RunStarted, session: WriteSession) -> None:
     """Record the applied profile and fingerprint from inside the run process."""
     queue_service.record_started(session=session, run_id=run_id, payload=payload)
 
 
 @router.post("/runs/{run_id}/points", openapi_extra=json_body_openapi(PointsBatch))
 def points(
-    run_id: int,
+    run_id: IdPath,
     payload: Annotated[PointsBatch, Depends(json_body(PointsBatch))],
     session: WriteSession,
 ) -> PointsAccepted:
@@ -89,12 +91,19 @@ def points(
 
 
 @router.post("/runs/{run_id}/finish", status_code=204)
-def finish(run_id: int, payload: RunFinished, session: WriteSession) -> None:
+def finish(run_id: IdPath, payload: RunFinished, session: WriteSession) -> None:
     """Close the attempt: succeeded, failed (with traceback) or cancelled."""
     queue_service.finish_run(session=session, run_id=run_id, payload=payload)
 
 
 @public_router.get("")
-def list_agents(session: ReadSession, settings: SettingsDep) -> list[AgentStatus]:
-    """Agents the server has seen: online/offline, capabilities, the runs each holds now."""
-    return queue_service.agent_statuses(session=session, settings=settings)
+def list_agents(session: ReadSession, settings: SettingsDep, scope: ScopeDep) -> list[AgentStatus]:
+    """Agents the server has seen: online/offline, capabilities, the runs each holds now.
+
+    Host names and pids only for submit and admin scopes: a read token can be handed out
+    widely, and must not give a map of the machines.
+    """
+    agents = queue_service.agent_statuses(session=session, settings=settings)
+    if scope == "read":
+        return [agent.model_copy(update={"hostname": "", "pid": None}) for agent in agents]
+    return agents

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from seedlab.bounds import MAX_INT32, FiniteFloat, Id, Int32, JsonObject, Seconds
+
 # Bounds of an advertisement: the server stores it per agent and reads it on every catalog view.
 MAX_ADVERTISED_EXPERIMENTS = 500
 MAX_SOURCES = 200
@@ -103,7 +105,7 @@ class AgentRegister(AgentAdvertisement):
 
     name: str = Field(max_length=200)
     hostname: str = Field(max_length=255)
-    pid: int | None = None
+    pid: Int32 | None = None
     version: str = Field(default="", max_length=40)
     cpus: int | None = Field(default=None, ge=1, description="CPU cores the agent may use")
     gpus: list[Annotated[int, Field(ge=0)]] = Field(
@@ -147,7 +149,7 @@ class ClaimRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent_id: int
+    agent_id: Id
 
 
 class RunAssignment(BaseModel):
@@ -169,14 +171,14 @@ class AttemptFenced(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=MAX_INT32)
 
 
 class Heartbeat(AttemptFenced):
     """Keeps the lease alive and reports progress."""
 
-    epoch: int | None = Field(default=None, ge=0)
-    epochs: int | None = Field(default=None, ge=0)
+    epoch: Int32 | None = None
+    epochs: Int32 | None = None
 
 
 class HeartbeatReply(BaseModel):
@@ -189,16 +191,18 @@ class HeartbeatReply(BaseModel):
 class RunStarted(AttemptFenced):
     """What the run process applied and saw, sent once it is set up."""
 
-    applied_profile: dict[str, Any]
+    applied_profile: JsonObject
     fingerprint_hash: str = Field(min_length=64, max_length=64)
-    fingerprint: dict[str, Any]
+    # Bounded so what is stored can be read back (a deeply nested one broke its own GET).
+    fingerprint: JsonObject
     isolation: Literal["fork", "process"]
-    isolation_reason: str | None = None
+    isolation_reason: str | None = Field(default=None, max_length=2000)
     # The version of the experiment the run process loaded (its spec's version).
     experiment_version: str | None = Field(default=None, max_length=40)
 
 
 MAX_POINTS_PER_BATCH = 50_000
+MAX_SERIES_PER_BATCH = 1000
 # Steps are stored as 32-bit integers (PostgreSQL `integer`).
 MAX_STEP = 2**31 - 1
 
@@ -228,9 +232,10 @@ class MetricSeriesIn(BaseModel):
 class PointsBatch(AttemptFenced):
     """A batch of metric points grouped by metric, with the progress they imply."""
 
-    series: list[MetricSeriesIn] = Field(max_length=MAX_POINTS_PER_BATCH)
-    epoch: int | None = Field(default=None, ge=0)
-    epochs: int | None = Field(default=None, ge=0)
+    # Series are few (one per metric): a million empty ones cost 1.4 GB to validate.
+    series: list[MetricSeriesIn] = Field(max_length=MAX_SERIES_PER_BATCH)
+    epoch: Int32 | None = None
+    epochs: Int32 | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
@@ -269,8 +274,8 @@ class RunTraceIn(BaseModel):
         Annotated[
             list[
                 tuple[
-                    Annotated[int, Field(ge=1)],
-                    Annotated[int, Field(ge=1)],
+                    Annotated[int, Field(ge=1, le=MAX_INT32)],
+                    Annotated[int, Field(ge=1, le=MAX_INT32)],
                     ShortChecksum | None,
                     LayerChecksums,
                 ]
@@ -282,7 +287,8 @@ class RunTraceIn(BaseModel):
     steps_truncated: bool = False
 
 
-RunEnd = Literal["succeeded", "failed", "cancelled"]
+# interrupted: the agent was stopped (SIGTERM, Ctrl-C); the run goes back to the queue.
+RunEnd = Literal["succeeded", "failed", "cancelled", "interrupted"]
 
 
 class RunWarningIn(BaseModel):
@@ -317,11 +323,15 @@ class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
     status: RunEnd
-    final_metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
+    final_metrics: dict[Annotated[str, Field(max_length=100)], FiniteFloat] | None = Field(
+        default=None, max_length=1000
+    )
     weights_checksum: str | None = Field(default=None, max_length=64)
-    epoch_checksums: list[str] | None = None
-    seconds: float | None = None
-    seconds_per_epoch: float | None = None
+    epoch_checksums: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=100_000
+    )
+    seconds: Seconds | None = None
+    seconds_per_epoch: Seconds | None = None
     trace: RunTraceIn | None = None
     warnings: list[RunWarningIn] | None = Field(
         default=None, max_length=50, description="What the run process noticed, e.g. a repeated "

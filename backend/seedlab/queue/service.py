@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -299,6 +300,16 @@ def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
     """Close the attempt with its outcome and update the job."""
     run = _fenced_run(session, run_id, payload.attempt)
     now = utcnow()
+    if payload.status == "interrupted":
+        reason = payload.error or "agent stopped"
+        _release(
+            session,
+            [run],
+            lambda r: f"attempt {r.attempt} interrupted: {reason}",
+            now,
+            outcome="interrupted",
+        )
+        return
     transition_run(run, RunStatus(payload.status))
     run.finished_at = now
     run.lease_expires_at = None
@@ -357,10 +368,54 @@ def reap_expired_leases(*, session: Session, now: datetime | None = None) -> lis
         .where(Run.status == RunStatus.RUNNING.value, Run.lease_expires_at < now)
         .with_for_update(skip_locked=True)
     ).all()
+    _release(
+        session,
+        expired,
+        lambda run: (
+            f"lease expired on attempt {run.attempt} (agent {run.agent_id} stopped reporting)"
+        ),
+        now,
+    )
+    return [run.id for run in expired]
+
+
+def release_agent_runs(
+    *, session: Session, agent_names: list[str], hostname: str | None = None
+) -> list[int]:
+    """Requeue (or fail, out of attempts) the running runs of agents that were just stopped."""
+    now = utcnow()
+    agents = select(Agent.id).where(Agent.name.in_(agent_names))
+    if hostname is not None:
+        agents = agents.where(Agent.hostname == hostname)
+    runs = session.scalars(
+        select(Run)
+        .where(Run.status == RunStatus.RUNNING.value, Run.agent_id.in_(agents))
+        .with_for_update(skip_locked=True)
+    ).all()
+    _release(
+        session,
+        runs,
+        lambda run: (
+            f"attempt {run.attempt} interrupted: its agent {run.agent_id} was stopped "
+            "with the server"
+        ),
+        now,
+    )
+    return [run.id for run in runs]
+
+
+def _release(
+    session: Session,
+    runs: Sequence[Run],
+    reason: Callable[[Run], str],
+    now: datetime,
+    *,
+    outcome: str = "lease_expired",
+) -> None:
     touched_jobs: dict[int, Job] = {}
-    for run in expired:
-        lost = f"lease expired on attempt {run.attempt} (agent {run.agent_id} stopped reporting)"
-        _close_attempt(session, run, outcome="lease_expired", error=lost, now=now)
+    for run in runs:
+        lost = reason(run)
+        _close_attempt(session, run, outcome=outcome, error=lost, now=now)
         run.lease_expires_at = None
         run.agent_id = None
         if run.cancel_requested:
@@ -376,4 +431,3 @@ def reap_expired_leases(*, session: Session, now: datetime | None = None) -> lis
         touched_jobs[run.job_id] = run.job
     for job in touched_jobs.values():
         jobs_lifecycle.refresh_status(session=session, job=job)
-    return [run.id for run in expired]

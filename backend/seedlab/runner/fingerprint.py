@@ -18,11 +18,21 @@ from typing import Any
 
 from seedlab.runner.canonical import fingerprint_hash
 
+# Only TensorFlow's own variable families: a bare TF_* also matched Terraform's (TF_VAR_*,
+# TF_CLI_CONFIG_FILE, TF_TOKEN_*), which can carry credentials and changed the hash.
 ENV_ALLOWED = re.compile(
-    r"^(PYTHONHASHSEED|TF_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+"
-    r"|KMP_[A-Z0-9_]+|XLA_FLAGS|CUBLAS_WORKSPACE_CONFIG)$"
+    r"^(PYTHONHASHSEED|TF_(ENABLE|DETERMINISTIC|CUDNN|GPU|XLA|NUM|INTRA|INTER|USE|FORCE"
+    r"|ONEDNN|MKL|DISABLE|CUDA|ROCM|KERAS|CPP|RUN|SYNC|AUTOTUNE)[A-Z0-9_]*"
+    r"|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|KMP_[A-Z0-9_]+|XLA_FLAGS"
+    r"|CUBLAS_WORKSPACE_CONFIG)$"
 )
-SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|CREDENTIAL|AUTH", re.IGNORECASE)
+TERRAFORM = re.compile(
+    r"^TF_(VAR|CLI|TOKEN|LOG|DATA_DIR|WORKSPACE|IN_AUTOMATION|INPUT|PLUGIN"
+    r"|REGISTRY|STATE|REATTACH|IGNORE|APPEND_USER_AGENT|SKIP)"
+)
+SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE", re.IGNORECASE
+)
 REDACTED = "***"
 # The instruction sets that select different CPU kernels (and so round-off).
 ISA_FLAG = re.compile(r"^(sse4_2|avx|avx2|fma|avx512\w*|amx\w*)$")
@@ -35,7 +45,7 @@ def environment_variables(environ: Mapping[str, str] | None = None) -> dict[str,
     return {
         name: (REDACTED if SECRET_NAME.search(name) else value)
         for name, value in sorted(environ.items())
-        if ENV_ALLOWED.match(name)
+        if ENV_ALLOWED.match(name) and not TERRAFORM.match(name)
     }
 
 

@@ -25,6 +25,8 @@ import struct
 import sys
 from typing import Any, NoReturn
 
+from seedlab.lifetime import die_with_parent
+
 # Imported once here so each forked run starts warm. None of them may run a TF op at import:
 # thread pools and op determinism must still be settable in the child.
 PRELOAD = (
@@ -266,7 +268,10 @@ def main() -> None:
     """Entry: `python -m seedlab.runner.zygote --control-fd N`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--control-fd", type=int, required=True, help="socket to the launcher")
-    serve(parser.parse_args().control_fd)
+    args = parser.parse_args()
+    # A zygote holds ~640 MB: it must not outlive an agent that was SIGKILLed mid-run.
+    die_with_parent()
+    serve(args.control_fd)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from seedlab.deps import ReadSession
+from seedlab.deps import IdPath, ReadSession
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunMetrics, RunRead
@@ -13,14 +13,14 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 @router.get("/{run_id}")
-def get_run(run_id: int, session: ReadSession) -> RunRead:
+def get_run(run_id: IdPath, session: ReadSession) -> RunRead:
     """A run: status, attempts, final metrics, applied profile, error and traceback."""
     return runs_service.run_read(runs_repository.get_run(session=session, run_id=run_id))
 
 
 @router.get("/{run_id}/metrics")
 def run_metrics(
-    run_id: int,
+    run_id: IdPath,
     session: ReadSession,
     key: list[str] | None = Query(None),
     max_points: int = Query(1000, ge=10, le=100_000),

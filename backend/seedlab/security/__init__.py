@@ -1,0 +1,1 @@
+"""Who may call what: tokens and sessions, Host and Origin checks, body limits, headers."""

@@ -1,0 +1,1 @@
+"""API tokens: hashed secrets with a scope, shown once, revocable."""
