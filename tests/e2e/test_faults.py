@@ -95,7 +95,7 @@ def _training(url: str, job_id: int) -> bool:
 class Up:
     """`seedlab up` as a process, on its own port and data directory."""
 
-    def __init__(self, data_dir: Path, agents: int = 1) -> None:
+    def __init__(self, data_dir: Path, agents: int = 1, *, own_group: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -107,6 +107,8 @@ class Up:
             [sys.executable, "-m", "seedlab.cli", "up", "--port", str(self.port),
              "--agents", str(agents)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            # A process group of its own, as a terminal gives its foreground job.
+            start_new_session=own_group,
         )
         _wait_for(lambda: httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200,
                   timeout=60, what="seedlab up answering")
@@ -137,6 +139,23 @@ def test_sigterm_to_up_stops_everything_and_leaves_nothing_running(tmp_path: Pat
         with sqlite3.connect(tmp_path / "seedlab.db") as conn:
             outcomes = [row[0] for row in conn.execute("SELECT outcome FROM run_attempt")]
         assert "interrupted" in outcomes, (outcomes, up.logs())
+    finally:
+        up.cleanup()
+
+
+def test_ctrl_c_stops_everything_and_leaves_nothing_running(tmp_path: Path) -> None:
+    up = Up(tmp_path, own_group=True)
+    try:
+        job = _submit(up.url, {"epochs": 400}, "1:2x1")
+        _wait_for(lambda: _training(up.url, job), what="a run training")
+        family = descendants(up.proc.pid)
+        assert len(family) >= 3, "expected an agent, its zygote and a run process"
+        # Ctrl-C in a terminal: SIGINT to every process of the foreground group at once.
+        os.killpg(up.proc.pid, signal.SIGINT)
+        up.proc.wait(timeout=60)
+        _wait_for(lambda: not any(alive(p) for p in family), timeout=30,
+                  what="agents, zygotes and run processes gone")
+        assert _running_runs(tmp_path / "seedlab.db") == [], up.logs()
     finally:
         up.cleanup()
 
