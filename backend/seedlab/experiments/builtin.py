@@ -92,9 +92,15 @@ def _credit_data(params: CreditRiskParams) -> tuple[Any, Any, Any, Any]:
     )
 
 
-def train_credit_risk_mlp(params: CreditRiskParams, ctx: RunContext) -> None:
-    """Binary classifier with per-epoch validation AUC and accuracy."""
-    x_train, x_val, y_train, y_val = _credit_data(params)
+def _train_binary_mlp(
+    params: CreditRiskParams | TabularCsvParams,
+    ctx: RunContext,
+    x_train: Any,
+    x_val: Any,
+    y_train: Any,
+    y_val: Any,
+) -> None:
+    """One hidden layer with dropout, sigmoid output; AUC and accuracy every epoch."""
     ctx.set_data_hash(x_train, x_val, y_train, y_val)
     ctx.set_epochs(params.epochs)
     model = keras.Sequential(
@@ -117,6 +123,11 @@ def train_credit_risk_mlp(params: CreditRiskParams, ctx: RunContext) -> None:
         verbose=0,
         callbacks=[ctx.keras_callback()],
     )
+
+
+def train_credit_risk_mlp(params: CreditRiskParams, ctx: RunContext) -> None:
+    """Binary classifier with per-epoch validation AUC and accuracy."""
+    _train_binary_mlp(params, ctx, *_credit_data(params))
 
 
 def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:
@@ -236,26 +247,4 @@ def _tabular_data(params: TabularCsvParams, data: bytes) -> tuple[Any, Any, Any,
 def train_tabular_csv(params: TabularCsvParams, ctx: RunContext) -> None:
     """Binary classifier on an uploaded CSV with per-epoch AUC, accuracy and loss."""
     data = ctx.read_dataset(params.dataset)  # verified against its sha256, fingerprinted
-    x_train, x_val, y_train, y_val = _tabular_data(params, data)
-    ctx.set_data_hash(x_train, x_val, y_train, y_val)
-    ctx.set_epochs(params.epochs)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(x_train.shape[1],)),
-            keras.layers.Dense(params.hidden_units, activation="relu"),
-            keras.layers.Dropout(params.dropout),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
-        loss="binary_crossentropy",
-        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
-    )
-    model.fit(
-        _dataset(x_train, y_train, batch_size=params.batch_size, shuffle_seed=ctx.shuffle_seed),
-        epochs=params.epochs,
-        validation_data=(x_val, y_val),
-        verbose=0,
-        callbacks=[ctx.keras_callback()],
-    )
+    _train_binary_mlp(params, ctx, *_tabular_data(params, data))
