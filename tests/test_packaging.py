@@ -21,7 +21,9 @@ from seedlab.app import create_app
 from seedlab.config import Settings
 from_tree = "/backend/seedlab/" in seedlab.__file__
 assert from_tree == (sys.argv[3] == "editable"), seedlab.__file__  # the copy under test
-settings = Settings(data_dir=Path(sys.argv[1]), database_url=sys.argv[2])
+settings = Settings(
+    data_dir=Path(sys.argv[1]), database_url=sys.argv[2], allowed_hosts=["testserver"]
+)
 with TestClient(create_app(settings)) as client:
     for path in ("/", "/jobs/new", "/api/v1/experiments"):
         response = client.get(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 cases: Counter[str] = Counter()
+# Set when a fuzz test failed: the closing line then points at the failures.
+failed = False
 
 
 def record(operation: str) -> None:

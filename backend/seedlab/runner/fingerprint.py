@@ -18,11 +18,13 @@ from typing import Any
 
 from seedlab.runner.canonical import fingerprint_hash
 
-# Only TensorFlow's own variable families: a bare TF_* also matched Terraform's (TF_VAR_*,
-# TF_CLI_CONFIG_FILE, TF_TOKEN_*), which can carry credentials and changed the hash.
+# TensorFlow's TF_* shares its prefix with Terraform's (TF_VAR_*, TF_CLI_CONFIG_FILE,
+# TF_TOKEN_*), which can carry credentials and would change the hash: those are left out.
 ENV_ALLOWED = re.compile(
-    r"^(PYTHONHASHSEED|TF_(ENABLE|DETERMINISTIC|CUDNN|GPU|XLA|NUM|INTRA|INTER|USE|FORCE"
-    r"|ONEDNN|MKL|DISABLE|CUDA|ROCM|KERAS|CPP|RUN|SYNC|AUTOTUNE)[A-Z0-9_]*"
+    # The families a profile may set (profiles.ALLOWED_ENV_PATTERN), so every control a profile
+    # applies through the environment shows in the fingerprint; Terraform's TF_ names are left
+    # out below.
+    r"^(PYTHONHASHSEED|TF_[A-Z0-9_]+"
     r"|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|KMP_[A-Z0-9_]+|XLA_FLAGS"
     r"|CUBLAS_WORKSPACE_CONFIG)$"
 )
