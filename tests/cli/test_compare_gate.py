@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from seedlab.app import create_app
 from seedlab.cli import diagnosis
 from seedlab.cli import output as cli_output
 from seedlab.config import Settings
@@ -28,13 +27,11 @@ BETTER = [0.950, 0.960, 0.970, 0.940, 0.960]
 
 
 @pytest.fixture
-def http(
-    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, Database(settings.resolved_database_url()))) as client:
-        proxy = InProcessClient(client)
-        monkeypatch.setattr(cli_output, "SeedlabClient", lambda *_a, **_k: proxy)
-        yield client
+def http(http: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """The conftest's app, with the CLI's client sent to it."""
+    proxy = InProcessClient(http)
+    monkeypatch.setattr(cli_output, "SeedlabClient", lambda *_a, **_k: proxy)
+    return http
 
 
 def job(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from seedlab.app import create_app
 from seedlab.cli import jobs as jobs_cli
 from seedlab.cli import output as cli_output
 from seedlab.config import Settings
@@ -31,12 +29,6 @@ def drifting(seed: int, repeat: int) -> tuple[dict[str, float], str]:
 
 def failing(seed: int, repeat: int) -> None:
     return None
-
-
-@pytest.fixture
-def http(database: Database, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, Database(settings.resolved_database_url()))) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from seedlab.app import create_app
 from seedlab.cli import output as cli_output
 from seedlab.cli import replay as replay_cli
 from seedlab.config import Settings
@@ -27,12 +25,6 @@ def same(seed: int, repeat: int) -> tuple[dict[str, float], str]:
 
 def other(seed: int, repeat: int) -> tuple[dict[str, float], str]:
     return {"val_auc": AUC[seed] + 1e-9, "val_loss": 1 - AUC[seed]}, f"x{seed}"
-
-
-@pytest.fixture
-def http(database: Database, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, Database(settings.resolved_database_url()))) as client:
-        yield client
 
 
 @pytest.fixture
