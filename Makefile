@@ -19,7 +19,7 @@ up: install
 
 test-deps: $(BIN)/python
 	./.ci/install-test-deps.sh
-	$(BIN)/pip install --quiet -e '.[test,mlflow]'
+	$(BIN)/pip install --quiet -e '.[test,mlflow,ray]'
 
 lint: test-deps
 	$(BIN)/ruff check backend tests benchmarks

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./seedlab-data"))
     database_url: str | None = None
     agent_token: str | None = None
+    # Ray cluster `seedlab agent --executor ray` joins (host:port of the head, or "auto").
+    ray_address: str | None = None
     # "none": tokenless (loopback only); "required": every API call, agent call and page needs
     # a token (or a signed-in browser session).
     auth: Literal["none", "required"] = "none"

@@ -31,7 +31,7 @@ from seedlab.queue.schemas import (
     SourceReport,
 )
 from seedlab.runner.events import RunEvent
-from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+from seedlab.runner.launcher import Launcher, RunLauncher, RunProcess, RunSpec
 
 if TYPE_CHECKING:
     from seedlab.experiments.inspect import CatalogReport
@@ -59,7 +59,7 @@ class _RunState:
     applied: dict[str, Any] | None = None
     fingerprint: dict[str, Any] | None = None
     started_sent: bool = False
-    handle: RunHandle | None = None
+    handle: RunProcess | None = None
 
     def kill(self) -> None:
         """Stop the run process if it was launched already."""
@@ -133,7 +133,7 @@ class AgentWorker:
         client: SeedlabClient,
         *,
         name: str | None = None,
-        launcher: Launcher | None = None,
+        launcher: RunLauncher | None = None,
         poll_interval: float = 0.25,
         flush_interval: float = 0.5,
         max_batch: int = 5000,
@@ -149,7 +149,7 @@ class AgentWorker:
         # What `seedlab agent` loaded; None: loaded at registration, the same way.
         self.catalog = catalog
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.launcher = launcher or Launcher()
+        self.launcher: RunLauncher = launcher or Launcher()
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.max_batch = max_batch
@@ -205,7 +205,11 @@ class AgentWorker:
                 if not worked:
                     stop.wait(self.poll_interval)
         finally:
+            self.drain()
             self.launcher.close()
+
+    def drain(self) -> None:
+        """Wait for runs still reporting after a stop (none here: run_once runs to the end)."""
 
     def _warm(self) -> None:
         """Start the default profile's zygote before the first claim, so the first job after
@@ -221,14 +225,18 @@ class AgentWorker:
 
     def run_once(self) -> bool:
         """Claim one run and execute it; False when the queue was empty."""
-        if self.agent_id is None:
-            self.register()
-        assert self.agent_id is not None
-        assignment = self.api.claim(ClaimRequest(agent_id=self.agent_id))
+        assignment = self.claim()
         if assignment is None:
             return False
         self.execute(assignment)
         return True
+
+    def claim(self) -> RunAssignment | None:
+        """Lease the next run this agent can execute (registering first); None when idle."""
+        if self.agent_id is None:
+            self.register()
+        assert self.agent_id is not None
+        return self.api.claim(ClaimRequest(agent_id=self.agent_id))
 
     def execute(self, assignment: RunAssignment) -> None:
         """Run one claimed attempt to its end and report it."""
@@ -245,6 +253,7 @@ class AgentWorker:
             params=assignment.params,
             seed=assignment.seed,
             profile=assignment.profile,
+            gpus=assignment.gpus,
         )
         started = time.monotonic()
         done = threading.Event()
@@ -302,6 +311,11 @@ class AgentWorker:
             log.warning("run %s attempt %s was taken over; dropped", state.run_id, state.attempt)
             return
         seconds = time.monotonic() - started
+        if handle.lost_reason is not None and not state.cancelled:
+            # The executor lost the run (a Ray node died): not the run's failure, so the
+            # server puts it back in the queue as its next attempt, like a lost agent's.
+            self._finish(state, status="interrupted", error=handle.lost_reason, seconds=seconds)
+            return
         if state.interrupted:
             # Not a failure of the run: the server puts it back in the queue as its next
             # attempt (this attempt's points are not kept).
@@ -348,7 +362,7 @@ class AgentWorker:
             self.dataset_cache = cache_dir(get_settings().data_dir)
         return fetch_for_run(self.client, spec.experiment, spec.params, self.dataset_cache)
 
-    def _send_started(self, state: _RunState, handle: RunHandle) -> None:
+    def _send_started(self, state: _RunState, handle: RunProcess) -> None:
         assert state.applied is not None and state.fingerprint is not None
         state.started_sent = True
         try:

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -40,6 +41,13 @@ AuthOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Executor(StrEnum):
+    """Where an agent executes the runs it claims."""
+
+    LOCAL = "local"
+    RAY = "ray"
 
 
 def is_loopback(host: str) -> bool:
@@ -235,19 +243,48 @@ def agent(
     ] = None,
     label: Annotated[
         list[str] | None,
-        typer.Option(
-            "--label", help="label jobs can require (requires.labels), repeatable"
-        ),
+        typer.Option("--label", help="label jobs can require (requires.labels), repeatable"),
     ] = None,
     quiet_sources: Annotated[
         bool, typer.Option("--quiet-sources", help="do not print the loaded sources", hidden=True)
     ] = False,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            help="where runs execute: local processes forked from a zygote, or Ray tasks on a "
+            "Ray cluster (one agent claims as many runs as the cluster has free CPUs)"
+        ),
+    ] = Executor.LOCAL,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join with --executor ray, e.g. 10.0.0.5:6379; 'auto' joins "
+            "the cluster started on this host (default: $SEEDLAB_RAY_ADDRESS)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run an agent: claim runs from the server and execute them (--concurrency at once)."""
     from seedlab.agent.worker import AgentWorker
     from seedlab.profiles import resolve_profile
     from seedlab.runner.launcher import Launcher
 
+    settings = get_settings()
+    if executor is Executor.RAY:
+        _ray_agent(
+            server=server,
+            token=token or settings.agent_token or settings.token,
+            name=name,
+            address=ray_address or settings.ray_address,
+            experiments=experiments,
+            label=label,
+            concurrency=concurrency,
+            gpus=gpus,
+            quiet_sources=quiet_sources,
+        )
+        return
+    if ray_address is not None:
+        raise typer.BadParameter("--ray-address applies only with --executor ray")
     if warm:
         try:
             resolve_profile(warm)  # the one check of preset names, with its message
@@ -260,7 +297,6 @@ def agent(
             f"(got {len(gpu_ids)}): each worker gets its own"
         )
 
-    settings = get_settings()
     setup_logging()
     if os.environ.get(PARENT_ENV, "").isdigit():  # started by `seedlab up`: die with it
         die_with_parent(int(os.environ[PARENT_ENV]))
@@ -309,6 +345,66 @@ def agent(
     finally:
         for w in workers:
             w.client.close()
+
+
+def _ray_agent(
+    *,
+    server: str | None,
+    token: str | None,
+    name: str | None,
+    address: str | None,
+    experiments: list[str] | None,
+    label: list[str] | None,
+    concurrency: int,
+    gpus: str | None,
+    quiet_sources: bool,
+) -> None:
+    """One agent that executes every run it claims as a task on a Ray cluster."""
+    from seedlab.agent.rayworker import RayAgentWorker
+    from seedlab.runner.raylauncher import RayLauncher, RayUnavailable
+
+    if not address:
+        raise typer.BadParameter(
+            "--executor ray needs --ray-address (or $SEEDLAB_RAY_ADDRESS): host:port of the "
+            "Ray head, or 'auto' for the cluster started on this host"
+        )
+    if concurrency != 1 or gpus:
+        raise typer.BadParameter(
+            "--concurrency and --gpus apply to the local executor; with --executor ray the "
+            "cluster's free CPUs and its GPUs decide"
+        )
+    setup_logging()
+    report = load_sources(configured_sources(experiments), quiet=quiet_sources)
+    try:
+        launcher = RayLauncher(address)
+    except RayUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    client = SeedlabClient(server_url(server), token=token, stop=stop)
+    worker = RayAgentWorker(
+        client,
+        launcher=launcher,
+        name=name or f"ray-{socket.gethostname()}-{os.getpid()}",
+        catalog=report,
+        labels=list(label or []),
+    )
+    typer.echo(
+        f"agent {worker.name}: Ray cluster at {address}, {worker.ray.slots()} run slots, "
+        f"{worker.ray.gpu_count()} GPUs",
+        err=True,
+    )
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name=worker.name)
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        thread.join(timeout=60)
+    finally:
+        client.close()
 
 
 def parse_gpus(text: str | None) -> list[int]:

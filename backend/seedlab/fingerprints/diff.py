@@ -17,6 +17,9 @@ DEFAULT_RISK: Risk = "low"  # an unknown difference deserves a look, not an alar
 RISK_RULES: tuple[tuple[str, Risk], ...] = (
     # Where the run happened and how loudly TF logs: nothing a kernel sees.
     ("hostname", "none"),
+    ("ray.node_id", "none"),
+    ("ray.hostname", "none"),
+    ("ray.worker_pid", "none"),
     ("env.TF_CPP_*", "none"),
     ("env.*_HOME", "none"),
     ("env.*_PATH", "none"),

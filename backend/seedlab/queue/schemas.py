@@ -164,6 +164,8 @@ class RunAssignment(BaseModel):
     repeat: int
     profile: dict[str, Any]
     lease_seconds: float
+    # GPUs the job requires (an executor that schedules them, like Ray, asks for this many).
+    gpus: int = 0
 
 
 class AttemptFenced(BaseModel):
@@ -195,7 +197,7 @@ class RunStarted(AttemptFenced):
     fingerprint_hash: str = Field(min_length=64, max_length=64)
     # Bounded so what is stored can be read back (a deeply nested one broke its own GET).
     fingerprint: JsonObject
-    isolation: Literal["fork", "process"]
+    isolation: Literal["fork", "process", "ray"]
     isolation_reason: str | None = Field(default=None, max_length=2000)
     # The version of the experiment the run process loaded (its spec's version).
     experiment_version: str | None = Field(default=None, max_length=40)

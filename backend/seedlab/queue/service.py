@@ -212,6 +212,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         repeat=run.repeat,
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
+        gpus=job.required_gpus,
     )
 
 

@@ -56,6 +56,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
             experiment=experiment.name,
             version=experiment.version,
             entrypoint=experiment.entrypoint,
+            ray=spec.get("ray"),
         )
         context = RunContext(
             seed=seed,

@@ -151,12 +151,14 @@ def capture(
     entrypoint: str,
     source_digest: str | None = None,
     tensorflow: bool = True,
+    ray: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Fingerprint of this process; returns (content hash, data).
 
     source_digest replaces the entrypoint module's hash when the code is not a module (a
     command experiment's project sources). tensorflow=False: a script that never imported TF
     (TF cannot be imported at interpreter exit), so TF's runtime state is recorded as absent.
+    ray: the Ray node the run executed on (version, node id, host); absent for local runs.
     """
     installed = distributions()
     data: dict[str, Any] = {
@@ -191,6 +193,8 @@ def capture(
             "source_hash": source_digest or source_hash(entrypoint),
         },
     }
+    if ray is not None:
+        data["ray"] = ray
     if tensorflow:
         data.update(_tensorflow_state())
     return fingerprint_hash(data), data

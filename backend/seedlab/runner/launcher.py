@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from seedlab.config import DEFAULT_MAX_ZYGOTES
 from seedlab.profiles import Profile
@@ -52,6 +52,8 @@ class RunSpec:
     profile: dict[str, Any]
     # sha256 -> local path of each data set the agent downloaded (and verified) for the run.
     datasets: dict[str, str] = field(default_factory=dict)
+    # GPUs the job requires; the Ray executor asks the cluster for them.
+    gpus: int = 0
 
     def to_json(self) -> str:
         """Serialised form sent to the run process."""
@@ -122,8 +124,52 @@ def _tail(log: IO[bytes], limit: int) -> str:
         return ""
 
 
+class RunProcess(Protocol):
+    """What the agent needs of a started run, wherever it executes (here or on Ray)."""
+
+    isolation: str
+    isolation_reason: str | None
+    lost_reason: str | None
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The run's events until it stops talking."""
+        ...
+
+    def kill(self) -> None:
+        """Stop the run at once."""
+        ...
+
+    def wait(self) -> int:
+        """The exit code."""
+        ...
+
+    def stderr_tail(self) -> str:
+        """The last output of a run that ended without a result."""
+        ...
+
+
+class RunLauncher(Protocol):
+    """Starts runs: local processes (Launcher) or Ray tasks (RayLauncher)."""
+
+    def start(self, spec: RunSpec) -> RunProcess:
+        """Start the run."""
+        ...
+
+    def warm(self, profile: Profile) -> int | None:
+        """Prepare for runs of this profile before the first claim."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever the launcher keeps running."""
+        ...
+
+
 class RunHandle:
     """A running run process: its events, its exit code, and a way to stop it."""
+
+    # Set when the run was lost with its executor (a Ray worker or node died), not failed by
+    # its own code: the agent hands it back to the queue as the next attempt.
+    lost_reason: str | None = None
 
     def __init__(
         self,
