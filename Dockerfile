@@ -7,11 +7,13 @@ COPY . .
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# Optional extras of seedlab to install, e.g. --build-arg EXTRAS=ray for the Ray executor.
+ARG EXTRAS=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SEEDLAB_DATA_DIR=/data
 COPY --from=wheel /wheels /wheels
-RUN pip install --no-cache-dir /wheels/seedlab-*.whl && rm -rf /wheels \
+RUN pip install --no-cache-dir "$(ls /wheels/seedlab-*.whl)${EXTRAS:+[$EXTRAS]}" && rm -rf /wheels \
     && useradd --create-home --uid 1000 seedlab && mkdir /data && chown seedlab /data
 USER seedlab
 WORKDIR /home/seedlab

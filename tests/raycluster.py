@@ -98,6 +98,10 @@ class _Inside:
 
     def start(self) -> None:
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        # Ray 2.60 turns on token authentication when a token file exists in ~/.ray, which
+        # other Ray use on the machine may have left; this cluster is reachable only on the
+        # namespace's own loopback, so every process in it runs without, whatever the machine has.
+        os.environ["RAY_AUTH_MODE"] = "disabled"
         subprocess.run(
             [
                 self.ray, "start", "--head", "--node-ip-address=127.0.0.1",

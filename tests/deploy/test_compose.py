@@ -138,3 +138,49 @@ def test_a_server_bound_beyond_loopback_requires_tokens(compose: dict[str, Any])
     assert server["environment"]["SEEDLAB_AUTH"] == "required"
     hosts = server["environment"]["SEEDLAB_ALLOWED_HOSTS"]
     assert '"server"' in hosts  # agents reach it by the service name
+
+
+RAY_SERVICES = ("ray-head", "ray-worker", "ray-agent")
+
+
+def _parse_ray_cli(argv: list[str]) -> Any:
+    """Parse `ray ...` with Ray's own command group, running nothing."""
+    ray_scripts = pytest.importorskip("ray.scripts.scripts", reason="needs seedlab[ray]")
+    group = ray_scripts.cli
+    ctx = group.make_context("ray", [argv[0]], resilient_parsing=True)
+    name, command, rest = group.resolve_command(ctx, list(argv))
+    return command.make_context(name, rest, parent=ctx)
+
+
+def test_the_ray_profile_runs_a_head_workers_and_a_ray_executor_agent(
+    compose: dict[str, Any],
+) -> None:
+    """Profile "ray": Ray's commands parse with Ray's CLI, the agent's with ours, all three use
+    the image built with the ray extra, and the agent joins the cluster before it drives it."""
+    services = compose["services"]
+    for name in RAY_SERVICES:
+        service = services[name]
+        assert service["profiles"] == ["ray"], name
+        assert service["build"]["args"]["EXTRAS"] == "ray", name
+        assert service["image"] == "seedlab-ray:latest", name
+    assert "ARG EXTRAS" in (REPO / "Dockerfile").read_text()
+    assert "[$EXTRAS]" in (REPO / "Dockerfile").read_text()
+
+    head = _parse_ray_cli([_expand(a) for a in services["ray-head"]["command"]])
+    assert head.params["head"] and head.params["port"] == 6379 and head.params["block"]
+    worker = _parse_ray_cli(services["ray-worker"]["command"])
+    assert worker.params["address"] == "ray-head:6379" and worker.params["block"]
+
+    agent = services["ray-agent"]
+    assert agent["entrypoint"] == ["sh", "-c"]
+    join, _, run = agent["command"][0].partition(" && exec ")
+    joined = _parse_ray_cli(join.split()[1:])
+    assert joined.params["address"] == "ray-head:6379" and joined.params["num_cpus"] == 0
+    argv = run.split()
+    assert argv[0] == "seedlab"
+    context = parse_cli(argv[1:])
+    assert context.params["executor"] == "ray" and context.params["ray_address"] == "auto"
+    assert context.params["server"] == "http://server:8000"
+    assert agent["environment"]["SEEDLAB_AGENT_TOKEN"] == (
+        services["server"]["environment"]["SEEDLAB_AGENT_TOKEN"]
+    )
