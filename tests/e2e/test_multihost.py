@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,20 +23,40 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 pytestmark = [pytest.mark.tf, pytest.mark.postgres]
 
+# The pipeline's token (scope submit), set by the test once the server has its database.
+HEADERS: dict[str, str] = {}
+
 
 @pytest.fixture
 def system(tmp_path: Path, postgres_url: str) -> Iterator[LiveSystem]:
+    """A server that requires tokens; no shared agent token: each agent has its own."""
     path = os.pathsep.join([str(REPO / "backend"), str(REPO)])
     live = LiveSystem(
-        tmp_path, database_url=postgres_url, lease_seconds=6.0, extra_env={"PYTHONPATH": path}
+        tmp_path,
+        database_url=postgres_url,
+        lease_seconds=6.0,
+        extra_env={"PYTHONPATH": path, "SEEDLAB_AUTH": "required"},
     )
+    del live.env["SEEDLAB_AGENT_TOKEN"]
     live.start_server()
     yield live
     live.stop()
 
 
+def _token(system: LiveSystem, scope: str, name: str) -> str:
+    """A token made with `seedlab token create` on the server's database."""
+    made = subprocess.run(
+        [sys.executable, "-m", "seedlab.cli", "token", "create", "--scope", scope, "--name", name],
+        env=system.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip()
+
+
 def _agents(system: LiveSystem) -> dict[str, dict[str, Any]]:
-    items = httpx.get(f"{system.url}/api/v1/agents", timeout=10).json()
+    items = httpx.get(f"{system.url}/api/v1/agents", headers=HEADERS, timeout=10).json()
     return {item["name"]: item for item in items}
 
 
@@ -47,9 +69,20 @@ def _wait(system: LiveSystem, what: str, check: Any, seconds: float = 240) -> An
 
 
 def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSystem) -> None:
-    killed = system.start_agent("a")
-    system.start_agent("b", "--concurrency", "2", "--label", "rack-2")
-    system.start_agent("c", "--gpus", "0", "--label", "gpu")
+    HEADERS["Authorization"] = f"Bearer {_token(system, 'submit', 'pipeline')}"
+    # Each agent proves itself with its own token of scope agent.
+    killed = system.start_agent("a", "--token", _token(system, "agent", "agent-a"))
+    system.start_agent(
+        "b", "--concurrency", "2", "--label", "rack-2", "--token", _token(system, "agent", "b")
+    )
+    system.start_agent(
+        "c", "--gpus", "0", "--label", "gpu", "--token", _token(system, "agent", "agent-c")
+    )
+    # Another scope's token is not an agent's.
+    refused = httpx.post(
+        f"{system.url}/api/v1/agent/register", headers=HEADERS, json={}, timeout=10
+    )
+    assert refused.status_code == 403, refused.text
     names = {"a", "b-1", "b-2", "c"}
     agents = _wait(system, "four workers", lambda: names <= set(a := _agents(system)) and a)
     assert agents["b-1"]["labels"] == ["rack-2"] and agents["b-2"]["labels"] == ["rack-2"]
@@ -57,6 +90,7 @@ def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSys
 
     submitted = httpx.post(
         f"{system.url}/api/v1/jobs",
+        headers=HEADERS,
         json={
             "experiment": "seed_card_mlp",
             "seeds": "1:30x1",
@@ -78,7 +112,7 @@ def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSys
 
     def finished() -> dict[str, Any] | None:
         report: dict[str, Any] = httpx.get(
-            f"{system.url}/api/v1/jobs/{job_id}/report", timeout=30
+            f"{system.url}/api/v1/jobs/{job_id}/report", headers=HEADERS, timeout=30
         ).json()
         return report if report["status"] not in ("queued", "running") else None
 
@@ -90,7 +124,9 @@ def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSys
     by_agent: dict[int, int] = {}
     rerun: list[int] = []
     for summary in report["runs"]:
-        run = httpx.get(f"{system.url}/api/v1/runs/{summary['id']}", timeout=30).json()
+        run = httpx.get(
+            f"{system.url}/api/v1/runs/{summary['id']}", headers=HEADERS, timeout=30
+        ).json()
         outcomes = [attempt["outcome"] for attempt in run["attempts"]]
         # Exactly one attempt succeeded; any earlier one was the killed agent's lost lease.
         assert outcomes.count("succeeded") == 1, (summary["id"], outcomes)
@@ -99,7 +135,9 @@ def test_thirty_runs_split_across_three_agents_survive_a_sigkill(system: LiveSys
         by_agent[winner] = by_agent.get(winner, 0) + 1
         # Runs of the agent with --gpus 0 see only that GPU; the others' see no pinning.
         fingerprint = httpx.get(
-            f"{system.url}/api/v1/fingerprints/{run['fingerprint_hash']}", timeout=30
+            f"{system.url}/api/v1/fingerprints/{run['fingerprint_hash']}",
+            headers=HEADERS,
+            timeout=30,
         ).json()["data"]
         pinned = fingerprint["env"].get("CUDA_VISIBLE_DEVICES")
         assert pinned == ("0" if winner == agent_ids["c"] else None), (winner, pinned)

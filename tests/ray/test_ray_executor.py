@@ -94,6 +94,7 @@ def test_ray_runs_are_bit_identical_to_the_fork_runner(
             http.get(f"/api/v1/fingerprints/{run['fingerprint_hash']}").json()["data"]
             for run in on_ray
         ]
+        page = http.get(f"/runs/{on_ray[0]['id']}").text
 
     assert {run["isolation"] for run in on_ray} == {"ray"}
     assert {run["isolation"] for run in forked} == {"fork"}
@@ -105,6 +106,7 @@ def test_ray_runs_are_bit_identical_to_the_fork_runner(
     # The fingerprint names the Ray node and version; two runs at once used both nodes.
     assert {fp["ray"]["version"] for fp in fingerprints} == {ray.__version__}
     assert len({fp["ray"]["node_id"] for fp in fingerprints}) == 2
+    assert "Ray node" in page and fingerprints[0]["ray"]["node_id"] in page
     # The hash seed reached the worker before its interpreter started.
     assert {fp["python"]["hash_randomization"] for fp in fingerprints} == {False}
     assert {run["applied_profile"]["hash_seed"] for run in on_ray} == {"0"}

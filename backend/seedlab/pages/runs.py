@@ -33,6 +33,12 @@ def fingerprint_rows(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
     python = f"{at('python', 'implementation') or ''} {at('python', 'version') or ''}".strip()
     driver = at("gpu", "driver")
+    # Only runs executed as Ray tasks have this row.
+    ray = (
+        [("Ray node", f"Ray {at('ray', 'version')}, node {at('ray', 'node_id')}")]
+        if at("ray") is not None
+        else []
+    )
     return [
         ("Python", python or None),
         ("Hash seed (PYTHONHASHSEED)", at("python", "hash_seed")),
@@ -40,6 +46,7 @@ def fingerprint_rows(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
         ("OS", at("os", "platform") or at("os", "system")),
         ("Machine", at("os", "machine")),
         ("Hostname", at("hostname")),
+        *ray,
         ("CPU model", at("cpu", "model")),
         ("Cores", at("cpu", "cores")),
         ("ISA flags", at("cpu", "isa_flags")),
