@@ -1,0 +1,118 @@
+"""Portability warnings from real runs: tiny Keras models, each with one trap, one epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from seedlab.analysis.portability import (
+    NO_DETERMINISTIC_GPU_KERNEL,
+    NONDETERMINISTIC_DATA_STAGE,
+    NONDETERMINISTIC_GPU_KERNEL,
+    ONEDNN_ENABLED,
+    UNSEEDED_RANDOM_OP,
+    XLA_COMPILED,
+)
+from seedlab.queue.schemas import RunFinished
+from seedlab.runner.launcher import Launcher
+from tests.runner.support import RunResult, profile, run, spec
+
+pytestmark = pytest.mark.tf
+
+# oneDNN off: every warning of a run under QUIET comes from the trap under test.
+QUIET = profile("full", onednn_off=True)
+# No Python or TF seed and no op determinism: what a profile without them lets through.
+LOOSE = profile("full", onednn_off=True, python_seed=False, tf_seed=False, op_determinism=False)
+
+# trap -> (code, where) of every warning expected under QUIET.
+EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "clean": [],
+    "resize_nearest": [
+        (
+            NO_DETERMINISTIC_GPU_KERNEL,
+            "backprop of layer upscale (Resizing): op ResizeNearestNeighborGrad",
+        )
+    ],
+    "bincount": [(NO_DETERMINISTIC_GPU_KERNEL, "layer pixel_bins (Lambda): op DenseBincount")],
+    "fused_batch_norm_inference": [
+        (
+            NO_DETERMINISTIC_GPU_KERNEL,
+            "backprop of layer frozen_norm (Lambda): op FusedBatchNormGradV3",
+        )
+    ],
+    # Op determinism is on: TensorFlow would pick its deterministic GPU kernel.
+    "segment_sum": [],
+    "parallel_map": [(NONDETERMINISTIC_DATA_STAGE, "tf.data stage 2: map() (deterministic=False)")],
+    "options_not_deterministic": [
+        (NONDETERMINISTIC_DATA_STAGE, "tf.data stage 3: map() (options.deterministic = False)")
+    ],
+    "parallel_interleave": [
+        (NONDETERMINISTIC_DATA_STAGE, "tf.data stage 2: interleave() (deterministic=False)")
+    ],
+    # Keras turns compile(jit_compile=True) off under op determinism: nothing is compiled.
+    "xla_model": [],
+    "xla_function": [
+        (XLA_COMPILED, "layer xla_square (Lambda): tf.function(jit_compile=True)")
+    ],
+    # Under full every seed derives from the seeded global state: nothing is unseeded.
+    "unseeded": [],
+}
+
+
+def _probe(launcher: Launcher, trap: str, run_profile: Any = QUIET) -> RunResult:
+    return run(launcher, spec("portability_probe", params={"trap": trap}, run_profile=run_profile))
+
+
+def _found(result: RunResult) -> list[tuple[str, str]]:
+    return [(w["code"], w["where"]) for w in result.done["warnings"]]
+
+
+@pytest.mark.parametrize("trap", sorted(EXPECTED))
+def test_each_trap_gives_its_warning_and_the_clean_model_none(
+    launcher: Launcher, trap: str
+) -> None:
+    result = _probe(launcher, trap)
+    assert _found(result) == EXPECTED[trap], result.done["warnings"]
+    for warning in result.done["warnings"]:
+        assert "What to do:" in warning["message"], warning
+    # What the agent forwards from the done event is what the server's finish accepts.
+    RunFinished(attempt=1, status="succeeded", warnings=result.done["warnings"])
+    # Measured in the run process: one graph walk of a traced step is milliseconds.
+    assert 0 < result.done["inspection_seconds"] < 1.0
+
+
+def test_without_seeds_and_op_determinism_unseeded_atomic_and_xla_ops_show(
+    launcher: Launcher,
+) -> None:
+    unseeded = _probe(launcher, "unseeded", LOOSE)
+    assert _found(unseeded) == [
+        (UNSEEDED_RANDOM_OP, "layer raw_noise (Lambda): op RandomStandardNormal"),
+        (UNSEEDED_RANDOM_OP, "layer keras_noise (GaussianNoise)"),
+        (UNSEEDED_RANDOM_OP, "tf.data stage 2: shuffle()"),
+    ]
+    segment = _probe(launcher, "segment_sum", LOOSE)
+    assert _found(segment) == [
+        (NONDETERMINISTIC_GPU_KERNEL, "layer segment_total (Lambda): op UnsortedSegmentSum")
+    ]
+    assert "op_determinism" in segment.done["warnings"][0]["message"]
+    xla = _probe(launcher, "xla_model", LOOSE)
+    assert _found(xla) == [(XLA_COMPILED, "model.compile(jit_compile=True)")]
+    # The data stage warning says whether op determinism rescued this machine.
+    loose_map = _probe(launcher, "parallel_map", LOOSE).done["warnings"][0]["message"]
+    assert "Op determinism overrides it" not in loose_map
+    strict_map = _probe(launcher, "parallel_map").done["warnings"][0]["message"]
+    assert "Op determinism overrides it in this run" in strict_map
+
+
+def test_onednn_warning_follows_what_tensorflow_reports(launcher: Launcher) -> None:
+    result = _probe(launcher, "clean", profile("full"))
+    onednn = result.applied["onednn"]
+    expected = [ONEDNN_ENABLED] if onednn.startswith("on") else []
+    assert [w["code"] for w in result.done["warnings"]] == expected, onednn
+    if expected:
+        assert result.done["warnings"][0]["where"] == f"TensorFlow oneDNN custom ops: {onednn}"
+        assert "onednn_off" in result.done["warnings"][0]["message"]
+    # With the toggle, TensorFlow reports it off and the run has nothing to warn about.
+    quiet = _probe(launcher, "clean")
+    assert quiet.applied["onednn"].startswith("off") and quiet.done["warnings"] == []
