@@ -113,6 +113,7 @@ def train(params: TrapParams, ctx: Any) -> None:
         )
     if trap == "unseeded":
         data = data.shuffle(32)  # no seed: the global one, or none under a profile without it
+        data = data.map(lambda a, b: (a + tf.random.uniform(tf.shape(a), 0.0, 0.01), b))
     data = data.batch(8)
     if trap == "options_not_deterministic":
         options = tf.data.Options()

@@ -140,12 +140,16 @@ def test_unseeded_random_ops_layers_and_shuffles() -> None:
         GraphOp("RandomUniform", STEP + "model/conv/random_uniform/R", seed=87654321, seed2=5),
         GraphOp("RandomUniform", STEP + "model/conv/random_uniform_1/R", seed=3, seed2=0),
     )
+    augment = (GraphOp("RandomUniform", "random_uniform/RandomUniform", seed=0, seed2=0),
+               GraphOp("RandomUniform", "random_uniform_1/RandomUniform", seed=3, seed2=1))
     stages = (DataStage("shuffle", "_ShuffleDataset", seeds=(0, 0)),
-              DataStage("shuffle", "_ShuffleDataset", seeds=(42, 7)))
+              DataStage("shuffle", "_ShuffleDataset", seeds=(42, 7)),
+              DataStage("map", "_MapDataset", random_ops=augment))
     seeded_python = FitFacts(layers=LAYERS, ops=ops, data_stages=stages, python_seeded=True)
     assert _codes(seeded_python) == [
         (UNSEEDED_RANDOM_OP, "layer dense_1 (Dense): op RandomStandardNormal"),
         (UNSEEDED_RANDOM_OP, "tf.data stage 1: shuffle()"),
+        (UNSEEDED_RANDOM_OP, "tf.data stage 3: map() function: op RandomUniform"),
     ]
     # Keras' default seeds come from Python's `random`: unseeded only when it was not seeded.
     unseeded_python = FitFacts(layers=LAYERS, python_seeded=False)

@@ -90,6 +90,7 @@ def test_without_seeds_and_op_determinism_unseeded_atomic_and_xla_ops_show(
         (UNSEEDED_RANDOM_OP, "layer raw_noise (Lambda): op RandomStandardNormal"),
         (UNSEEDED_RANDOM_OP, "layer keras_noise (GaussianNoise)"),
         (UNSEEDED_RANDOM_OP, "tf.data stage 2: shuffle()"),
+        (UNSEEDED_RANDOM_OP, "tf.data stage 3: map() function: op RandomUniform"),
     ]
     segment = _probe(launcher, "segment_sum", LOOSE)
     assert _found(segment) == [
@@ -116,3 +117,12 @@ def test_onednn_warning_follows_what_tensorflow_reports(launcher: Launcher) -> N
     # With the toggle, TensorFlow reports it off and the run has nothing to warn about.
     quiet = _probe(launcher, "clean")
     assert quiet.applied["onednn"].startswith("off") and quiet.done["warnings"] == []
+
+
+def test_the_parallel_map_diagnostic_is_flagged_where_its_leak_is(launcher: Launcher) -> None:
+    # The built-in diagnostic whose only leak is a deterministic=False map (its random op is
+    # seeded): the warning names that stage and nothing else.
+    result = run(launcher, spec("leak_parallel_map", params={"epochs": 1}, run_profile=QUIET))
+    assert _found(result) == [
+        (NONDETERMINISTIC_DATA_STAGE, "tf.data stage 2: map() (deterministic=False)")
+    ]

@@ -138,6 +138,8 @@ class DataStage:
     deterministic: str | None = None
     # Shuffles: (seed, seed2) as built; (0, 0) is a shuffle with no seed at all.
     seeds: tuple[int, int] | None = None
+    # The stage's function (map, filter, interleave): its stateful random ops, as traced.
+    random_ops: tuple[GraphOp, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,19 @@ def _random_warnings(facts: FitFacts) -> list[dict[str, Any]]:
                     )
                 )
     for index, stage in enumerate(facts.data_stages, start=1):
+        for op in stage.random_ops:
+            if op.type in STATEFUL_RANDOM_OPS and op.seed == 0 and op.seed2 == 0:
+                found.append(
+                    _warning(
+                        UNSEEDED_RANDOM_OP,
+                        f"tf.data stage {index}: {stage.method}() function: op {op.type}",
+                        f"The {stage.method}() function's {op.type} was traced with neither an "
+                        "op seed nor TensorFlow's global seed, so every run draws other random "
+                        "numbers (a random augmentation, say). What to do: turn on the "
+                        "profile's tf_seed toggle, or use a stateless op "
+                        "(tf.random.stateless_*) with a seed from ctx.seed.",
+                    )
+                )
         if stage.method == "shuffle" and stage.seeds == (0, 0):
             found.append(
                 _warning(

@@ -176,9 +176,23 @@ def _data_stages(x: Any) -> list[DataStage]:
                 kind=kind,
                 deterministic=deterministic if isinstance(deterministic, str) else None,
                 seeds=seeds,
+                random_ops=tuple(_guarded(_stage_random_ops, dataset, default=[])),
             )
         )
     return stages
+
+
+def _stage_random_ops(dataset: Any) -> list[GraphOp]:
+    """The stateful random ops of a stage's traced function (map, filter, interleave)."""
+    wrapper = getattr(dataset, "_map_func", None) or getattr(dataset, "_predicate", None)
+    function = getattr(wrapper, "function", None)
+    if function is None:
+        return []
+    graph_def = function.graph.as_graph_def()
+    ops = _watched(graph_def.node, prefix="")
+    for body in graph_def.library.function:
+        ops += _watched(body.node_def, prefix=body.signature.name + "/")
+    return [op for op in ops if op.type in STATEFUL_RANDOM_OPS]
 
 
 def _is_interleave(dataset: Any) -> bool:
