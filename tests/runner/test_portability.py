@@ -16,6 +16,7 @@ from seedlab.analysis.portability import (
 )
 from seedlab.queue.schemas import RunFinished
 from seedlab.runner.launcher import Launcher
+from seedlab.runner.portability import inspect_fit
 from tests.runner.support import RunResult, profile, run, spec
 
 pytestmark = pytest.mark.tf
@@ -126,3 +127,23 @@ def test_the_parallel_map_diagnostic_is_flagged_where_its_leak_is(launcher: Laun
     assert _found(result) == [
         (NONDETERMINISTIC_DATA_STAGE, "tf.data stage 2: map() (deterministic=False)")
     ]
+
+
+def test_a_failing_inspection_costs_only_the_warnings_it_would_have_found(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        """A model whose layers and train function cannot be read; it did compile with XLA."""
+
+        jit_compile = True
+
+        def _flatten_layers(self, **_: Any) -> Any:
+            raise RuntimeError("layers unreadable")
+
+        @property
+        def train_function(self) -> Any:
+            raise RuntimeError("graph unreadable")
+
+    found, seconds = inspect_fit(Broken(), None, op_determinism=False, python_seeded=True)
+    assert [w["code"] for w in found] == [XLA_COMPILED] and seconds >= 0
+    assert "_layers failed" in caplog.text and "_train_ops failed" in caplog.text

@@ -169,8 +169,12 @@ class FitFacts:
     python_seeded: bool = True
 
 
+# The server takes `where` up to 500 characters; a deeply nested op name is cut well before.
+MAX_WHERE = 300
+
+
 def _warning(code: str, where: str, message: str) -> dict[str, Any]:
-    return {"code": code, "where": where, "message": message}
+    return {"code": code, "where": where[:MAX_WHERE], "message": message}
 
 
 _SUFFIX = re.compile(r"_\d+$")
