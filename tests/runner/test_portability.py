@@ -115,6 +115,10 @@ def test_onednn_warning_follows_what_tensorflow_reports(launcher: Launcher) -> N
     if expected:
         assert result.done["warnings"][0]["where"] == f"TensorFlow oneDNN custom ops: {onednn}"
         assert "onednn_off" in result.done["warnings"][0]["message"]
+        # And it matters: the same seed under `full` ends with other weights with oneDNN off.
+        on = run(launcher, spec("credit_risk_mlp")).done["weights_checksum"]
+        off = run(launcher, spec("credit_risk_mlp", run_profile=QUIET)).done["weights_checksum"]
+        assert on != off
     # With the toggle, TensorFlow reports it off and the run has nothing to warn about.
     quiet = _probe(launcher, "clean")
     assert quiet.applied["onednn"].startswith("off") and quiet.done["warnings"] == []

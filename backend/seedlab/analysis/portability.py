@@ -378,8 +378,8 @@ def onednn_warnings(onednn: str | None) -> list[dict[str, Any]]:
     if not onednn or not onednn.startswith("on"):
         return []
     decided = (
-        "TensorFlow's default on this CPU (it turns oneDNN on where the CPU has AVX512-VNNI "
-        "or AMX and off elsewhere)"
+        "TensorFlow's default on this CPU (it turns oneDNN on for CPUs with features such as "
+        "AVX512-VNNI, AVX512-BF16 or AMX, and off elsewhere)"
         if "default" in onednn
         else "set by TF_ENABLE_ONEDNN_OPTS=1"
     )
