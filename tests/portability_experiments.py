@@ -95,7 +95,13 @@ def train(params: TrapParams, ctx: Any) -> None:
     layers += [
         keras.layers.Flatten(),
         keras.layers.Dense(
-            1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(seed + 1)
+            1,
+            activation="sigmoid",
+            name="head",
+            # Unseeded: Keras draws the initializer's seed from Python's `random`.
+            kernel_initializer="glorot_uniform"
+            if trap == "unseeded"
+            else keras.initializers.GlorotUniform(seed + 1),
         ),
     ]
     model = keras.Sequential(layers, name="probe")

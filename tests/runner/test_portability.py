@@ -90,6 +90,7 @@ def test_without_seeds_and_op_determinism_unseeded_atomic_and_xla_ops_show(
     assert _found(unseeded) == [
         (UNSEEDED_RANDOM_OP, "layer raw_noise (Lambda): op RandomStandardNormal"),
         (UNSEEDED_RANDOM_OP, "layer keras_noise (GaussianNoise)"),
+        (UNSEEDED_RANDOM_OP, "layer head (Dense)"),
         (UNSEEDED_RANDOM_OP, "tf.data stage 2: shuffle()"),
         (UNSEEDED_RANDOM_OP, "tf.data stage 3: map() function: op RandomUniform"),
     ]

@@ -148,7 +148,8 @@ class LayerFact:
 
     name: str
     class_name: str
-    # The layer draws random numbers from a Keras SeedGenerator built with seed=None.
+    # The layer's Keras randomness (a SeedGenerator: dropout, noise, augmentation; or a random
+    # weight initializer) was built with seed=None, so its seed comes from Python's `random`.
     default_seed: bool = False
 
 
@@ -336,10 +337,11 @@ def _random_warnings(facts: FitFacts) -> list[dict[str, Any]]:
                     _warning(
                         UNSEEDED_RANDOM_OP,
                         f"layer {layer.name} ({layer.class_name})",
-                        "The layer draws random numbers from a Keras SeedGenerator built "
-                        "without a seed, which takes its seed from Python's `random`, and this "
-                        "run's profile did not seed Python's `random`. What to do: turn on the "
-                        "profile's python_seed toggle, or pass seed= to the layer.",
+                        "The layer's Keras randomness (dropout, noise or augmentation, or a "
+                        "random weight initializer) was built without a seed, so Keras took "
+                        "its seed from Python's `random`, which this run's profile did not "
+                        "seed. What to do: turn on the profile's python_seed toggle, or pass "
+                        "seed= to the layer or its initializer.",
                     )
                 )
     for index, stage in enumerate(facts.data_stages, start=1):

@@ -72,17 +72,26 @@ def _layers(model: Any) -> list[LayerFact]:
         if flatten
         else list(getattr(model, "layers", []))
     )
-    facts = []
-    for layer in layers:
-        generators = getattr(layer, "_seed_generators", None) or []
-        facts.append(
-            LayerFact(
-                name=str(layer.name),
-                class_name=type(layer).__name__,
-                default_seed=any(getattr(g, "_initial_seed", 0) is None for g in generators),
-            )
-        )
-    return facts
+    return [
+        LayerFact(name=str(layer.name), class_name=type(layer).__name__,
+                  default_seed=_default_seeded(layer))
+        for layer in layers
+    ]
+
+
+def _default_seeded(layer: Any) -> bool:
+    """Whether the layer has Keras randomness built with seed=None (a seed from Python's random).
+
+    Its SeedGenerators (dropout, noise, random augmentation) and its random weight
+    initializers (held as attributes, e.g. Dense.kernel_initializer).
+    """
+    generators = getattr(layer, "_seed_generators", None) or []
+    if any(getattr(g, "_initial_seed", 0) is None for g in generators):
+        return True
+    return any(
+        hasattr(value, "_init_seed") and value._init_seed is None
+        for value in vars(layer).values()
+    )
 
 
 def _train_ops(model: Any) -> list[GraphOp]:
