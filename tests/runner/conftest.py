@@ -27,7 +27,7 @@ def launcher() -> Iterator[Launcher]:
     base_env = {
         **os.environ,
         "PYTHONPATH": pythonpath,
-        MODULES_ENV: "tests.plugin_experiments",
+        MODULES_ENV: "tests.plugin_experiments, tests.portability_experiments",
     }
     shared = Launcher(base_env=base_env)
     yield shared

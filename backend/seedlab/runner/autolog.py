@@ -45,12 +45,29 @@ def install_fit_hook(ctx: RunContext) -> None:
             if arrays:
                 context.set_data_hash(*arrays)
         history = fit(*bound.args, **bound.kwargs)
+        record_portability(context, self, bound.arguments.get("x"))
         if context.predictions is None:
             record_validation_predictions(context, self, bound.arguments.get("validation_data"))
         return history
 
     fit_with_report.seedlab_autolog = True  # type: ignore[attr-defined]
     keras.Model.fit = fit_with_report
+
+
+def record_portability(ctx: RunContext, model: Any, x: Any) -> None:
+    """Inspect the fit that just ran (its traced step, layers and data) for portability traps."""
+    from seedlab.runner.portability import inspect_fit
+    from seedlab.runner.tfstate import op_determinism_enabled
+
+    applied = ctx.applied_profile
+    found, seconds = inspect_fit(
+        model,
+        x,
+        op_determinism=op_determinism_enabled(),
+        # Keras' default seeds come from Python's `random`: seeded unless the profile said no.
+        python_seeded=applied is None or applied.get("python_seed") is not None,
+    )
+    ctx.add_portability(found, seconds)
 
 
 def record_validation_predictions(ctx: RunContext, model: Any, validation: Any) -> None:

@@ -66,6 +66,7 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
             trace=profile.trace,
             datasets=spec.get("datasets") or {},
         )
+        context.applied_profile = applied
         train = load_entrypoint(experiment.entrypoint)
         params = experiment.params_model.model_validate(spec["params"])
         # Every Keras fit reports to the context, whether or not the experiment remembered

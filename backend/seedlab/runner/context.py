@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seedlab.analysis.portability import merge, onednn_warnings
 from seedlab.analysis.runwarnings import run_warnings
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter, RunEvent
@@ -103,6 +104,11 @@ class RunContext:
         self.trace_truncated = False
         # Set when the model's layers changed mid-run: the trace is dropped, never the run.
         self.trace_broken = False
+        # The profile as applied and read back (the `applied` event), set by the run process.
+        self.applied_profile: dict[str, Any] | None = None
+        # What each fit's portability inspection found, and the seconds it took.
+        self.portability_warnings: list[dict[str, Any]] = []
+        self.inspection_seconds = 0.0
         self._events = events
         # ctx.log: the last step logged and when, for its seconds and its order check.
         self._last_logged_step = 0
@@ -259,6 +265,11 @@ class RunContext:
             return
         self.trace_steps.append([epoch, step, input_checksum, self._layer_checksums(model)])
 
+    def add_portability(self, warnings: list[dict[str, Any]], seconds: float) -> None:
+        """Keep one fit's portability warnings (each code and place once per run)."""
+        self.portability_warnings = merge(self.portability_warnings, warnings)
+        self.inspection_seconds += seconds
+
     def keras_callback(self) -> Any:
         """A Keras callback that reports every epoch (metrics, weights checksum, seconds)."""
         import keras
@@ -354,9 +365,15 @@ class RunContext:
             "seconds_per_epoch": steady_seconds_per_epoch(self.epoch_seconds),
             "trace": self.trace_fields(),
             "predictions": self.predictions,
-            "warnings": run_warnings(
-                first_batches=self.epoch_first_batches, where="model.fit input batches"
+            "warnings": merge(
+                run_warnings(
+                    first_batches=self.epoch_first_batches, where="model.fit input batches"
+                ),
+                self.portability_warnings,
+                onednn_warnings((self.applied_profile or {}).get("onednn")),
             ),
+            # Not forwarded by the agent: for measuring what the inspection costs.
+            "inspection_seconds": self.inspection_seconds,
         }
 
 

@@ -177,6 +177,7 @@ class StartHook:
             fingerprint=fingerprint,
             trace=self.profile.trace,
         )
+        self.context.applied_profile = applied
 
     def _report_error(self, exc: BaseException, text: str) -> None:
         self.failed = True
