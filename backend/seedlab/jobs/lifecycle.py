@@ -9,6 +9,7 @@ from seedlab.db import utcnow
 from seedlab.errors import Conflict
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs import sequential
 from seedlab.jobs.models import Job
 from seedlab.runs import repository as runs_repository
 from seedlab.status import (
@@ -37,8 +38,16 @@ def derive_status(counts: dict[str, int], *, cancel_requested: bool, started: bo
 
 
 def refresh_status(*, session: Session, job: Job) -> None:
-    """Recompute the job status from its runs and move it through the transition table."""
+    """Recompute the job status from its runs and move it through the transition table.
+
+    A sequential job first closes a finished round: it stops, or queues the next round (so the
+    job stays running between rounds and never passes through a terminal status).
+    """
     session.flush()
+    if job.sequential is not None:
+        job = jobs_repository.lock_job(session=session, job_id=job.id)
+        sequential.advance(session=session, job=job)
+        session.flush()
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[job.id])[job.id]
     if job.kind == "audit" and counts.get(RunStatus.FAILED.value):
         # In an audit, a run that fails with a control turned off is a finding, not a failure
