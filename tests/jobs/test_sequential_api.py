@@ -129,3 +129,25 @@ def test_percentile_of_a_value(client: TestClient, database: Database, settings:
     alone = client.get(url, params={"metric": "val_auc"})
     assert alone.status_code == 422 and "give value too" in alone.text
     assert client.get(url).json()["percentile"] is None
+
+
+def test_rerun_and_clone_keep_the_rule_not_the_seeds_it_ended_with(
+    client: TestClient, database: Database, settings: Settings
+) -> None:
+    job = client.post("/api/v1/jobs", json={
+        "experiment": "seed_card_mlp", "seeds": "42:auto",
+        "until": "val_auc.ci95_halfwidth<0.01", "max_seeds": 8}).json()
+    agent = register_agent(database)
+    while run_round(database, settings, agent, WIDE):
+        pass
+    assert client.get(f"/api/v1/jobs/{job['id']}").json()["seeds"] == list(range(42, 50))
+    again = client.post(f"/api/v1/jobs/{job['id']}/rerun")
+    assert again.status_code == 201, again.text
+    body = again.json()
+    assert body["seed_plan"] == "42:auto" and body["seeds"] == [42, 43, 44, 45, 46]
+    assert body["sequential"]["until"] == "val_auc.ci95_halfwidth<0.01"
+    assert body["sequential"]["max_seeds"] == 8
+    assert body["sequential"]["rounds"] == [{"seeds": 5, "halfwidth": None}]
+    form = client.get(f"/jobs/new?clone={job['id']}").text
+    assert 'id="seeds" name="seeds" value="42:auto"' in form
+    assert 'value="val_auc.ci95_halfwidth&lt;0.01"' in form and 'value="8"' in form
