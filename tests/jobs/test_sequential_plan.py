@@ -94,3 +94,8 @@ def test_sequential_caps_are_checked(
     with pytest.raises(InvalidInput) as info:
         sequential_plan(base, until="a.ci95_halfwidth<=1", max_seeds=max_seeds, max_runs=max_runs)
     assert message in info.value.message
+
+
+def test_until_text_keeps_every_digit_of_the_target() -> None:
+    rule = parse_until("val_auc.ci95_halfwidth<=0.0012345678901")
+    assert parse_until(rule.text()).target == 0.0012345678901

@@ -144,7 +144,7 @@ class Until:
 
     def text(self) -> str:
         """Canonical form, as the CLI accepts it."""
-        return f"{self.metric}.{UNTIL_STATISTIC}{self.op}{self.target:g}"
+        return f"{self.metric}.{UNTIL_STATISTIC}{self.op}{self.target!r}"  # round-trips
 
     def holds(self, halfwidth: float) -> bool:
         """Whether a measured half-width meets the target."""
