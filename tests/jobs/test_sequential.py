@@ -254,3 +254,34 @@ def test_two_last_runs_finishing_at_once_add_one_round(postgres_url: str, tmp_pa
             assert session.query(Run).filter(Run.job_id == job_id).count() == total
     finally:
         database.dispose()
+
+
+def test_a_round_left_open_is_decided_when_the_server_starts(
+    database: Database, settings: Settings
+) -> None:
+    """Every run of the first round ended but nothing was decided (as if they had ended on a
+    server without this code): starting the server decides it from the runs."""
+    from fastapi.testclient import TestClient
+
+    from seedlab.app import create_app
+
+    job_id, _ = create_job(database, settings, "42:auto", until=UNTIL, max_seeds=9)
+    agent = register_agent(database)
+    run_round(database, settings, agent, WIDE)
+    decided = job_state(database, job_id)
+    with database.write() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        for run in list(job.runs):
+            if run.status == "queued":
+                job.runs.remove(run)
+        job.run_count = 5
+        job.seed_plan = {"seeds": [42, 43, 44, 45, 46], "repeats": 1}
+        job.sequential = {**job.sequential, "rounds": [{"seeds": 5, "halfwidth": None}]}  # type: ignore[dict-item]
+    assert job_state(database, job_id)[0] == "running" and len(job_state(database, job_id)[2]) == 5
+    with TestClient(create_app(settings, Database(settings.resolved_database_url()))):
+        pass
+    assert job_state(database, job_id) == decided
+    with TestClient(create_app(settings, Database(settings.resolved_database_url()))):
+        pass
+    assert job_state(database, job_id) == decided  # a second start changes nothing

@@ -71,6 +71,18 @@ def refresh_status(*, session: Session, job: Job) -> None:
             job.verdict = jobs_report.final_verdict(session=session, job=job)
 
 
+def settle_sequential(*, session: Session) -> list[int]:
+    """Decide any round a sequential job left open (every run ended, nothing decided), as the
+    server does on start; the decision is re-derived from the runs, so this is idempotent."""
+    settled = []
+    for job in jobs_repository.open_sequential_jobs(session=session):
+        before = job.sequential
+        refresh_status(session=session, job=job)
+        if job.sequential != before:
+            settled.append(job.id)
+    return settled
+
+
 def cancel_job(*, session: Session, job_id: int) -> Job:
     """Cancel queued runs at once and ask agents to stop running ones."""
     job = jobs_repository.get_job(session=session, job_id=job_id)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from seedlab.errors import NotFound
 from seedlab.jobs.models import Job
 from seedlab.runs.models import Run
-from seedlab.status import RunStatus
+from seedlab.status import JobStatus, RunStatus
 
 
 def get_job(*, session: Session, job_id: int) -> Job:
@@ -111,3 +111,17 @@ def lock_job(*, session: Session, job_id: int) -> Job:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def open_sequential_jobs(*, session: Session) -> list[Job]:
+    """Sequential jobs not yet ended (a round may be waiting for its decision)."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(
+                Job.sequential.is_not(None),
+                Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            )
+            .order_by(Job.id)
+        )
+    )
