@@ -146,8 +146,8 @@ window.seedlab = (function () {
       }
       // Seed-plan errors come as a sentence only; point at the seeds input all the same.
       if (!items.length && /until expression|until names/i.test(headline)) items.push({ field: "until", rule: headline, quiet: true });
-      else if (!items.length && /max_seeds/i.test(headline)) items.push({ field: "max_seeds", rule: headline, quiet: true });
       else if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
+      else if (!items.length && /max_seeds/i.test(headline)) items.push({ field: "max_seeds", rule: headline, quiet: true });
 
       const head = document.createElement("strong");
       head.textContent = headline;
