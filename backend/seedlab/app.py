@@ -25,6 +25,7 @@ from seedlab.errors import ERROR_RESPONSES, AppError, validation_error_body
 from seedlab.experiments import service as experiments_service
 from seedlab.experiments.router import router as experiments_router
 from seedlab.fingerprints.router import router as fingerprints_router
+from seedlab.jobs import lifecycle as jobs_lifecycle
 from seedlab.jobs.router import bundle_router
 from seedlab.jobs.router import router as jobs_router
 from seedlab.migrate import upgrade_to_head
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         upgrade_to_head(database.engine)
         with database.write() as session:
             experiments_service.sync_catalog(session=session)
+        with database.write() as session:
+            settled = jobs_lifecycle.settle_sequential(session=session)
+        if settled:
+            log.warning("decided the open rounds of sequential jobs %s", settled)
         reaper = LeaseReaper(database, settings.reaper_interval_seconds)
         reaper.start()
         try:

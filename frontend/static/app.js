@@ -115,7 +115,7 @@ window.seedlab = (function () {
 
     function markField(path, rule) {
       const name = String(path).replace(/^(body\.)?(params\.)?/, "").split(".")[0];
-      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment", "tolerance"].includes(name)
+      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment", "tolerance", "until", "max_seeds"].includes(name)
         ? active() : root;
       const field = scope && scope.querySelector('.field[data-field="' + CSS.escape(name) + '"]');
       if (!field) return null;
@@ -145,7 +145,9 @@ window.seedlab = (function () {
         for (const e of body.errors) items.push({ field: e.field || (Array.isArray(e.loc) ? e.loc.slice(1).join(".") : "params"), rule: e.rule || e.msg || "" });
       }
       // Seed-plan errors come as a sentence only; point at the seeds input all the same.
-      if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
+      if (!items.length && /until expression|until names/i.test(headline)) items.push({ field: "until", rule: headline, quiet: true });
+      else if (!items.length && /seed plan|seeds must/i.test(headline)) items.push({ field: "seeds", rule: headline, quiet: true });
+      else if (!items.length && /max_seeds/i.test(headline)) items.push({ field: "max_seeds", rule: headline, quiet: true });
 
       const head = document.createElement("strong");
       head.textContent = headline;
@@ -218,6 +220,14 @@ window.seedlab = (function () {
         label: label || null,
       };
       if (Object.keys(tolerance).length) payload.tolerance = tolerance;
+      const until = root.querySelector("#until").value.trim();
+      if (until) payload.until = until;
+      const maxSeeds = root.querySelector("#max-seeds");
+      if (maxSeeds.validity && maxSeeds.validity.badInput) {
+        problems.push({ field: "max_seeds", rule: "is not a number" });
+      } else if (maxSeeds.value.trim()) {
+        payload.max_seeds = Number(maxSeeds.value.trim());
+      }
       return { payload, problems };
     }
 
@@ -372,6 +382,17 @@ window.seedlab = (function () {
       div.dataset.ready = "1";
     }
 
+    // The sequential plan's half-width chart travels inside its live fragment, like the strip.
+    async function drawSequential() {
+      const div = document.getElementById("sequential-chart");
+      if (!div || div.dataset.drawn === "1") return;
+      const fig = JSON.parse(div.dataset.figure);
+      div.dataset.drawn = "1";
+      await Plotly.react(div, fig.data, Object.assign({}, fig.layout, { autosize: true }),
+        chartConfig("job-" + jobId + "-ci-halfwidth"));
+      div.dataset.ready = "1";
+    }
+
     const labelForm = document.getElementById("label-form");
     labelForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -420,7 +441,10 @@ window.seedlab = (function () {
         swap(document.getElementById("spread-section"), data.html.spread);
         swap(document.getElementById("lottery-section"), data.html.lottery);
         swap(document.getElementById("runs-section"), data.html.runs);
+        const sequential = document.getElementById("sequential-section");
+        if (sequential) swap(sequential, data.html.sequential);
         drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err));
+        drawSequential().catch((err) => console.warn("seedlab: half-width chart failed", err));
         root.dataset.terminal = String(data.terminal);
         if (data.chart_key !== chartKey || data.terminal) {
           chartKey = data.chart_key;
@@ -429,7 +453,11 @@ window.seedlab = (function () {
         return !data.terminal;
       });
     }
-    Promise.all([refreshChart(), drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err))]).then(() => {
+    Promise.all([
+      refreshChart(),
+      drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err)),
+      drawSequential().catch((err) => console.warn("seedlab: half-width chart failed", err)),
+    ]).then(() => {
       root.dataset.ready = "1";
     });
   }

@@ -10,7 +10,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from seedlab.analysis.significance import ALPHA, POWER, seeds_for_power
+from seedlab.analysis import significance
+from seedlab.analysis.significance import ALPHA, POWER
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 Conclusion = Literal["better", "not_better", "inconclusive"]
@@ -139,24 +140,7 @@ def seeds_for_halfwidth(std: float, target: float, *, alpha: float = ALPHA) -> i
     """Smallest n >= 2 whose t-based CI half-width t_{1-alpha/2, n-1} * std / sqrt(n) <= target."""
     if target <= 0:
         raise ValueError(f"target half-width must be positive, got {target}")
-    if not math.isfinite(std):
-        return None
-    if std == 0:
-        return 2
-
-    def halfwidth(n: int) -> float:
-        return float(stats.t.ppf(1 - alpha / 2, n - 1)) * std / math.sqrt(n)
-
-    lo, hi = 1, 2
-    while halfwidth(hi) > target:
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if halfwidth(mid) <= target:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return significance.seeds_for_halfwidth(std, target, alpha=alpha)
 
 
 def seeds_needed(
@@ -169,18 +153,16 @@ def seeds_needed(
 ) -> dict[str, int | None]:
     """Seeds for a target CI half-width and per job to detect a difference at the given power.
 
-    From a job of at least 3 seeds: its std (ddof=1) stands in for the seed noise. The power
-    answer is the compare page's (seeds_for_power) at d = difference / std.
+    From a job of at least 3 seeds: its std (ddof=1) stands in for the seed noise. The same
+    calculation (significance.seeds_needed_at) gives the compare page's seeds for 80% power.
     """
     data = _sample(values, "seeds_needed", minimum=3)
+    if halfwidth is not None and halfwidth <= 0:
+        raise ValueError(f"target half-width must be positive, got {halfwidth}")
     std = float(np.std(data, ddof=1))
-    out: dict[str, int | None] = {}
-    if halfwidth is not None:
-        out["halfwidth"] = seeds_for_halfwidth(std, halfwidth, alpha=alpha)
-    if difference is not None:
-        d = math.inf if std == 0 else difference / std
-        out["difference"] = 2 if std == 0 else seeds_for_power(d, power=power, alpha=alpha)
-    return out
+    return significance.seeds_needed_at(
+        std, halfwidth=halfwidth, difference=difference, power=power, alpha=alpha
+    )
 
 
 @dataclass(frozen=True)

@@ -141,11 +141,13 @@ def seeds_for_power(d: float, *, power: float = POWER, alpha: float = ALPHA) -> 
     return hi
 
 
-def seeds_for_halfwidth(std: float, halfwidth: float, *, limit: int = 1_000_000) -> int | None:
-    """Seeds whose t-based 95% CI of the mean is at most `halfwidth` wide on each side, at `std`.
+def seeds_for_halfwidth(
+    std: float, halfwidth: float, *, alpha: float = ALPHA, limit: int = 1_000_000
+) -> int | None:
+    """Seeds whose t-based CI of the mean (1 - alpha) is at most `halfwidth` on each side, at std.
 
-    The smallest n >= 2 with t_{0.975, n-1} * std / sqrt(n) <= halfwidth; None beyond `limit`
-    or for a halfwidth of 0 with some spread.
+    The smallest n >= 2 with t_{1-alpha/2, n-1} * std / sqrt(n) <= halfwidth; None beyond
+    `limit` or for a halfwidth of 0 with some spread.
     """
     if std == 0:
         return 2
@@ -153,7 +155,7 @@ def seeds_for_halfwidth(std: float, halfwidth: float, *, limit: int = 1_000_000)
         return None
 
     def wide(n: int) -> bool:
-        return float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) > halfwidth
+        return float(stats.t.ppf(1 - alpha / 2, n - 1)) * std / math.sqrt(n) > halfwidth
 
     # Width shrinks with n: double until narrow enough, then bisect (lo too wide, hi enough).
     lo, hi = 1, 2
@@ -168,6 +170,31 @@ def seeds_for_halfwidth(std: float, halfwidth: float, *, limit: int = 1_000_000)
         else:
             hi = mid
     return hi
+
+
+def seeds_needed_at(
+    std: float,
+    *,
+    halfwidth: float | None = None,
+    difference: float | None = None,
+    power: float = POWER,
+    alpha: float = ALPHA,
+) -> dict[str, int | None]:
+    """Seeds for a target CI half-width, and per job to detect `difference` at `power`, when
+    the seed noise is `std`: the one calculation behind the job report and the compare page.
+
+    A difference with no noise at all (std 0) is detected by the smallest t-test sample, 2.
+    """
+    out: dict[str, int | None] = {}
+    if halfwidth is not None:
+        out["halfwidth"] = seeds_for_halfwidth(std, halfwidth, alpha=alpha)
+    if difference is not None:
+        if difference != 0 and std == 0:
+            out["difference"] = 2
+        else:
+            d = difference / std if std > 0 else 0.0
+            out["difference"] = seeds_for_power(d, power=power, alpha=alpha)
+    return out
 
 
 def bootstrap_ci(
@@ -193,6 +220,12 @@ def _moments(x: FloatArray) -> tuple[float, float]:
         return first, 0.0
     mean = math.fsum(x.tolist()) / len(x)
     return mean, math.fsum(((x - mean) ** 2).tolist()) / (len(x) - 1)
+
+
+def _pooled_std(a: FloatArray, b: FloatArray) -> float:
+    """The pooled SD (ddof=1) of two samples, cohens_d's denominator."""
+    (_, var_a), (_, var_b) = _moments(a), _moments(b)
+    return math.sqrt(((len(a) - 1) * var_a + (len(b) - 1) * var_b) / (len(a) + len(b) - 2))
 
 
 def cohens_d(a: FloatArray, b: FloatArray) -> float:
@@ -339,7 +372,9 @@ def compare_samples(
         paired=paired,
         p_paired_t=p_paired_t,
         p_wilcoxon=p_wilcoxon,
-        seeds_needed=seeds_for_power(d),
+        seeds_needed=seeds_needed_at(_pooled_std(xa, xb), difference=mean_b - mean_a)[
+            "difference"
+        ],
         significant=p_welch < ALPHA and (ci[0] > 0 or ci[1] < 0),
         sentence="",
         bootstrap=bootstrap,

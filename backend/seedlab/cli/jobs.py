@@ -27,10 +27,58 @@ from seedlab.cli.sources import ExperimentsOpt, experiments_local
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
-def fetch_report(client: SeedlabClient, job_id: int) -> dict[str, Any]:
-    """The job's report from the server."""
-    report: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}/report")
+def fetch_report(
+    client: SeedlabClient, job_id: int, query: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The job's report from the server (query: halfwidth, difference, value, metric)."""
+    given = {k: v for k, v in (query or {}).items() if v is not None}
+    report: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}/report", **given)
     return report
+
+
+def print_seed_science(report: dict[str, Any]) -> None:
+    """The sequential plan's rounds, the seeds needed per metric, and a value's percentile."""
+    seq = report.get("sequential")
+    if seq:
+        state = (
+            "running" if seq["reason"] is None else
+            f"{'met' if seq['met'] else 'not met'}: {seq['reason']}"
+        )
+        rounds = ", ".join(
+            f"{r['seeds']} seeds -> "
+            + ("running" if r["halfwidth"] is None else f"{r['halfwidth']:.3g}")
+            for r in seq["rounds"]
+        )
+        typer.echo(
+            f"sequential: until {seq['until']} (max {seq['max_seeds']} seeds), {state}; "
+            f"half-width by round: {rounds}"
+        )
+    for name, needed in report.get("seeds_needed", {}).items():
+        parts = []
+        if needed.get("halfwidth"):
+            h = needed["halfwidth"]
+            parts.append(f"{_count(h['seeds'])} seeds for a 95% CI half-width of {h['target']:.3g}")
+        if needed.get("difference"):
+            d = needed["difference"]
+            parts.append(
+                f"{_count(d['seeds'])} seeds per job to detect a difference of "
+                f"{d['target']:.3g} at {d['power']:.0%} power"
+            )
+        if parts:
+            typer.echo(f"  {name} (std {needed['std']:.3g} over {needed['n']} seeds): "
+                       + "; ".join(parts))
+    pct = report.get("percentile")
+    if pct:
+        side = "higher" if pct["higher_is_better"] else "lower"
+        typer.echo(
+            f"{pct['value']:g} falls at the {pct['percentile']:.1f}th percentile of "
+            f"{pct['metric']} over {pct['n']} seeds ({side} is better): it beats "
+            f"{pct['percentile']:.1f}% of the seeds"
+        )
+
+
+def _count(seeds: int | None) -> str:
+    return "more than a million" if seeds is None else str(seeds)
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -52,6 +100,7 @@ def print_report(report: dict[str, Any]) -> None:
                 f"    best of {len(curve)} seeds: expected {curve[-1]:.6g} vs {curve[0]:.6g} for "
                 f"one seed (inflation {lottery['inflation']:+.3g})"
             )
+    print_seed_science(report)
     for warning in report.get("warnings", []):
         typer.echo(f"  warning {warning['code']} ({warning['where']}): {warning['message']}")
     for run in report["runs"]:
@@ -81,7 +130,19 @@ def _exit_code(report: dict[str, Any], require_bitwise: bool) -> int:
 def submit(
     experiment: Annotated[str, typer.Argument(help="experiment name, see `seedlab experiments`")],
     param: ParamsOpt = None,
-    seeds: Annotated[str, typer.Option(help="seed plan: BASE:COUNTxREPEATS or 1,2,3x2")] = "42:3x2",
+    seeds: Annotated[
+        str, typer.Option(help="seed plan: BASE:COUNTxREPEATS, 1,2,3x2, or BASE:auto with --until")
+    ] = "42:3x2",
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="with --seeds BASE:auto: add seeds in rounds until this holds, "
+            "e.g. 'val_auc.ci95_halfwidth<=0.002'"
+        ),
+    ] = None,
+    max_seeds: Annotated[
+        int | None, typer.Option(help="with --seeds BASE:auto: at most this many seeds (50)")
+    ] = None,
     profile: Annotated[str, typer.Option(help="full, seeds_only, none, or a JSON object")] = "full",
     label: Annotated[str | None, typer.Option(help="free text shown on pages")] = None,
     tolerance: Annotated[
@@ -126,6 +187,10 @@ def submit(
     }
     if label:
         payload["label"] = label
+    if until is not None:
+        payload["until"] = until
+    if max_seeds is not None:
+        payload["max_seeds"] = max_seeds
     if tolerance:
         payload["tolerance"] = {k: float(v) for k, v in parse_params(tolerance).items()}
     with server_call(server) as client:
@@ -199,12 +264,29 @@ def wait_for_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[
 
 def status(
     job: Annotated[int, typer.Argument(help="job id")],
+    value: Annotated[
+        float | None,
+        typer.Option(help="where does this value fall among the job's seeds? (a percentile)"),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="the final metric --value is placed in (default: val_auc…)")
+    ] = None,
+    halfwidth: Annotated[
+        float | None, typer.Option(help="seeds needed for this 95% CI half-width")
+    ] = None,
+    difference: Annotated[
+        float | None, typer.Option(help="seeds needed to detect this difference at 80% power")
+    ] = None,
     as_json: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Print a job's report (runs with their current status)."""
+    """Print a job's report (runs with their current status), seeds needed, and with --value
+    where a value falls among the seeds."""
+    if metric is not None and value is None:
+        raise fail("--metric picks the metric --value is placed in: give --value too")
+    query = {"halfwidth": halfwidth, "difference": difference, "value": value, "metric": metric}
     with server_call(server) as client:
-        report = fetch_report(client, job)
+        report = fetch_report(client, job, query)
     _show(report, as_json)
 
 

@@ -12,9 +12,17 @@ from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
+from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs import sequential
 from seedlab.jobs.models import Job, JobLabel
 from seedlab.jobs.schemas import AuditSpec, JobCreate
-from seedlab.jobs.seedplan import parse_seed_plan
+from seedlab.jobs.seedplan import (
+    DEFAULT_MAX_SEEDS,
+    SeedPlan,
+    auto_base,
+    parse_seed_plan,
+    sequential_plan,
+)
 from seedlab.profiles import TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs.models import Run
 from seedlab.status import JobStatus
@@ -32,8 +40,11 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     params = datasets_service.resolve_params(
         session=session, schema=item.params_schema, params=params
     )
+    if payload.kind != "standard" and (payload.until is not None or payload.max_seeds is not None):
+        raise InvalidInput("until and max_seeds are for a standard job with seeds 'BASE:auto'")
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
+    state: dict[str, Any] | None = None
     if payload.kind == "audit":
         audit = payload.audit or AuditSpec()
         plan = parse_seed_plan(
@@ -44,7 +55,7 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     else:
         if payload.audit is not None:
             raise InvalidInput("audit settings need kind 'audit'")
-        plan = parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job)
+        plan, state = _standard_plan(session, payload, settings, experiment=item.name)
         profile = resolve_profile(payload.profile)
         variants = [(None, profile)]
     run_count = plan.run_count * len(variants)
@@ -63,9 +74,12 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         experiment_version=item.version,
         params=params,
         seed_plan=plan.to_json(),
-        seed_plan_text=plan.text()
+        seed_plan_text=f"{state['base']}:auto"
+        if state is not None
+        else plan.text()
         if payload.kind == "standard"
         else f"audit of seed {plan.seeds[0]}",
+        sequential=state,
         profile=profile.model_dump(),
         profile_name=profile.name,
         tolerance=payload.tolerance,
@@ -96,6 +110,44 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     )
     session.flush()
     return job
+
+
+def _standard_plan(
+    session: Session, payload: JobCreate, settings: Settings, *, experiment: str
+) -> tuple[SeedPlan, dict[str, Any] | None]:
+    """A fixed seed plan, or the first round of a `BASE:auto` plan with its stored state."""
+    base = auto_base(payload.seeds)
+    if base is None:
+        if payload.until is not None or payload.max_seeds is not None:
+            raise InvalidInput(
+                "until and max_seeds need a sequential seed plan 'BASE:auto' (e.g. '42:auto'); "
+                f"got seeds {str(payload.seeds)[:100]!r}"
+            )
+        return parse_seed_plan(payload.seeds, max_runs=settings.max_runs_per_job), None
+    if payload.until is None:
+        raise InvalidInput(
+            "seed plan 'BASE:auto' needs a stopping rule: give until (CLI --until), "
+            "e.g. 'val_auc.ci95_halfwidth<=0.002'"
+        )
+    # Without --max-seeds the cap is the default, lowered to the settings' runs per job.
+    max_seeds = (
+        min(DEFAULT_MAX_SEEDS, settings.max_runs_per_job)
+        if payload.max_seeds is None
+        else payload.max_seeds
+    )
+    plan, until = sequential_plan(
+        base, until=payload.until, max_seeds=max_seeds, max_runs=settings.max_runs_per_job
+    )
+    known = jobs_repository.reported_metrics(session=session, experiment=experiment)
+    if known and until.metric not in known:
+        raise InvalidInput(
+            f"until names metric {until.metric!r}, which {experiment} does not report; "
+            f"its runs report: {', '.join(sorted(known))}"
+        )
+    state = sequential.initial_state(
+        base=base, until=until, max_seeds=max_seeds, first_round=len(plan.seeds)
+    )
+    return plan, state
 
 
 def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:

@@ -9,6 +9,7 @@ from seedlab.db import utcnow
 from seedlab.errors import Conflict
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs import sequential
 from seedlab.jobs.models import Job
 from seedlab.runs import repository as runs_repository
 from seedlab.status import (
@@ -37,8 +38,16 @@ def derive_status(counts: dict[str, int], *, cancel_requested: bool, started: bo
 
 
 def refresh_status(*, session: Session, job: Job) -> None:
-    """Recompute the job status from its runs and move it through the transition table."""
+    """Recompute the job status from its runs and move it through the transition table.
+
+    A sequential job first closes a finished round: it stops, or queues the next round (so the
+    job stays running between rounds and never passes through a terminal status).
+    """
     session.flush()
+    if job.sequential is not None:
+        job = jobs_repository.lock_job(session=session, job_id=job.id)
+        sequential.advance(session=session, job=job)
+        session.flush()
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[job.id])[job.id]
     if job.kind == "audit" and counts.get(RunStatus.FAILED.value):
         # In an audit, a run that fails with a control turned off is a finding, not a failure
@@ -60,6 +69,18 @@ def refresh_status(*, session: Session, job: Job) -> None:
             job.finished_at = now
             # Stored once, in the caller's unit of work, so the jobs list filters on it cheaply.
             job.verdict = jobs_report.final_verdict(session=session, job=job)
+
+
+def settle_sequential(*, session: Session) -> list[int]:
+    """Decide any round a sequential job left open (every run ended, nothing decided), as the
+    server does on start; the decision is re-derived from the runs, so this is idempotent."""
+    settled = []
+    for job in jobs_repository.open_sequential_jobs(session=session):
+        before = job.sequential
+        refresh_status(session=session, job=job)
+        if job.sequential != before:
+            settled.append(job.id)
+    return settled
 
 
 def cancel_job(*, session: Session, job_id: int) -> Job:

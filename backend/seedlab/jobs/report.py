@@ -9,9 +9,14 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
 from seedlab.analysis.runwarnings import job_warnings
-from seedlab.analysis.seedscience import prediction_churn, seed_lottery
-from seedlab.analysis.significance import lower_is_better
-from seedlab.analysis.spread import compute_spread, one_run_per_seed
+from seedlab.analysis.seedscience import (
+    percentile_of,
+    prediction_churn,
+    seed_lottery,
+    seeds_needed,
+)
+from seedlab.analysis.significance import POWER, lower_is_better
+from seedlab.analysis.spread import compute_spread, one_run_per_seed, summarize
 from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.cache import ResultCache
@@ -19,12 +24,17 @@ from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs import service as jobs_service
 from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import (
     ChurnOut,
+    DifferenceNeeded,
+    HalfwidthNeeded,
     JobReport,
     MetricSpreadOut,
+    PercentileOut,
     SeedLotteryOut,
+    SeedsNeededOut,
     WarningOut,
 )
 from seedlab.profiles import TOGGLES
@@ -34,18 +44,117 @@ from seedlab.runs.models import Run
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
-def build_report(*, session: Session, job_id: int, cache: ResultCache) -> JobReport:
-    """Status, verdict with evidence, spread across seeds, and every run."""
+def build_report(
+    *,
+    session: Session,
+    job_id: int,
+    cache: ResultCache,
+    halfwidth: float | None = None,
+    difference: float | None = None,
+    value: float | None = None,
+    metric: str | None = None,
+) -> JobReport:
+    """Status, verdict with evidence, spread across seeds, and every run; seeds needed for the
+    given targets (defaults otherwise) and, given a value, its percentile among the seeds."""
     job = jobs_repository.get_job(session=session, job_id=job_id)
     finished = job.status in TERMINAL_JOB_STATUSES
     key = (job.id, job.finished_at)
+    report: JobReport
     if finished and (cached := cache.reports.get(key)) is not None:
-        report: JobReport = cached
-        return report
-    report = _build_report(session, job_id, cache)
-    if finished:
-        cache.reports.put(key, report)
-    return report
+        report = cached
+    else:
+        report = _build_report(session, job_id, cache)
+        if finished:
+            cache.reports.put(key, report)
+    if metric is not None and value is None:
+        raise InvalidInput("metric picks the metric a value is placed in: give value too")
+    # Computed on the cached report: targets and values vary per request, the seeds do not.
+    values = seed_values(report)
+    return report.model_copy(
+        update={
+            "seeds_needed": seeds_needed_section(
+                values, halfwidth=halfwidth, difference=difference
+            ),
+            "percentile": None
+            if value is None
+            else percentile_section(values, value=value, metric=metric),
+        }
+    )
+
+
+def seed_values(report: JobReport) -> dict[str, list[float]]:
+    """Each final metric's finite value per seed: the report's spread sample (one succeeded
+    run per seed, its first repeat, of the job's experiment version)."""
+    versions = report.verdict_evidence.get("versions", {})
+    same_version = set(versions.get(report.experiment_version, []))
+    chosen: dict[int, dict[str, float]] = {}
+    for run in sorted(report.runs, key=lambda r: (r.seed, r.repeat, r.id)):
+        if run.status == "succeeded" and run.id in same_version and run.seed not in chosen:
+            chosen[run.seed] = dict(run.final_metrics or {})
+    out: dict[str, list[float]] = {}
+    for name in sorted(report.metrics):
+        out[name] = [
+            float(metrics[name])
+            for metrics in chosen.values()
+            if name in metrics and math.isfinite(metrics[name])
+        ]
+    return out
+
+
+def seeds_needed_section(
+    values: dict[str, list[float]], *, halfwidth: float | None, difference: float | None
+) -> dict[str, SeedsNeededOut]:
+    """Per final metric with 3+ seeds: seeds for a CI half-width and to detect a difference.
+
+    Defaults: half the metric's current CI half-width (about four times the seeds) and one std.
+    """
+    out: dict[str, SeedsNeededOut] = {}
+    for name, sample in values.items():
+        if len(sample) < 3:
+            continue
+        spread = summarize(sample)
+        std = spread.std if spread.std is not None and math.isfinite(spread.std) else None
+        if std is None:
+            continue
+        current = (spread.ci95[1] - spread.ci95[0]) / 2 if spread.ci95 else 0.0
+        hw_target = halfwidth if halfwidth is not None else (current / 2 if current > 0 else None)
+        diff_target = difference if difference is not None else (std if std > 0 else None)
+        needed = seeds_needed(sample, halfwidth=hw_target, difference=diff_target, power=POWER)
+        out[name] = SeedsNeededOut(
+            n=len(sample),
+            std=std,
+            halfwidth=None
+            if hw_target is None
+            else HalfwidthNeeded(target=hw_target, seeds=needed["halfwidth"]),
+            difference=None
+            if diff_target is None
+            else DifferenceNeeded(target=diff_target, power=POWER, seeds=needed["difference"]),
+        )
+    return out
+
+
+def percentile_section(
+    values: dict[str, list[float]], *, value: float, metric: str | None
+) -> PercentileOut:
+    """Where value falls among the seeds of one final metric (default: the most telling one)."""
+    if not math.isfinite(value):
+        raise InvalidInput(f"value must be a finite number, got {value}")
+    names = [name for name, sample in values.items() if len(sample) >= 2]
+    chosen = metric if metric is not None else default_metric(names)
+    if chosen is None or chosen not in names:
+        allowed = ", ".join(names) or "none yet (a metric needs 2+ seeds with a final value)"
+        wanted = "a metric" if chosen is None else f"metric {chosen!r}"
+        raise InvalidInput(
+            f"cannot place a value in {wanted}: the job's metrics with 2+ seeds are {allowed}"
+        )
+    higher = not lower_is_better(chosen)
+    return PercentileOut(
+        metric=chosen,
+        value=value,
+        percentile=percentile_of(values[chosen], value, higher_is_better=higher),
+        n=len(values[chosen]),
+        higher_is_better=higher,
+    )
 
 
 def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobReport:
@@ -107,6 +216,7 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         audit=audit,
         seed_lottery=_seed_lottery(compared),
         churn=_churn(job, compared),
+        sequential=jobs_service.sequential_out(job),
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
 from seedlab.jobs.models import Job
+from seedlab.runs.models import Run
+from seedlab.status import JobStatus, RunStatus
 
 
 def get_job(*, session: Session, job_id: int) -> Job:
@@ -82,3 +84,44 @@ def job_filter_choices(*, session: Session) -> dict[str, list[str]]:
 def delete_job(*, session: Session, job_id: int) -> None:
     """Delete the job; the database's ON DELETE CASCADE removes its runs and their rows."""
     session.execute(delete(Job).where(Job.id == job_id))
+
+
+def reported_metrics(*, session: Session, experiment: str) -> set[str]:
+    """Final metric names the experiment's most recent succeeded run reported (empty: none yet)."""
+    latest = session.scalars(
+        select(Run.final_metrics)
+        .join(Job, Job.id == Run.job_id)
+        .where(
+            Job.experiment_name == experiment,
+            Run.status == RunStatus.SUCCEEDED.value,
+            Run.final_metrics.is_not(None),
+        )
+        .order_by(Run.id.desc())
+        .limit(1)
+    ).first()
+    return set(latest or {})
+
+
+def lock_job(*, session: Session, job_id: int) -> Job:
+    """The job row locked for this transaction and re-read (PostgreSQL; SQLite's write
+    transaction is already exclusive), so concurrent finishers decide a round one at a time."""
+    return session.scalars(
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def open_sequential_jobs(*, session: Session) -> list[Job]:
+    """Sequential jobs not yet ended (a round may be waiting for its decision)."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(
+                Job.sequential.is_not(None),
+                Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            )
+            .order_by(Job.id)
+        )
+    )

@@ -107,9 +107,34 @@ def delete_job(job_id: IdPath, session: WriteSession, cache: CacheDep) -> None:
 
 
 @router.get("/{job_id}/report")
-def job_report(job_id: IdPath, session: ReadSession, cache: CacheDep) -> JobReport:
-    """Status, verdict with evidence, spread per final metric, and every run."""
-    return report.build_report(session=session, job_id=job_id, cache=cache)
+def job_report(
+    job_id: IdPath,
+    session: ReadSession,
+    cache: CacheDep,
+    halfwidth: float | None = Query(
+        None, gt=0, le=1e300, description="target 95% CI half-width for seeds_needed"
+    ),
+    difference: float | None = Query(
+        None, gt=0, le=1e300, description="difference to detect at 80% power for seeds_needed"
+    ),
+    value: float | None = Query(
+        None, ge=-1e300, le=1e300, description="a value to place among the seeds (percentile)"
+    ),
+    metric: str | None = Query(
+        None, max_length=200, description="the final metric value is placed in"
+    ),
+) -> JobReport:
+    """Status, verdict with evidence, spread per final metric, and every run; seeds needed for
+    a CI half-width or a difference, and where a given value falls among the seeds."""
+    return report.build_report(
+        session=session,
+        job_id=job_id,
+        cache=cache,
+        halfwidth=halfwidth,
+        difference=difference,
+        value=value,
+        metric=metric,
+    )
 
 
 @router.get("/{job_id}/runs")

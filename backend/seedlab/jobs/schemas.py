@@ -110,6 +110,37 @@ class JobCreate(BaseModel):
     requires: JobRequirements | None = Field(
         default=None, description='what an agent needs to take the runs, e.g. {"gpu": 1}'
     )
+    until: str | None = Field(
+        default=None,
+        max_length=300,
+        description="with seeds 'BASE:auto': add seeds in rounds until this holds, "
+        "e.g. 'val_auc.ci95_halfwidth<=0.002'",
+    )
+    max_seeds: int | None = Field(
+        default=None, ge=1, description="with seeds 'BASE:auto': stop at this many seeds (50)"
+    )
+
+
+class SequentialRound(BaseModel):
+    """One round of a sequential plan: seeds after it, and the half-width they gave."""
+
+    seeds: int = Field(description="seeds in the job once this round's runs ended")
+    halfwidth: float | None = Field(description="the metric's 95% CI half-width (null: running)")
+
+
+class SequentialOut(BaseModel):
+    """How a `BASE:auto` job adds seeds, and which way it ended."""
+
+    until: str
+    max_seeds: int
+    metric: str
+    target: float
+    met: bool | None = Field(description="null while rounds are still running")
+    reason: str | None = Field(
+        description="'target met', 'max seeds reached', 'runs failed', 'cancelled' or "
+        "'metric not reported'; null while running"
+    )
+    rounds: list[SequentialRound]
 
 
 class JobRead(BaseModel):
@@ -136,6 +167,9 @@ class JobRead(BaseModel):
     finished_at: datetime | None
     verdict: str | None = Field(
         default=None, description="stored when the job ends (null while it runs)"
+    )
+    sequential: SequentialOut | None = Field(
+        default=None, description="a 'BASE:auto' plan's rule and rounds (null: a fixed plan)"
     )
 
 
@@ -194,6 +228,44 @@ class ChurnOut(BaseModel):
     )
 
 
+class HalfwidthNeeded(BaseModel):
+    """Seeds for a target 95% CI half-width of the mean."""
+
+    target: float
+    seeds: int | None = Field(description="smallest n whose t-based CI half-width <= target")
+
+
+class DifferenceNeeded(BaseModel):
+    """Seeds per job to detect a difference between two jobs' means."""
+
+    target: float
+    power: float
+    seeds: int | None = Field(description="seeds per job for a two-sided t-test at alpha 0.05")
+
+
+class SeedsNeededOut(BaseModel):
+    """From this job's seed spread: how many seeds a goal needs (std ddof=1 as the noise)."""
+
+    n: int
+    std: float
+    halfwidth: HalfwidthNeeded | None = Field(
+        description="default target: half of the current CI half-width (?halfwidth= sets it)"
+    )
+    difference: DifferenceNeeded | None = Field(
+        description="default target: one std of the metric (?difference= sets it)"
+    )
+
+
+class PercentileOut(BaseModel):
+    """Where a given value falls in the job's seed distribution of one final metric."""
+
+    metric: str
+    value: float
+    percentile: float = Field(description="0-100: the share of seeds it beats (ties count half)")
+    n: int
+    higher_is_better: bool
+
+
 class WarningOut(BaseModel):
     """Something about the runs that a reader of the verdict should know."""
 
@@ -232,6 +304,16 @@ class JobReport(BaseModel):
     warnings: list[WarningOut] = Field(default_factory=list)
     churn: ChurnOut | None = Field(
         default=None, description="Present when 2+ seeds recorded validation predictions"
+    )
+    sequential: SequentialOut | None = Field(
+        default=None, description="A 'BASE:auto' plan: its rule, rounds and why it stopped"
+    )
+    seeds_needed: dict[str, SeedsNeededOut] = Field(
+        default_factory=dict,
+        description="Per final metric with 3+ seeds: seeds for a CI half-width and a difference",
+    )
+    percentile: PercentileOut | None = Field(
+        default=None, description="With ?value= (and ?metric=): where the value falls"
     )
     created_at: datetime
     finished_at: datetime | None

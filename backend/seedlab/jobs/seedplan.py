@@ -14,7 +14,10 @@ MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 .. 2**32 - 1
 _RANGE = re.compile(r"^\s*(\d{1,12})\s*:\s*(\d{1,12})\s*(?:[xX]\s*(\d{1,12}))?\s*$")
 _LIST = re.compile(r"^\s*(\d{1,12}(?:\s*,\s*\d{1,12})*)\s*(?:[xX]\s*(\d{1,12}))?\s*$")
 MAX_PLAN_TEXT = 20_000
-FORMS = "'BASE:COUNTxREPEATS' (e.g. '42:5x2'), 'BASE:COUNT', a list like '1,7,9x2', or a JSON list"
+FORMS = (
+    "'BASE:COUNTxREPEATS' (e.g. '42:5x2'), 'BASE:COUNT', a list like '1,7,9x2', a JSON list, "
+    "or 'BASE:auto' with until"
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,11 @@ def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
         if m := _LIST.match(value):
             seeds = [int(s) for s in m[1].split(",")]
             return _checked(seeds, int(m[2] or 1), max_runs)
+        if auto_base(value) is not None:
+            raise InvalidInput(
+                "seed plan 'BASE:auto' needs a stopping rule: give until (CLI --until), "
+                "e.g. 'val_auc.ci95_halfwidth<=0.002'"
+            )
         raise InvalidInput(f"cannot read seed plan {str(value)[:100]!r}; use {FORMS}")
     if isinstance(value, list) and all(
         isinstance(s, int) and not isinstance(s, bool) for s in value
@@ -107,3 +115,88 @@ def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
                 raise InvalidInput("seed plan seeds must be integers")
             return _checked(list(seeds), repeats, max_runs)
     raise InvalidInput(f"cannot read seed plan {str(value)[:100]!r}; use {FORMS}")
+
+
+# ---- sequential plans: `BASE:auto` with a stopping rule ----
+
+_AUTO = re.compile(r"^\s*(\d{1,12})\s*:\s*auto\s*$", re.IGNORECASE)
+_UNTIL = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-/]*(?:\.[A-Za-z0-9_\-/]+)*?)"
+    r"\.(?P<stat>[A-Za-z0-9_]+)\s*(?P<op><=|<)\s*(?P<number>[^\s]+)\s*$"
+)
+UNTIL_STATISTIC = "ci95_halfwidth"
+UNTIL_FORM = (
+    "METRIC.ci95_halfwidth<=NUMBER (or <), e.g. 'val_auc.ci95_halfwidth<=0.002', "
+    "NUMBER a positive number"
+)
+FIRST_ROUND = 5
+MIN_FIRST_ROUND = 3  # the half-width of fewer seeds says little about the spread
+DEFAULT_MAX_SEEDS = 50
+
+
+@dataclass(frozen=True)
+class Until:
+    """A stopping rule: the metric's 95% CI half-width over seeds below a target."""
+
+    metric: str
+    op: str  # "<=" or "<"
+    target: float
+
+    def text(self) -> str:
+        """Canonical form, as the CLI accepts it."""
+        return f"{self.metric}.{UNTIL_STATISTIC}{self.op}{self.target!r}"  # round-trips
+
+    def holds(self, halfwidth: float) -> bool:
+        """Whether a measured half-width meets the target."""
+        return halfwidth <= self.target if self.op == "<=" else halfwidth < self.target
+
+
+def auto_base(value: Any) -> int | None:
+    """The BASE of a `BASE:auto` seed plan, or None when the plan is not sequential."""
+    if isinstance(value, str) and (m := _AUTO.match(value)):
+        return int(m[1])
+    return None
+
+
+def parse_until(text: str) -> Until:
+    """Parse `METRIC.ci95_halfwidth<=NUMBER` strictly; InvalidInput names what is allowed."""
+    shown = repr(str(text)[:200])
+    m = _UNTIL.match(text) if len(text) <= 300 else None
+    if m is None:
+        raise InvalidInput(f"cannot read until expression {shown}; write {UNTIL_FORM}")
+    if m["stat"] != UNTIL_STATISTIC:
+        raise InvalidInput(
+            f"until expression {shown} uses statistic {m['stat']!r}; only "
+            f"{UNTIL_STATISTIC!r} is allowed: {UNTIL_FORM}"
+        )
+    try:
+        target = float(m["number"])
+    except ValueError:
+        raise InvalidInput(
+            f"until expression {shown}: {m['number']!r} is not a number; write {UNTIL_FORM}"
+        ) from None
+    if not (target > 0 and target < float("inf")):
+        raise InvalidInput(
+            f"until expression {shown}: the target half-width must be a positive finite "
+            f"number, got {m['number']}"
+        )
+    return Until(metric=m["metric"], op=m["op"], target=target)
+
+
+def sequential_plan(
+    base: int, *, until: str, max_seeds: int, max_runs: int
+) -> tuple[SeedPlan, Until]:
+    """The first round of a `BASE:auto` plan and its stopping rule, checked against the caps."""
+    rule = parse_until(until)
+    if max_seeds < MIN_FIRST_ROUND:
+        raise InvalidInput(
+            f"max_seeds must be at least {MIN_FIRST_ROUND} (the first round), got {max_seeds}"
+        )
+    if max_seeds > max_runs:
+        raise InvalidInput(
+            f"max_seeds {max_seeds} is more than the {max_runs} runs allowed per job"
+        )
+    if base + max_seeds - 1 > MAX_SEED:
+        raise InvalidInput(f"seeds must be between 0 and {MAX_SEED}; {base}:auto would pass it")
+    first = min(FIRST_ROUND, max_seeds)
+    return SeedPlan(tuple(range(base, base + first)), 1), rule

@@ -10,7 +10,13 @@ from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, NOT_CHECKED, WIT
 from seedlab.errors import InvalidInput
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
-from seedlab.jobs.schemas import AuditSpec, JobCreate, JobRead
+from seedlab.jobs.schemas import (
+    AuditSpec,
+    JobCreate,
+    JobRead,
+    SequentialOut,
+    SequentialRound,
+)
 from seedlab.profiles import PRESETS, ProfileSpec
 from seedlab.runs import repository as runs_repository
 from seedlab.status import JobStatus
@@ -39,6 +45,23 @@ def job_read(job: Job, counts: dict[str, int]) -> JobRead:
         started_at=job.started_at,
         finished_at=job.finished_at,
         verdict=job.verdict,
+        sequential=sequential_out(job),
+    )
+
+
+def sequential_out(job: Job) -> SequentialOut | None:
+    """A `BASE:auto` job's rule, rounds and outcome, as the API shows them."""
+    state = job.sequential
+    if state is None:
+        return None
+    return SequentialOut(
+        until=state["until"],
+        max_seeds=int(state["max_seeds"]),
+        metric=state["metric"],
+        target=float(state["target"]),
+        met=state.get("met"),
+        reason=state.get("reason"),
+        rounds=[SequentialRound(**r) for r in state["rounds"]],
     )
 
 
@@ -103,11 +126,15 @@ def profile_spec(profile: dict[str, Any]) -> ProfileSpec:
 def resubmission(*, session: Session, job_id: int) -> JobCreate:
     """The submission that creates the same job again (clone and rerun start from it)."""
     job = jobs_repository.get_job(session=session, job_id=job_id)
+    state = job.sequential
     return JobCreate(
         kind="audit" if job.kind == "audit" else "standard",
         experiment=job.experiment_name,
         params=dict(job.params),
-        seeds=dict(job.seed_plan),
+        # A sequential job is submitted again as its rule, not as the seeds it ended with.
+        seeds=f"{state['base']}:auto" if state else dict(job.seed_plan),
+        until=state["until"] if state else None,
+        max_seeds=int(state["max_seeds"]) if state else None,
         profile=profile_spec(job.profile),
         tolerance=job.tolerance,
         label=job.label,

@@ -126,6 +126,8 @@ def clone_values(clone: JobCreate) -> dict[str, Any]:
         "trace": bool(profile and profile.trace),
         "label": clone.label or "",
         "tolerance": ", ".join(f"{k}={v:g}" for k, v in (clone.tolerance or {}).items()),
+        "until": clone.until or "",
+        "max_seeds": clone.max_seeds if clone.max_seeds is not None else "",
     }
 
 
@@ -149,6 +151,8 @@ def new_job_context(
             "trace": False,
             "label": "",
             "tolerance": "",
+            "until": "",
+            "max_seeds": "",
         }
     )
 

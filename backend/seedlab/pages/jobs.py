@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,10 +13,11 @@ from sqlalchemy.orm import Session
 from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, WITHIN_TOLERANCE
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER, QUANTILE_RUNS
+from seedlab.charts.sequential import halfwidth_figure
 from seedlab.charts.strip import StripSample, strip_figure
 from seedlab.datasets import service as datasets_service
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
-from seedlab.errors import NotFound
+from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import creation as jobs_creation
@@ -127,11 +129,76 @@ def strip_samples(report: JobReport) -> list[StripSample]:
     return samples
 
 
+def _positive(text: str, name: str, errors: list[str]) -> float | None:
+    """A positive number from a form field, or None (blank); a problem is added to errors."""
+    if not text.strip():
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        errors.append(f"{name} must be a number, got {text[:50]!r}")
+        return None
+    if not (0 < number < math.inf):
+        errors.append(f"{name} must be a positive number, got {text[:50]!r}")
+        return None
+    return number
+
+
+def seed_science_inputs(halfwidth: str, difference: str) -> tuple[dict[str, Any], list[str]]:
+    """The seeds-needed targets typed on the job page, and what was wrong with them."""
+    errors: list[str] = []
+    targets = {
+        "halfwidth": _positive(halfwidth, "half-width", errors),
+        "difference": _positive(difference, "difference", errors),
+    }
+    return targets, errors
+
+
+def percentile_answer(report: JobReport, value: str, metric: str) -> dict[str, Any]:
+    """The percentile form's answer, computed server-side, or why there is none."""
+    if not value.strip():
+        return {"percentile": None, "percentile_error": None}
+    try:
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError
+    except ValueError:
+        return {"percentile": None, "percentile_error": f"{value[:50]!r} is not a number"}
+    try:
+        answer = jobs_report.percentile_section(
+            jobs_report.seed_values(report), value=number, metric=metric or None
+        )
+    except InvalidInput as exc:
+        return {"percentile": None, "percentile_error": exc.message}
+    return {"percentile": answer, "percentile_error": None}
+
+
+def sequential_chart(report: JobReport) -> dict[str, Any] | None:
+    """The half-width against seeds of a sequential job, once a round has ended."""
+    seq = report.sequential
+    if seq is None or not any(r.halfwidth is not None for r in seq.rounds):
+        return None
+    return halfwidth_figure(
+        [(r.seeds, r.halfwidth) for r in seq.rounds], target=seq.target, metric=seq.metric
+    )
+
+
 def job_context(
-    session: Session, job_id: int, cache: ResultCache, runs_offset: int = 0
+    session: Session,
+    job_id: int,
+    cache: ResultCache,
+    runs_offset: int = 0,
+    targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the job page and its fragments render."""
-    report = jobs_report.build_report(session=session, job_id=job_id, cache=cache)
+    chosen = targets or {}
+    report = jobs_report.build_report(
+        session=session,
+        job_id=job_id,
+        cache=cache,
+        halfwidth=chosen.get("halfwidth"),
+        difference=chosen.get("difference"),
+    )
     # Already in the session's identity map: the label and start time the report leaves out.
     job = jobs_repository.get_job(session=session, job_id=job_id)
     terminal = report.status in TERMINAL_JOB_STATUSES
@@ -160,6 +227,7 @@ def job_context(
         "run_pair": _run_pair(report),
         "queued_reason": queue_service.queued_reason(session=session, job=job),
         "replay_check": _replay_check(session, job.label, report, cache),
+        "sequential_chart": sequential_chart(report),
     }
 
 
@@ -210,6 +278,7 @@ JOB_FRAGMENTS = {
     "verdict": "_verdict.html",
     "spread": "_spread.html",
     "lottery": "_seed_lottery.html",
+    "sequential": "_sequential.html",
     "runs": "_runs.html",
 }
 
@@ -302,11 +371,26 @@ def job_page(
     session: ReadSession,
     cache: CacheDep,
     runs_offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    halfwidth: str = Query("", max_length=50, description="target CI half-width: seeds needed"),
+    difference: str = Query("", max_length=50, description="difference to detect: seeds needed"),
+    value: str = Query("", max_length=50, description="a value to place among the seeds"),
+    metric: str = Query("", max_length=200, description="the metric value is placed in"),
 ) -> Response:
-    """Verdict, spread, overlay chart and runs of one job."""
-    return render_page(
-        request, "job.html", lambda: job_context(session, job_id, cache, runs_offset)
-    )
+    """Verdict, spread, overlay chart and runs of one job; seeds needed for the typed targets
+    and where a typed value falls among the seeds, answered here."""
+    targets, errors = seed_science_inputs(halfwidth, difference)
+
+    def build() -> dict[str, Any]:
+        context = job_context(session, job_id, cache, runs_offset, targets)
+        return {
+            **context,
+            **percentile_answer(context["report"], value, metric.strip()),
+            "targets": {"halfwidth": halfwidth, "difference": difference},
+            "targets_errors": errors,
+            "asked": {"value": value, "metric": metric.strip()},
+        }
+
+    return render_page(request, "job.html", build)
 
 
 @router.get("/jobs/{job_id}/live")

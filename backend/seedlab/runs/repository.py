@@ -256,3 +256,15 @@ def count_runs(*, session: Session, job_id: int, variant: str, status: RunStatus
         Run.job_id == job_id, Run.variant == variant, Run.status == status.value
     )
     return session.scalar(query) or 0
+
+
+def job_runs_current(*, session: Session, job_id: int) -> list[Run]:
+    """The job's runs in creation order, re-read from the database (not the identity map)."""
+    return list(
+        session.scalars(
+            select(Run)
+            .where(Run.job_id == job_id)
+            .order_by(Run.id)
+            .execution_options(populate_existing=True)
+        )
+    )
