@@ -245,6 +245,8 @@ class AgentWorker:
             params=assignment.params,
             seed=assignment.seed,
             profile=assignment.profile,
+            order_seed=assignment.order_seed,
+            split_seed=assignment.split_seed,
         )
         started = time.monotonic()
         done = threading.Event()

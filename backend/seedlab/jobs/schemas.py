@@ -253,7 +253,13 @@ class RunBundle(BaseModel):
     job_id: int
     experiment: ExperimentIdentity
     params: dict[str, Any]
-    seed: int
+    seed: int = Field(description="the run seed, which is the init seed (the global seeds)")
+    order_seed: int | None = Field(
+        default=None, description="the data-order seed when the run had its own (else `seed`)"
+    )
+    split_seed: int | None = Field(
+        default=None, description="the split seed when the run had its own (else `seed`)"
+    )
     profile: dict[str, Any] = Field(description="the resolved profile the run was queued with")
     applied_profile: dict[str, Any] | None = Field(
         description="what the run process applied (seeds, hash seed, threads, toggles)"

@@ -212,6 +212,8 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         repeat=run.repeat,
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
+        order_seed=run.order_seed,
+        split_seed=run.split_seed,
     )
 
 

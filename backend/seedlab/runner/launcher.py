@@ -52,6 +52,10 @@ class RunSpec:
     profile: dict[str, Any]
     # sha256 -> local path of each data set the agent downloaded (and verified) for the run.
     datasets: dict[str, str] = field(default_factory=dict)
+    # Seeds of the data order and the split when they differ from `seed` (the init seed); None
+    # follows `seed`. Set by decompose jobs.
+    order_seed: int | None = None
+    split_seed: int | None = None
 
     def to_json(self) -> str:
         """Serialised form sent to the run process."""
