@@ -103,11 +103,12 @@ def profile_spec(profile: dict[str, Any]) -> ProfileSpec:
 def resubmission(*, session: Session, job_id: int) -> JobCreate:
     """The submission that creates the same job again (clone and rerun start from it)."""
     job = jobs_repository.get_job(session=session, job_id=job_id)
+    stored = job.seed_plan.get("decompose")
     return JobCreate(
-        kind="audit" if job.kind == "audit" else "standard",
+        kind="audit" if job.kind == "audit" else "decompose" if stored else "standard",
         experiment=job.experiment_name,
         params=dict(job.params),
-        seeds=dict(job.seed_plan),
+        seeds=f"{stored['base']}:{stored['per_group']}" if stored else dict(job.seed_plan),
         profile=profile_spec(job.profile),
         tolerance=job.tolerance,
         label=job.label,
