@@ -60,6 +60,14 @@ class ExperimentAdvert(BaseModel):
     # Older agents send none: such an experiment has one source, init.
     seed_sources: list[SeedSource] = Field(default_factory=_init_only, max_length=3)
 
+    @field_validator("seed_sources")
+    @classmethod
+    def _sources_canonical(cls, value: list[SeedSource]) -> list[SeedSource]:
+        order: tuple[SeedSource, ...] = ("init", "order", "split")
+        if "init" not in value:
+            raise ValueError("seed_sources must include 'init' (weights follow the run seed)")
+        return [source for source in order if source in value]
+
     @field_validator("params_schema")
     @classmethod
     def _schema_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
