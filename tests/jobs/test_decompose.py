@@ -12,7 +12,7 @@ from seedlab.app import create_app
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.errors import InvalidInput
-from seedlab.jobs.decompose import parse_plan
+from seedlab.jobs.decompose import decomposition, parse_plan
 from tests import factory
 
 ALL = ("init", "order", "split")
@@ -188,3 +188,32 @@ def test_report_decomposes_every_final_metric(
     # not reported by this factory, the spread comes from the all-vary group.
     assert report["metrics"]["val_auc"]["n"] == 3
     assert sorted(report["metrics"]["val_auc"]["seeds"]) == [42, 43, 44]
+
+
+def test_decomposition_waits_for_like_groups_and_copes_with_failed_runs() -> None:
+    values = {"init": [1.0, 2.0, 4.0], "order": [1.0, 1.5, 1.2], "kernels": [1.0, 1.0, 1.0],
+              "all_vary": [1.0, 3.0, 2.0]}  # fmt: skip
+    runs = [(group, {"m": v}) for group, found in values.items() for v in found]
+    full = decomposition(runs, sources=("init", "order"))
+    assert full["m"] == decompose_variance(
+        {k: v for k, v in values.items() if k != "all_vary"}, all_vary=values["all_vary"]
+    ).to_dict()
+    assert "split" not in full["m"]["sources"]
+    # One order run failed: nothing while the job runs, the first two of each group once done.
+    missing = [run for run in runs if run != ("order", {"m": 1.2})]
+    assert decomposition(missing, sources=("init", "order")) == {}
+    done = decomposition(missing, sources=("init", "order"), finished=True)
+    assert done["m"] == decompose_variance(
+        {"init": [1.0, 2.0], "order": [1.0, 1.5], "kernels": [1.0, 1.0]},
+        all_vary=values["all_vary"],
+    ).to_dict()
+    # Fewer than two values in a group: no decomposition at all.
+    lonely = [run for run in missing if run != ("order", {"m": 1.5})]
+    assert decomposition(lonely, sources=("init", "order"), finished=True) == {}
+
+
+def test_decompose_without_seeds_uses_its_own_default(client: TestClient) -> None:
+    plan = client.post(
+        "/api/v1/jobs/plan", json={"kind": "decompose", "experiment": "digits_cnn"}
+    ).json()
+    assert plan["seeds"] == "42:3" and plan["run_count"] == 15

@@ -110,7 +110,8 @@ def decompose_plan(
     if payload.audit is not None:
         raise InvalidInput("audit settings need kind 'audit'")
     plan = decompose.parse_plan(
-        payload.seeds,
+        # Without seeds, the decompose default (the standard job's default has repeats).
+        payload.seeds if "seeds" in payload.model_fields_set else decompose.DEFAULT_SEEDS,
         experiment=item.name,
         sources=item.seed_sources,
         max_runs=settings.max_runs_per_job,

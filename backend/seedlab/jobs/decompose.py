@@ -25,6 +25,7 @@ ALL_VARY = "all_vary"
 # The separately seeded sources, in report order (experiments/spec.py SEED_SOURCES).
 SOURCES = ("init", "order", "split")
 MIN_PER_GROUP = 2  # a variance needs two values
+DEFAULT_SEEDS = "42:3"
 MAX_PER_GROUP = 100
 FORM = "'BASE:M' (e.g. '42:3': base seed 42, M = 3 runs per group, M from 2 to 100)"
 _PLAN = re.compile(r"^\s*(\d{1,12})\s*:\s*(\d{1,12})\s*$")
@@ -209,11 +210,14 @@ def decomposition(
     runs: list[tuple[str | None, dict[str, float] | None]],
     *,
     sources: tuple[str, ...],
+    finished: bool = False,
 ) -> dict[str, Any]:
     """Per final metric: each source's share of the variance with its CI, and the residual.
 
-    runs: (group, final metrics) of every succeeded run. A metric is decomposed once every
-    group has at least two finite values and all groups the same number of them.
+    runs: (group, final metrics) of every succeeded run, in plan order. A metric is decomposed
+    once every group has the same number (at least two) of finite values; when the job has
+    finished with some runs failed, each group keeps its first values up to the smallest
+    group's count (still at least two).
     """
     groups = (*sources, KERNELS)
     names = sorted({name for _, metrics in runs for name in metrics or {}})
@@ -225,10 +229,11 @@ def decomposition(
             if group in values and value is not None and math.isfinite(value):
                 values[group].append(float(value))
         sizes = {len(values[group]) for group in groups}
-        if len(sizes) != 1 or min(sizes) < MIN_PER_GROUP:
-            continue  # unfinished or failed runs: no like-for-like groups yet
+        if min(sizes) < MIN_PER_GROUP or (len(sizes) != 1 and not finished):
+            continue  # runs still to come, or too few left: no like-for-like groups
+        keep = min(sizes)
         all_vary = values[ALL_VARY] if len(values[ALL_VARY]) >= MIN_PER_GROUP else None
-        result = decompose_variance({g: values[g] for g in groups}, all_vary=all_vary)
+        result = decompose_variance({g: values[g][:keep] for g in groups}, all_vary=all_vary)
         out[name] = result.to_dict()
     return out
 

@@ -146,7 +146,9 @@ def _decomposition(job: Job, same_version: set[int]) -> dict[str, DecompositionO
         for run in job.runs
         if run.status == "succeeded" and run.id in same_version
     ]
-    found = decompose.decomposition(runs, sources=plan.sources)
+    found = decompose.decomposition(
+        runs, sources=plan.sources, finished=job.status in TERMINAL_JOB_STATUSES
+    )
     return {name: DecompositionOut(**section) for name, section in found.items()}
 
 
