@@ -96,6 +96,9 @@ def test_decompose_button_states_the_plan_and_the_section_shows_shares(
     assert list(section["sources"]) == ["init", "order", "split", "kernels"]
     assert section["sources"]["kernels"]["share"] == 0.0
     page.reload()
+    seeds = page.locator("#runs-table .run-seeds")
+    expect(seeds).to_have_count(15)
+    expect(seeds.nth(4)).to_have_text("42 · 43 · 42")  # the order group's second run
     table = page.locator('.decomposition[data-metric="val_auc"]')
     expect(table.locator("tbody tr")).to_have_count(4)
     for name, row in section["sources"].items():
