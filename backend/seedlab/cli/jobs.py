@@ -151,7 +151,7 @@ def decompose(
     experiment: Annotated[str, typer.Argument(help="experiment name, see `seedlab experiments`")],
     param: ParamsOpt = None,
     seeds: Annotated[
-        str, typer.Option(help="BASE:M: base seed and M runs per group (e.g. 42:3)")
+        str, typer.Option(help="BASE:M, the base seed and M runs per group (e.g. 42:3)")
     ] = "42:3",
     profile: Annotated[
         str, typer.Option(help="full or seeds_only (the kernels group always runs seeds_only)")
@@ -165,8 +165,8 @@ def decompose(
     """Where the seed variance comes from: vary each seed source alone (init, data order,
     split), repeat one seed with nondeterministic kernels, and vary every seed at once.
 
-    Prints the plan (how many runs) before submitting. With --wait, prints each final metric's
-    shares and exits 0 only if the job succeeded.
+    Prints the plan (how many runs) before submitting. With --wait, prints the shares of each
+    final metric and exits 0 only if the job succeeded.
     """
     payload: dict[str, Any] = {
         "kind": "decompose",
