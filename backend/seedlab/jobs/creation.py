@@ -129,7 +129,8 @@ def preview(*, session: Session, payload: JobCreate, settings: Settings) -> dict
         )
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
-    experiments_service.item_params(item=item, params=payload.params)
+    params = experiments_service.item_params(item=item, params=payload.params)
+    datasets_service.resolve_params(session=session, schema=item.params_schema, params=params)
     if payload.kind == "decompose":
         plan, _profile = decompose_plan(payload=payload, item=item, settings=settings)
         return plan.describe()

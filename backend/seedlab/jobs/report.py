@@ -59,19 +59,11 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
     same_version = {run.id for run in job.runs if _ran_job_version(job, run)}
     if job.kind == "audit":
         audit = _audit_section(session, job, data, cache)
-        # The verdict of an audit job is its baseline pair's: every control on.
-        compared = [
-            data[run.id] for run in job.runs if run.variant == BASELINE and run.id in same_version
-        ]
-    elif job.kind == "decompose":
-        # The verdict is the kernels group's: same-seed repeats (under seeds_only).
-        compared = [
-            data[run.id]
-            for run in job.runs
-            if run.variant == decompose.KERNELS and run.id in same_version
-        ]
-    else:
-        compared = [data[run.id] for run in job.runs if run.id in same_version]
+    # An audit's verdict is its baseline pair's (every control on), a decompose job's its
+    # kernels group's (same-seed repeats under seeds_only).
+    compared = [
+        data[run.id] for run in job.runs if _verdict_run(job, run) and run.id in same_version
+    ]
     # A decompose job's seeds spread in its all-vary group: every seed takes each value.
     across = (
         [
