@@ -42,3 +42,28 @@ def test_sqlite_pragmas_are_on(tmp_path) -> None:  # type: ignore[no-untyped-def
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     finally:
         db.dispose()
+
+
+def test_decompose_migration_widens_the_job_kind_and_goes_back(database_url: str) -> None:
+    from alembic import command
+
+    def kinds(db: Database) -> str:
+        checks = inspect(db.engine).get_check_constraints("job")
+        return " ".join(str(c["sqltext"]) for c in checks if "kind" in str(c["sqltext"]))
+
+    db = Database(database_url)
+    try:
+        upgrade_to_head(db.engine)
+        assert "'decompose'" in kinds(db)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("run")}
+        assert {"order_seed", "split_seed"} <= columns
+        config = alembic_config()
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008_tokens")
+        assert "'audit'" in kinds(db) and "'decompose'" not in kinds(db)
+        assert "order_seed" not in {c["name"] for c in inspect(db.engine).get_columns("run")}
+        upgrade_to_head(db.engine)
+        assert "'decompose'" in kinds(db)
+    finally:
+        db.dispose()

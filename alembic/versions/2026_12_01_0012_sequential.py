@@ -1,7 +1,7 @@
 """Sequential seed plans: the job's stopping rule and its rounds.
 
 Revision ID: 0012_sequential
-Revises: 0008_tokens
+Revises: 0011_decompose
 Create Date: 2026-12-01 07:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_sequential"
-down_revision: str | None = "0008_tokens"
+down_revision: str | None = "0011_decompose"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

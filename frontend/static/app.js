@@ -440,6 +440,7 @@ window.seedlab = (function () {
         swap(document.getElementById("verdict-section"), data.html.verdict);
         swap(document.getElementById("spread-section"), data.html.spread);
         swap(document.getElementById("lottery-section"), data.html.lottery);
+        swap(document.getElementById("decomposition-section"), data.html.decomposition);
         swap(document.getElementById("runs-section"), data.html.runs);
         const sequential = document.getElementById("sequential-section");
         if (sequential) swap(sequential, data.html.sequential);
@@ -628,6 +629,70 @@ document.addEventListener("click", async (event) => {
     error.textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
     error.hidden = false;
     button.disabled = false;
+  }
+});
+
+// "Decompose the variance" on the job page: asks the server for the plan, shows how many runs
+// it queues, and submits only when confirmed.
+function decomposePayload(button) {
+  return {
+    kind: "decompose",
+    experiment: button.dataset.experiment,
+    params: JSON.parse(button.dataset.params),
+    seeds: button.dataset.seeds,
+  };
+}
+
+function showDecomposeError(body) {
+  const error = document.getElementById("decompose-error");
+  error.textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+  error.hidden = false;
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("#decompose-button");
+  if (!button) return;
+  button.disabled = true;
+  document.getElementById("decompose-error").hidden = true;
+  const response = await fetch("/api/v1/jobs/plan", {
+    method: "POST",
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
+    body: JSON.stringify(decomposePayload(button)),
+  });
+  const body = await response.json();
+  button.disabled = false;
+  if (!response.ok) {
+    showDecomposeError(body);
+    return;
+  }
+  document.getElementById("decompose-plan").textContent = body.text + ".";
+  const submit = document.getElementById("decompose-submit");
+  submit.textContent = `Submit ${body.run_count} runs`;
+  submit.dataset.runCount = String(body.run_count);
+  document.getElementById("decompose-confirm").hidden = false;
+});
+
+document.addEventListener("click", (event) => {
+  if (!event.target.closest("#decompose-cancel")) return;
+  document.getElementById("decompose-confirm").hidden = true;
+});
+
+document.addEventListener("click", async (event) => {
+  const submit = event.target.closest("#decompose-submit");
+  if (!submit) return;
+  submit.disabled = true;
+  const button = document.getElementById("decompose-button");
+  const response = await fetch("/api/v1/jobs", {
+    method: "POST",
+    headers: csrfHeaders({ "Content-Type": "application/json" }),
+    body: JSON.stringify(decomposePayload(button)),
+  });
+  const body = await response.json();
+  if (response.status === 201) {
+    window.location.href = `/jobs/${body.id}`;
+  } else {
+    showDecomposeError(body);
+    submit.disabled = false;
   }
 });
 

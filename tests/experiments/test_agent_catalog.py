@@ -408,3 +408,23 @@ def test_the_agent_api_registers_and_updates_its_advertisement(client: TestClien
     assert catalog(client)["fraud_mlp"]["versions"] == ["v1"]
     api.advertise(agent.id, AgentAdvertisement.model_validate({"experiments": [advert("v2")]}))
     assert catalog(client)["fraud_mlp"]["versions"] == ["v2"]
+
+
+def test_advertised_seed_sources_shape_a_decompose_plan(client: TestClient) -> None:
+    register(client, experiments=[advert(seed_sources=["order", "init"])])
+    (item,) = [e for e in client.get("/api/v1/experiments").json() if e["name"] == "fraud_mlp"]
+    assert item["seed_sources"] == ["init", "order"]
+    plan = client.post(
+        "/api/v1/jobs/plan", json={"kind": "decompose", "experiment": "fraud_mlp", "seeds": "1:2"}
+    ).json()
+    assert [g["name"] for g in plan["groups"]] == ["init", "order", "kernels", "all_vary"]
+    assert plan["run_count"] == 8
+    bad = client.post(
+        "/api/v1/agent/register",
+        json={"name": "x", "hostname": "h", "experiments": [advert(seed_sources=["dropout"])]},
+    )
+    assert bad.status_code == 422 and "'init', 'order' or 'split'" in bad.text
+    # An agent that advertises no sources (older versions) offers init alone.
+    register(client, name="old", experiments=[advert(version="v2")])
+    (item,) = [e for e in client.get("/api/v1/experiments").json() if e["name"] == "fraud_mlp"]
+    assert item["seed_sources"] == ["init"]

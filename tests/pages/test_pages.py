@@ -282,7 +282,9 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     assert live.status_code == 200 and live.headers["cache-control"] == "no-store"
     body = live.json()
     assert body["status"] == "queued" and body["terminal"] is False
-    assert set(body["html"]) == {"status", "verdict", "spread", "lottery", "runs", "sequential"}
+    assert set(body["html"]) == {
+        "status", "verdict", "spread", "lottery", "sequential", "decomposition", "runs"
+    }
     page = client.get(f"/jobs/{job['id']}").text
     for fragment in body["html"].values():
         assert fragment.strip() in page

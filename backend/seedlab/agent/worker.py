@@ -254,6 +254,8 @@ class AgentWorker:
             seed=assignment.seed,
             profile=assignment.profile,
             gpus=assignment.gpus,
+            order_seed=assignment.order_seed,
+            split_seed=assignment.split_seed,
         )
         started = time.monotonic()
         done = threading.Event()

@@ -21,6 +21,7 @@ for local_command in (serving.up, serving.server, serving.agent, check.check):
     app.command()(local_command)
 for command in (
     jobs.submit,
+    jobs.decompose,
     diagnosis.audit,
     jobs.status,
     jobs.cancel,

@@ -1,4 +1,4 @@
-"""Job commands: submit, status, cancel, experiments."""
+"""Job commands: submit, decompose, status, cancel, experiments."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from seedlab.cli.output import (
     server_url,
 )
 from seedlab.cli.sources import ExperimentsOpt, experiments_local
+from seedlab.jobs.decompose import sentence as decomposition_sentence
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -101,6 +102,8 @@ def print_report(report: dict[str, Any]) -> None:
                 f"one seed (inflation {lottery['inflation']:+.3g})"
             )
     print_seed_science(report)
+    for name, section in (report.get("decomposition") or {}).items():
+        typer.echo(f"  variance of {decomposition_sentence(name, section)}")
     for warning in report.get("warnings", []):
         typer.echo(f"  warning {warning['code']} ({warning['where']}): {warning['message']}")
     for run in report["runs"]:
@@ -207,6 +210,49 @@ def submit(
         raise typer.Exit(code if gates else _exit_code(report, require_bitwise))
     _show(report, as_json)
     raise typer.Exit(_exit_code(report, require_bitwise))
+
+
+def decompose(
+    experiment: Annotated[str, typer.Argument(help="experiment name, see `seedlab experiments`")],
+    param: ParamsOpt = None,
+    seeds: Annotated[
+        str, typer.Option(help="BASE:M, the base seed and M runs per group (e.g. 42:3)")
+    ] = "42:3",
+    profile: Annotated[
+        str, typer.Option(help="full or seeds_only (the kernels group always runs seeds_only)")
+    ] = "full",
+    label: Annotated[str | None, typer.Option(help="free text shown on pages")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait until the job ends")] = False,
+    timeout: TimeoutOpt = 3600.0,
+    as_json: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Where the seed variance comes from: vary each seed source alone (init, data order,
+    split), repeat one seed with nondeterministic kernels, and vary every seed at once.
+
+    Prints the plan (how many runs) before submitting. With --wait, prints the shares of each
+    final metric and exits 0 only if the job succeeded.
+    """
+    payload: dict[str, Any] = {
+        "kind": "decompose",
+        "experiment": experiment,
+        "params": parse_params(param or []),
+        "seeds": seeds,
+        "profile": profile,
+    }
+    if label:
+        payload["label"] = label
+    with server_call(server) as client:
+        plan = client.post("/api/v1/jobs/plan", payload)
+        # The plan first: with --json on stderr, so stdout stays one JSON document.
+        typer.echo(plan["text"], err=as_json)
+        job = client.post("/api/v1/jobs", payload)
+        if not wait:
+            typer.echo(json.dumps(job, indent=2) if as_json else f"job {job['id']} queued")
+            return
+        report = wait_for_report(client, job["id"], timeout)
+    _show(report, as_json)
+    raise typer.Exit(_exit_code(report, False))
 
 
 def check_gates(

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from seedlab.datasets import csvfile
 from seedlab.experiments.builtin_specs import (
+    UINT32_MAX,
     CreditRiskParams,
     DigitsCnnParams,
     SeedCardParams,
@@ -20,11 +21,26 @@ if TYPE_CHECKING:  # the runner imports this module, never the other way round
     from seedlab.runner.context import RunContext
 
 
-def _dataset(x: Any, y: Any, *, batch_size: int, shuffle_seed: int | None) -> tf.data.Dataset:
-    """A shuffled, batched tf.data pipeline; the shuffle takes its own seed (None = unseeded)."""
+def _dataset(x: Any, y: Any, *, batch_size: int, ctx: RunContext) -> tf.data.Dataset:
+    """A shuffled, batched tf.data pipeline whose order follows the order seed alone.
+
+    ctx.shuffle_seed is the order seed (None when the profile leaves tf.data unseeded).
+    """
     data = tf.data.Dataset.from_tensor_slices((x, y))
-    data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    with ctx.order_scope():
+        data = data.shuffle(len(x), seed=ctx.shuffle_seed, reshuffle_each_iteration=True)
     return data.batch(batch_size)
+
+
+def _split_state(data_seed: int, ctx: RunContext) -> int:
+    """The split's random_state: data_seed, moved by the split seed only when the run has one.
+
+    Built-ins pin their split by data_seed so seed variance measures training; a decompose job
+    gives its runs a split seed of their own, and then the split varies with it.
+    """
+    if not ctx.split_seed_given:
+        return data_seed
+    return (data_seed + ctx.split_seed) % (UINT32_MAX + 1)
 
 
 def train_seed_card_mlp(params: SeedCardParams, ctx: RunContext) -> None:
@@ -50,19 +66,25 @@ def train_seed_card_mlp(params: SeedCardParams, ctx: RunContext) -> None:
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(
-        x,
-        y,
-        batch_size=params.batch_size,
-        epochs=params.epochs,
-        validation_data=(x_val, y_val),
-        verbose=0,
-        callbacks=[ctx.keras_callback()],
-    )
+    # fit shuffles NumPy arrays with ops seeded from TF's global seed: inside the order scope
+    # the batch order follows the order seed (weights and dropout keep the init seed).
+    with ctx.order_scope():
+        model.fit(
+            x,
+            y,
+            batch_size=params.batch_size,
+            epochs=params.epochs,
+            validation_data=(x_val, y_val),
+            verbose=0,
+            callbacks=[ctx.keras_callback()],
+        )
 
 
-def _credit_data(params: CreditRiskParams) -> tuple[Any, Any, Any, Any]:
-    """Standardised, stratified train/validation split; fixed by data_seed, not the run seed."""
+def _credit_data(
+    params: CreditRiskParams, split_state: int | None = None
+) -> tuple[Any, Any, Any, Any]:
+    """Standardised, stratified train/validation split; the data fixed by data_seed, the split
+    by split_state (data_seed unless the run has its own split seed), never the run seed."""
     from sklearn.datasets import load_breast_cancer, make_classification
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -81,7 +103,11 @@ def _credit_data(params: CreditRiskParams) -> tuple[Any, Any, Any, Any]:
             random_state=params.data_seed,
         )
     x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=0.25, stratify=y, random_state=params.data_seed
+        x,
+        y,
+        test_size=0.25,
+        stratify=y,
+        random_state=params.data_seed if split_state is None else split_state,
     )
     scaler = StandardScaler().fit(x_train)
     return (
@@ -117,7 +143,7 @@ def _train_binary_mlp(
         metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
     )
     model.fit(
-        _dataset(x_train, y_train, batch_size=params.batch_size, shuffle_seed=ctx.shuffle_seed),
+        _dataset(x_train, y_train, batch_size=params.batch_size, ctx=ctx),
         epochs=params.epochs,
         validation_data=(x_val, y_val),
         verbose=0,
@@ -127,7 +153,7 @@ def _train_binary_mlp(
 
 def train_credit_risk_mlp(params: CreditRiskParams, ctx: RunContext) -> None:
     """Binary classifier with per-epoch validation AUC and accuracy."""
-    _train_binary_mlp(params, ctx, *_credit_data(params))
+    _train_binary_mlp(params, ctx, *_credit_data(params, _split_state(params.data_seed, ctx)))
 
 
 def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:
@@ -139,7 +165,7 @@ def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:
     x = (digits.images / 16.0).astype("float32")[..., np.newaxis]
     y = digits.target.astype("int32")
     x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=0.25, stratify=y, random_state=params.data_seed
+        x, y, test_size=0.25, stratify=y, random_state=_split_state(params.data_seed, ctx)
     )
     ctx.set_data_hash(x_train, x_val, y_train, y_val)
     ctx.set_epochs(params.epochs)
@@ -160,7 +186,7 @@ def train_digits_cnn(params: DigitsCnnParams, ctx: RunContext) -> None:
         metrics=["accuracy"],
     )
     model.fit(
-        _dataset(x_train, y_train, batch_size=params.batch_size, shuffle_seed=ctx.shuffle_seed),
+        _dataset(x_train, y_train, batch_size=params.batch_size, ctx=ctx),
         epochs=params.epochs,
         validation_data=(x_val, y_val),
         verbose=0,
@@ -189,7 +215,9 @@ def _binary_target(name: str, values: list[str]) -> Any:
     return (np.array(values) == labels[1]).astype("float32").reshape(-1, 1)
 
 
-def _tabular_data(params: TabularCsvParams, data: bytes) -> tuple[Any, Any, Any, Any]:
+def _tabular_data(
+    params: TabularCsvParams, data: bytes, split_state: int | None = None
+) -> tuple[Any, Any, Any, Any]:
     """Encoded, stratified train/validation split of a CSV; encoders fitted on training rows."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -203,12 +231,13 @@ def _tabular_data(params: TabularCsvParams, data: bytes) -> tuple[Any, Any, Any,
         raise ValueError(f"features {unknown or features} are not usable; columns: {list(columns)}")
     y = _binary_target(params.target, columns[params.target])
     rows = np.arange(len(y))
-    # Fixed by split_seed, never by the run seed: seed variance then measures training alone.
+    # Fixed by the split_seed parameter, never by the run seed: seed variance then measures
+    # training alone (a decompose job's own split seed moves it, see _split_state).
     train, val = train_test_split(
         rows,
         test_size=params.validation_fraction,
         stratify=y.ravel(),
-        random_state=params.split_seed,
+        random_state=params.split_seed if split_state is None else split_state,
     )
     numeric = [n for n in features if csvfile.column_type(columns[n]) == "number"]
     categorical = [n for n in features if n not in numeric]
@@ -247,4 +276,6 @@ def _tabular_data(params: TabularCsvParams, data: bytes) -> tuple[Any, Any, Any,
 def train_tabular_csv(params: TabularCsvParams, ctx: RunContext) -> None:
     """Binary classifier on an uploaded CSV with per-epoch AUC, accuracy and loss."""
     data = ctx.read_dataset(params.dataset)  # verified against its sha256, fingerprinted
-    _train_binary_mlp(params, ctx, *_tabular_data(params, data))
+    _train_binary_mlp(
+        params, ctx, *_tabular_data(params, data, _split_state(params.split_seed, ctx))
+    )

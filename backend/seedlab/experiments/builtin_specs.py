@@ -143,6 +143,7 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "Dense(1, sigmoid) on 100 random samples; data drawn from NumPy's global generator.",
         params_model=SeedCardParams,
         entrypoint="seedlab.experiments.builtin:train_seed_card_mlp",
+        seed_sources=("init", "order"),
     ),
     ExperimentSpec(
         name="credit_risk_mlp",
@@ -151,6 +152,7 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "synthetic_credit (imbalanced); seeded tf.data shuffling.",
         params_model=CreditRiskParams,
         entrypoint="seedlab.experiments.builtin:train_credit_risk_mlp",
+        seed_sources=("init", "order", "split"),
     ),
     ExperimentSpec(
         name="digits_cnn",
@@ -159,6 +161,7 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "shuffling.",
         params_model=DigitsCnnParams,
         entrypoint="seedlab.experiments.builtin:train_digits_cnn",
+        seed_sources=("init", "order", "split"),
     ),
     ExperimentSpec(
         name="tabular_csv",
@@ -168,5 +171,6 @@ BUILTIN: tuple[ExperimentSpec, ...] = (
         "by split_seed; seeded tf.data shuffling; reports auc, accuracy, loss.",
         params_model=TabularCsvParams,
         entrypoint="seedlab.experiments.builtin:train_tabular_csv",
+        seed_sources=("init", "order", "split"),
     ),
 )

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from seedlab.experiments.spec import ExperimentSpec
+from seedlab.experiments.spec import DEFAULT_SEED_SOURCES, ExperimentSpec, check_seed_sources
 from seedlab.experiments.versioning import source_version
 
 SPEC_ATTRIBUTE = "__seedlab_experiment__"
@@ -40,9 +40,13 @@ def experiment(
     params: type[BaseModel] = NoParams,
     description: str | None = None,
     version: str | None = None,
+    seed_sources: tuple[str, ...] | list[str] = DEFAULT_SEED_SOURCES,
 ) -> Callable[[F], F]:
     """Declare `def train(params, ctx)` as the experiment `name` with the parameter model
-    `params`; the version is the short sha256 of the module's source (prefixed by `version`)."""
+    `params`; the version is the short sha256 of the module's source (prefixed by `version`).
+
+    seed_sources: which of "init", "order", "split" the function seeds separately (from
+    ctx.init_seed, ctx.order_seed, ctx.split_seed); a decompose job varies each one."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ValueError(
             f"@experiment(name={name!r}): use a letter, then letters, digits, '_', '.' or '-' "
@@ -53,6 +57,8 @@ def experiment(
             f"@experiment(name={name!r}, params=...): params must be a pydantic BaseModel "
             f"subclass (the parameter schema), got {params!r}"
         )
+
+    sources = check_seed_sources(seed_sources, where=f"@experiment(name={name!r})")
 
     def attach(function: F) -> F:
         module = getattr(function, "__module__", None)
@@ -75,6 +81,7 @@ def experiment(
             params_model=params,
             entrypoint=f"{module}:{qualname}",
             source=f"module {module}",
+            seed_sources=sources,
         )
         setattr(function, SPEC_ATTRIBUTE, spec)
         setattr(function, DECLARED_VERSION_ATTRIBUTE, version)

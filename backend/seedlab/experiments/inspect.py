@@ -41,6 +41,7 @@ def advert(spec: ExperimentSpec) -> dict[str, Any]:
         "params_schema": spec.params_schema(),
         "defaults": defaults,
         "source": spec.source,
+        "seed_sources": list(spec.seed_sources),
     }
 
 

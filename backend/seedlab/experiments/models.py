@@ -57,5 +57,7 @@ class AgentExperiment(Base):
     params_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     defaults: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(300))
+    # ["init", "order", "split"] or part of it; null for advertisements before 0011 (init only).
+    seed_sources: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
     catalog: Mapped[AgentCatalog] = relationship(back_populates="experiments")

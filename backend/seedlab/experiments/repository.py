@@ -32,6 +32,7 @@ class Advertised:
     agent_id: int
     advertised_at: datetime
     live: bool
+    seed_sources: tuple[str, ...] = ("init",)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def advertised(*, session: Session, live_since: datetime) -> list[Advertised]:
             agent_id=item.agent_id,
             advertised_at=advertised_at,
             live=last_seen >= live_since,
+            seed_sources=tuple(item.seed_sources or ("init",)),
         )
         for item, advertised_at, last_seen in rows
     ]

@@ -46,6 +46,8 @@ class CatalogItem:
     versions: list[str] = field(default_factory=list)
     # The built-in's code spec; None for advertised experiments (validated by their schema).
     spec: ExperimentSpec | None = None
+    # The seed sources it declares (init, order, split): what a decompose job varies.
+    seed_sources: tuple[str, ...] = ("init",)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as the API shows it (the fields of the original catalog entry first)."""
@@ -60,6 +62,7 @@ class CatalogItem:
             "online": self.online,
             "agents": self.agents,
             "versions": list(self.versions),
+            "seed_sources": list(self.seed_sources),
         }
 
 
@@ -81,6 +84,7 @@ def _from_spec(spec: ExperimentSpec, *, online: bool, agents: int) -> CatalogIte
         agents=agents,
         versions=[spec.version],
         spec=spec,
+        seed_sources=spec.seed_sources,
     )
 
 
@@ -111,6 +115,7 @@ def server_catalog(*, session: Session, settings: Settings) -> list[CatalogItem]
             online=bool(live),
             agents=len({a.agent_id for a in live}),
             versions=list(dict.fromkeys(a.version for a in [*live, *found])),
+            seed_sources=chosen.seed_sources,
         )
     return [items[name] for name in sorted(items)]
 

@@ -74,6 +74,8 @@ DERIVED = frozenset({"distributions_hash"})
 # differs between the seeds of a job by design.
 SEEDED_GENERATORS = ("python_seed", "numpy_seed", "tf_seed", "tf_data_seed")
 APPLIED_PREFIX = "applied."
+# The seed values a run was given: they differ between runs by design, never as a risk.
+RUN_SEEDS = ("seed", "init_seed", "order_seed", "split_seed")
 
 
 @dataclass(frozen=True)
@@ -266,8 +268,8 @@ def diff_fingerprints(a: Mapping[str, Any], b: Mapping[str, Any]) -> Fingerprint
 
 
 def applied_toggles(applied: Mapping[str, Any] | None) -> dict[str, Any]:
-    """An applied profile as comparable 'applied.*' fields, without the run's own seed."""
-    flat = {k: v for k, v in flatten(applied or {}).items() if k != "seed"}
+    """An applied profile as comparable 'applied.*' fields, without the run's own seeds."""
+    flat = {k: v for k, v in flatten(applied or {}).items() if k not in RUN_SEEDS}
     for name in SEEDED_GENERATORS:
         if name in flat:
             flat[name] = flat[name] is not None

@@ -12,8 +12,8 @@ from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
+from seedlab.jobs import decompose, sequential
 from seedlab.jobs import repository as jobs_repository
-from seedlab.jobs import sequential
 from seedlab.jobs.models import Job, JobLabel
 from seedlab.jobs.schemas import AuditSpec, JobCreate
 from seedlab.jobs.seedplan import (
@@ -45,6 +45,10 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
     state: dict[str, Any] | None = None
+    if payload.kind == "decompose":
+        return _create_decompose_job(
+            session=session, payload=payload, settings=settings, item=item, params=params
+        )
     if payload.kind == "audit":
         audit = payload.audit or AuditSpec()
         plan = parse_seed_plan(
@@ -148,6 +152,114 @@ def _standard_plan(
         base=base, until=until, max_seeds=max_seeds, first_round=len(plan.seeds)
     )
     return plan, state
+def decompose_plan(
+    *, payload: JobCreate, item: experiments_service.CatalogItem, settings: Settings
+) -> tuple[decompose.DecomposePlan, Profile]:
+    """The plan and profile of a decompose submission; InvalidInput says what is allowed."""
+    if payload.audit is not None:
+        raise InvalidInput("audit settings need kind 'audit'")
+    plan = decompose.parse_plan(
+        # Without seeds, the decompose default (the standard job's default has repeats).
+        payload.seeds if "seeds" in payload.model_fields_set else decompose.DEFAULT_SEEDS,
+        experiment=item.name,
+        sources=item.seed_sources,
+        max_runs=settings.max_runs_per_job,
+    )
+    profile = resolve_profile(payload.profile)
+    decompose.check_profile(profile)
+    return plan, profile
+
+
+def preview(*, session: Session, payload: JobCreate, settings: Settings) -> dict[str, Any]:
+    """What a submission would run, without submitting it: run count, groups, one line."""
+    try:
+        item = experiments_service.find_item(
+            session=session, settings=settings, name=payload.experiment
+        )
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+    params = experiments_service.item_params(item=item, params=payload.params)
+    datasets_service.resolve_params(session=session, schema=item.params_schema, params=params)
+    if payload.kind == "decompose":
+        plan, _profile = decompose_plan(payload=payload, item=item, settings=settings)
+        return plan.describe()
+    if payload.kind == "audit":
+        audit = payload.audit or AuditSpec()
+        variants = len(audit_variants(audit))
+        count = audit.repeats * variants
+        text = f"audit {item.name}: {variants} variants {decompose.TIMES} {audit.repeats} runs"
+    else:
+        plan_std, state = _standard_plan(session, payload, settings, experiment=item.name)
+        count = plan_std.run_count
+        text = f"{item.name}: {len(plan_std.seeds)} seeds {decompose.TIMES} {plan_std.repeats} runs"
+        if state is not None:  # a sequential plan: only its first round is known now
+            text = f"{item.name}: first round of {len(plan_std.seeds)} seeds, more until " + (
+                f"{state['until']} or {state['max_seeds']} seeds"
+            )
+            return {
+                "kind": payload.kind,
+                "experiment": item.name,
+                "run_count": count,
+                "text": f"{text}; {count} runs now",
+            }
+    return {
+        "kind": payload.kind,
+        "experiment": item.name,
+        "run_count": count,
+        "text": f"{text} = {count} runs",
+    }
+
+
+def _create_decompose_job(
+    *,
+    session: Session,
+    payload: JobCreate,
+    settings: Settings,
+    item: experiments_service.CatalogItem,
+    params: dict[str, Any],
+) -> Job:
+    plan, profile = decompose_plan(payload=payload, item=item, settings=settings)
+    experiments_service.ensure_record(session=session, item=item)
+    requires = payload.requires
+    labels = requires.labels if requires is not None else []
+    job = Job(
+        kind="decompose",
+        audit=None,
+        experiment_name=item.name,
+        experiment_version=item.version,
+        params=params,
+        seed_plan=plan.to_json(),
+        seed_plan_text=plan.seed_plan_text(),
+        profile=profile.model_dump(),
+        profile_name=profile.name,
+        tolerance=payload.tolerance,
+        label=payload.label,
+        requires=requires.model_dump() if requires is not None else None,
+        required_gpus=requires.gpu if requires is not None else 0,
+        required_labels=[JobLabel(label=label) for label in sorted(set(labels))],
+        status=JobStatus.QUEUED.value,
+        run_count=plan.run_count,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    kernels = decompose.kernels_profile(profile).model_dump()
+    session.add_all(
+        Run(
+            job_id=job.id,
+            seed=run.seed,
+            repeat=run.repeat,
+            variant=run.group,
+            profile=kernels if run.group == decompose.KERNELS else None,
+            order_seed=run.order_seed,
+            split_seed=run.split_seed,
+            max_attempts=settings.max_attempts,
+            queued_at=job.created_at,
+        )
+        for run in plan.expand()
+    )
+    session.flush()
+    return job
 
 
 def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:

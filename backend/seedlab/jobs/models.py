@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from seedlab.runs.models import Run
 
 _JOB_STATUSES = ", ".join(f"'{s.value}'" for s in JobStatus)
-JobKind = Literal["standard", "audit"]
+JobKind = Literal["standard", "audit", "decompose"]
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 _JOB_KINDS = ", ".join(f"'{kind}'" for kind in JOB_KINDS)
 

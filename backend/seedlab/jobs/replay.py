@@ -57,6 +57,8 @@ def run_bundle(*, session: Session, run_id: int) -> RunBundle:
         ),
         params=dict(job.params),
         seed=run.seed,
+        order_seed=run.order_seed,
+        split_seed=run.split_seed,
         profile=dict(run.profile or job.profile),
         applied_profile=run.applied_profile,
         data_hashes=data_hashes(fingerprint),

@@ -23,11 +23,13 @@ from seedlab.cache import ResultCache
 from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
+from seedlab.jobs import decompose
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import (
     ChurnOut,
+    DecompositionOut,
     DifferenceNeeded,
     HalfwidthNeeded,
     JobReport,
@@ -84,11 +86,17 @@ def build_report(
 
 def seed_values(report: JobReport) -> dict[str, list[float]]:
     """Each final metric's finite value per seed: the report's spread sample (one succeeded
-    run per seed, its first repeat, of the job's experiment version)."""
+    run per seed, its first repeat, of the job's experiment version; a decompose job's from
+    its all-vary group, where every seed varies)."""
     versions = report.verdict_evidence.get("versions", {})
     same_version = set(versions.get(report.experiment_version, []))
+    sample = [
+        run
+        for run in report.runs
+        if report.kind != "decompose" or run.variant == decompose.ALL_VARY
+    ]
     chosen: dict[int, dict[str, float]] = {}
-    for run in sorted(report.runs, key=lambda r: (r.seed, r.repeat, r.id)):
+    for run in sorted(sample, key=lambda r: (r.seed, r.repeat, r.id)):
         if run.status == "succeeded" and run.id in same_version and run.seed not in chosen:
             chosen[run.seed] = dict(run.final_metrics or {})
     out: dict[str, list[float]] = {}
@@ -166,14 +174,23 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
     same_version = {run.id for run in job.runs if _ran_job_version(job, run)}
     if job.kind == "audit":
         audit = _audit_section(session, job, data, cache)
-        # The verdict of an audit job is its baseline pair's: every control on.
-        compared = [
-            data[run.id] for run in job.runs if run.variant == BASELINE and run.id in same_version
+    # An audit's verdict is its baseline pair's (every control on), a decompose job's its
+    # kernels group's (same-seed repeats under seeds_only).
+    compared = [
+        data[run.id] for run in job.runs if _verdict_run(job, run) and run.id in same_version
+    ]
+    # A decompose job's seeds spread in its all-vary group: every seed takes each value.
+    across = (
+        [
+            data[run.id]
+            for run in job.runs
+            if run.variant == decompose.ALL_VARY and run.id in same_version
         ]
-    else:
-        compared = [data[run.id] for run in job.runs if run.id in same_version]
+        if job.kind == "decompose"
+        else compared
+    )
     verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
-    spread = compute_spread(compared)
+    spread = compute_spread(across)
     differing = {
         (seed["run_ids"][0], seed["run_ids"][1]): seed["seed"]
         for seed in verdict["seeds"]
@@ -214,9 +231,10 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         runs=[runs_service.run_summary(run) for run in job.runs],
         divergence=divergence,
         audit=audit,
-        seed_lottery=_seed_lottery(compared),
-        churn=_churn(job, compared),
+        seed_lottery=_seed_lottery(across),
+        churn=_churn(job, across),
         sequential=jobs_service.sequential_out(job),
+        decomposition=_decomposition(job, same_version),
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
@@ -224,6 +242,22 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def _decomposition(job: Job, same_version: set[int]) -> dict[str, DecompositionOut] | None:
+    """Each source's share of every final metric's variance (decompose jobs only)."""
+    if job.kind != "decompose":
+        return None
+    plan = decompose.stored_plan(job.seed_plan, job.experiment_name)
+    runs = [
+        (run.variant, run.final_metrics)
+        for run in job.runs
+        if run.status == "succeeded" and run.id in same_version
+    ]
+    found = decompose.decomposition(
+        runs, sources=plan.sources, finished=job.status in TERMINAL_JOB_STATUSES
+    )
+    return {name: DecompositionOut(**section) for name, section in found.items()}
 
 
 def _seed_lottery(compared: list[RunData]) -> dict[str, SeedLotteryOut]:
@@ -289,10 +323,20 @@ def final_verdict(*, session: Session, job: Job) -> str:
     compared = [
         runs_service.as_run_data(run, curves.get(run.id))
         for run in job.runs
-        if (job.kind != "audit" or run.variant == BASELINE) and _ran_job_version(job, run)
+        if _verdict_run(job, run) and _ran_job_version(job, run)
     ]
     # Located epochs only refine the evidence, never the word: the plain verdict is enough.
     return compute_verdict(compared, tolerance=job.tolerance).verdict
+
+
+def _verdict_run(job: Job, run: Run) -> bool:
+    """Whether the run counts for the verdict: an audit's baseline, a decompose job's kernels
+    group (its same-seed repeats), every run of a standard job."""
+    if job.kind == "audit":
+        return run.variant == BASELINE
+    if job.kind == "decompose":
+        return run.variant == decompose.KERNELS
+    return True
 
 
 def _ran_job_version(job: Job, run: Run) -> bool:

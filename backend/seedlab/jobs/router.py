@@ -15,6 +15,7 @@ from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import (
     JobCreate,
     JobList,
+    JobPlan,
     JobRead,
     JobReport,
     JobUpdate,
@@ -40,6 +41,13 @@ def create_job(payload: JobCreate, session: WriteSession, settings: SettingsDep)
     """Submit a job: validates the experiment, parameters, seed plan and profile; queues runs."""
     job = creation.create_job(session=session, payload=payload, settings=settings)
     return jobs_service.read_job(session=session, job_id=job.id)
+
+
+@router.post("/plan")
+def plan_job(payload: JobCreate, session: ReadSession, settings: SettingsDep) -> JobPlan:
+    """What a submission would run, without queuing anything: the run count and, for a
+    decompose job, its groups with every run's seeds (the same validation as submitting)."""
+    return JobPlan(**creation.preview(session=session, payload=payload, settings=settings))
 
 
 @router.get("")

@@ -78,7 +78,9 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: JobKind = Field(
-        default="standard", description="standard: a seed plan; audit: the randomness-source audit"
+        default="standard",
+        description="standard: a seed plan; audit: the randomness-source audit; decompose: "
+        "vary one source of randomness at a time (seeds 'BASE:M') to split the variance",
     )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")
     params: JsonObject = Field(default_factory=dict, description="Experiment parameters")
@@ -141,6 +143,26 @@ class SequentialOut(BaseModel):
         "'metric not reported'; null while running"
     )
     rounds: list[SequentialRound]
+
+
+class JobPlan(BaseModel):
+    """What a submission would run, stated before it is submitted."""
+
+    kind: str
+    experiment: str
+    run_count: int = Field(description="how many runs the job would queue")
+    text: str = Field(
+        description="the plan in one line, e.g. 'decompose credit_risk_mlp: 4 groups x 3 runs "
+        "+ 3 all-vary = 15 runs'"
+    )
+    seeds: str | None = Field(default=None, description="decompose: 'BASE:M'")
+    sources: list[str] | None = Field(
+        default=None, description="decompose: the experiment's separately seeded sources"
+    )
+    groups: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="decompose: each group's name, runs, profile and the seeds of every run",
+    )
 
 
 class JobRead(BaseModel):
@@ -274,6 +296,24 @@ class WarningOut(BaseModel):
     message: str = Field(description="What it means and what to do")
 
 
+class SourceShareOut(BaseModel):
+    """One source's share of a metric's variance."""
+
+    share: float = Field(description="share of the sum of the sources' variances, 0..1")
+    ci95: list[float] = Field(description="bootstrap 95% CI of the share")
+
+
+class DecompositionOut(BaseModel):
+    """Where a final metric's seed variance comes from (decompose jobs)."""
+
+    sources: dict[str, SourceShareOut] = Field(
+        description="init, order, split (those the experiment has) and kernels"
+    )
+    residual: float = Field(
+        description="share of the all-vary runs' variance beyond the sources' sum (interactions)"
+    )
+
+
 class JobReport(BaseModel):
     """Everything a pipeline needs: status, verdict with evidence, spread, runs."""
 
@@ -315,6 +355,11 @@ class JobReport(BaseModel):
     percentile: PercentileOut | None = Field(
         default=None, description="With ?value= (and ?metric=): where the value falls"
     )
+    decomposition: dict[str, DecompositionOut] | None = Field(
+        default=None,
+        description="Decompose jobs, per final metric once every group has finished: each "
+        "source's share of the variance with a bootstrap CI, and the residual",
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -335,7 +380,13 @@ class RunBundle(BaseModel):
     job_id: int
     experiment: ExperimentIdentity
     params: dict[str, Any]
-    seed: int
+    seed: int = Field(description="the run seed, which is the init seed (the global seeds)")
+    order_seed: int | None = Field(
+        default=None, description="the data-order seed when the run had its own (else `seed`)"
+    )
+    split_seed: int | None = Field(
+        default=None, description="the split seed when the run had its own (else `seed`)"
+    )
     profile: dict[str, Any] = Field(description="the resolved profile the run was queued with")
     applied_profile: dict[str, Any] | None = Field(
         description="what the run process applied (seeds, hash seed, threads, toggles)"

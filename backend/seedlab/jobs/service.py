@@ -127,12 +127,20 @@ def resubmission(*, session: Session, job_id: int) -> JobCreate:
     """The submission that creates the same job again (clone and rerun start from it)."""
     job = jobs_repository.get_job(session=session, job_id=job_id)
     state = job.sequential
+    stored = job.seed_plan.get("decompose")
+    # A sequential job is submitted again as its rule, a decompose job as its grid, not as
+    # the seeds they expanded into.
+    if state:
+        seeds: Any = f"{state['base']}:auto"
+    elif stored:
+        seeds = f"{stored['base']}:{stored['per_group']}"
+    else:
+        seeds = dict(job.seed_plan)
     return JobCreate(
-        kind="audit" if job.kind == "audit" else "standard",
+        kind="audit" if job.kind == "audit" else "decompose" if stored else "standard",
         experiment=job.experiment_name,
         params=dict(job.params),
-        # A sequential job is submitted again as its rule, not as the seeds it ended with.
-        seeds=f"{state['base']}:auto" if state else dict(job.seed_plan),
+        seeds=seeds,
         until=state["until"] if state else None,
         max_seeds=int(state["max_seeds"]) if state else None,
         profile=profile_spec(job.profile),

@@ -21,6 +21,7 @@ from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import creation as jobs_creation
+from seedlab.jobs import decompose as jobs_decompose
 from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
@@ -228,7 +229,43 @@ def job_context(
         "queued_reason": queue_service.queued_reason(session=session, job=job),
         "replay_check": _replay_check(session, job.label, report, cache),
         "sequential_chart": sequential_chart(report),
+        "decomposition": decomposition_rows(report),
+        "decompose_seeds": decompose_seeds(job.seed_plan),
     }
+
+
+SOURCE_LABELS = {"init": "init", "order": "data order", "split": "split", "kernels": "kernels"}
+
+
+def decomposition_rows(report: JobReport) -> list[dict[str, Any]]:
+    """Per metric: each source's share with its CI, and the plain sentence."""
+    return [
+        {
+            "metric": metric,
+            "rows": [
+                {
+                    "name": name,
+                    "label": SOURCE_LABELS.get(name, name),
+                    "share": row.share,
+                    "lo": row.ci95[0],
+                    "hi": row.ci95[1],
+                }
+                for name, row in section.sources.items()
+            ],
+            "sentence": jobs_decompose.sentence(metric, section.model_dump()),
+        }
+        for metric, section in (report.decomposition or {}).items()
+    ]
+
+
+def decompose_seeds(seed_plan: dict[str, Any]) -> str:
+    """The Decompose button's seeds: the job's base seed and number of seeds (at least 2)."""
+    stored = seed_plan.get("decompose")
+    if stored:
+        return f"{stored['base']}:{stored['per_group']}"
+    seeds = list(seed_plan.get("seeds") or [42])
+    count = min(max(len(seeds), jobs_decompose.MIN_PER_GROUP), jobs_decompose.MAX_PER_GROUP)
+    return f"{seeds[0]}:{count}"
 
 
 def _variation(session: Session, job_id: int, cache: ResultCache, *, terminal: bool) -> Any:
@@ -279,6 +316,7 @@ JOB_FRAGMENTS = {
     "spread": "_spread.html",
     "lottery": "_seed_lottery.html",
     "sequential": "_sequential.html",
+    "decomposition": "_decomposition.html",
     "runs": "_runs.html",
 }
 

@@ -39,6 +39,13 @@ def _bounded_json(value: dict[str, Any], what: str) -> dict[str, Any]:
     return value
 
 
+SeedSource = Literal["init", "order", "split"]
+
+
+def _init_only() -> list[SeedSource]:
+    return ["init"]
+
+
 class ExperimentAdvert(BaseModel):
     """One experiment an agent can run, as it advertises it when it registers."""
 
@@ -50,6 +57,16 @@ class ExperimentAdvert(BaseModel):
     params_schema: dict[str, Any]
     defaults: dict[str, Any] = Field(default_factory=dict)
     source: str = Field(default="builtin", max_length=300)
+    # Older agents send none: such an experiment has one source, init.
+    seed_sources: list[SeedSource] = Field(default_factory=_init_only, max_length=3)
+
+    @field_validator("seed_sources")
+    @classmethod
+    def _sources_canonical(cls, value: list[SeedSource]) -> list[SeedSource]:
+        order: tuple[SeedSource, ...] = ("init", "order", "split")
+        if "init" not in value:
+            raise ValueError("seed_sources must include 'init' (weights follow the run seed)")
+        return [source for source in order if source in value]
 
     @field_validator("params_schema")
     @classmethod
@@ -166,6 +183,10 @@ class RunAssignment(BaseModel):
     lease_seconds: float
     # GPUs the job requires (an executor that schedules them, like Ray, asks for this many).
     gpus: int = 0
+    # Decompose jobs: the data-order and split seeds when they are the run's own; None follows
+    # `seed`, which is always the init seed (Python, NumPy and TF's global seeds).
+    order_seed: int | None = None
+    split_seed: int | None = None
 
 
 class AttemptFenced(BaseModel):

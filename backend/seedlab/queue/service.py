@@ -213,6 +213,8 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
         gpus=job.required_gpus,
+        order_seed=run.order_seed,
+        split_seed=run.split_seed,
     )
 
 

@@ -43,8 +43,16 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         from seedlab.runner.setup import apply_profile
 
         profile = Profile.model_validate(spec["profile"])
-        seed = int(spec["seed"])
-        applied = apply_profile(profile, seed=seed, isolation=isolation)
+        seed = int(spec["seed"])  # the init seed
+        order_seed = _optional_int(spec.get("order_seed"))
+        split_seed = _optional_int(spec.get("split_seed"))
+        applied = apply_profile(
+            profile,
+            seed=seed,
+            isolation=isolation,
+            order_seed=order_seed,
+            split_seed=split_seed,
+        )
         events.emit(RunEvent.APPLIED, profile=applied)
 
         from seedlab.experiments.catalog import get_experiment
@@ -60,7 +68,9 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         )
         context = RunContext(
             seed=seed,
-            shuffle_seed=seed if profile.tf_data_seed else None,
+            shuffle_seed=applied["order_seed"] if profile.tf_data_seed else None,
+            order_seed=order_seed,
+            split_seed=split_seed,
             events=events,
             fingerprint=fingerprint,
             trace=profile.trace,
@@ -89,6 +99,10 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         return 1
     finally:
         events.close()
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def main() -> None:

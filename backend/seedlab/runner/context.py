@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +82,19 @@ class RunContext:
         fingerprint: dict[str, Any] | None = None,
         trace: bool = False,
         datasets: dict[str, str] | None = None,
+        order_seed: int | None = None,
+        split_seed: int | None = None,
     ) -> None:
+        # The run seed is the init seed: Python, NumPy and TF's global seed (weights, dropout).
         self.seed = seed
+        self.init_seed = seed
+        # Data order (shuffles, tf.data) and the train/validation split; both follow the run
+        # seed unless the run was given its own (a decompose job varies one source at a time).
+        self.order_seed = seed if order_seed is None else order_seed
+        self.split_seed = seed if split_seed is None else split_seed
+        # Whether the run was given a split seed of its own: built-ins that pin their split by
+        # a parameter (data_seed) move it only then, so every other run keeps its split.
+        self.split_seed_given = split_seed is not None
         # sha256 -> local file of each uploaded data set the agent fetched for this run.
         self.datasets = dict(datasets or {})
         self.dataset_hashes: list[str] = []
@@ -115,6 +128,29 @@ class RunContext:
         self._last_log_time = time.perf_counter()
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
+
+    @contextlib.contextmanager
+    def order_scope(self) -> Iterator[None]:
+        """Build data-order ops inside: their global TF seed is the order seed, not the init seed.
+
+        TF derives an op's seeds from the global seed and the op seed, so a seeded
+        `Dataset.shuffle` would change with the init seed too; inside this block it follows
+        order_seed alone. When the two seeds are equal (every run outside a decompose job), or
+        no global seed is set, it changes nothing.
+        """
+        from tensorflow.python.eager import context as tf_context
+
+        state = tf_context.context()
+        saved = state._seed  # the global seed as tf.random.set_seed left it
+        if saved is None or saved == self.order_seed:
+            yield
+            return
+        # Only the global seed moves: the op-seed counter and kernel caches stay as they are.
+        state._seed = self.order_seed
+        try:
+            yield
+        finally:
+            state._seed = saved
 
     def record_predictions(self, ids: Any, scores: Any, labels: Any = None) -> None:
         """Keep validation scores (one per example, binary) so the job can measure seed churn.

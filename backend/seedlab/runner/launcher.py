@@ -54,6 +54,10 @@ class RunSpec:
     datasets: dict[str, str] = field(default_factory=dict)
     # GPUs the job requires; the Ray executor asks the cluster for them.
     gpus: int = 0
+    # Seeds of the data order and the split when they differ from `seed` (the init seed); None
+    # follows `seed`. Set by decompose jobs.
+    order_seed: int | None = None
+    split_seed: int | None = None
 
     def to_json(self) -> str:
         """Serialised form sent to the run process."""

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -163,14 +164,8 @@ class RayLauncher:
         # The agent's data set files may not exist on the node that runs the task: ship them
         # (Ray keeps large arguments in its object store).
         contents = {sha: Path(path).read_bytes() for sha, path in spec.datasets.items()}
-        payload = {
-            "run_id": spec.run_id,
-            "attempt": spec.attempt,
-            "experiment": spec.experiment,
-            "params": spec.params,
-            "seed": spec.seed,
-            "profile": spec.profile,
-        }
+        # The spec as the run process reads it; its data sets are re-pointed on the node.
+        payload = {k: v for k, v in asdict(spec).items() if k not in ("datasets", "gpus")}
         with self._lock:
             generator = self._task.options(
                 num_cpus=self.cpus_per_run,

@@ -25,11 +25,23 @@ def onednn_state() -> str:
     return f"{'on' if enabled else 'off'} ({source})"
 
 
-def apply_profile(profile: Profile, *, seed: int, isolation: str) -> dict[str, Any]:
-    """Seed and configure this process; return what is in effect, read back where possible."""
+def apply_profile(
+    profile: Profile,
+    *,
+    seed: int,
+    isolation: str,
+    order_seed: int | None = None,
+    split_seed: int | None = None,
+) -> dict[str, Any]:
+    """Seed and configure this process; return what is in effect, read back where possible.
+
+    `seed` is the run seed, which is the init seed: Python, NumPy and TF's global seed.
+    """
     configure_tensorflow(profile, seed=seed)
     seed_python_numpy(profile, seed=seed)
-    return applied_state(profile, seed=seed, isolation=isolation)
+    return applied_state(
+        profile, seed=seed, isolation=isolation, order_seed=order_seed, split_seed=split_seed
+    )
 
 
 def seed_python_numpy(profile: Profile, *, seed: int) -> None:
@@ -64,15 +76,26 @@ def configure_tensorflow(profile: Profile, *, seed: int) -> None:
 
 
 def applied_state(
-    profile: Profile, *, seed: int, isolation: str, tensorflow: bool = True
+    profile: Profile,
+    *,
+    seed: int,
+    isolation: str,
+    tensorflow: bool = True,
+    order_seed: int | None = None,
+    split_seed: int | None = None,
 ) -> dict[str, Any]:
     """The `applied` event's profile: what is in effect, read back from TF where possible.
 
     tensorflow=False: the process never imported TF (a command script), so no TF control was
     applied and the TF fields say so (None) instead of importing it.
     """
+    order = seed if order_seed is None else order_seed
     state: dict[str, Any] = {
         "seed": seed,
+        # The seed of each source of randomness: init (the global seeds), data order, split.
+        "init_seed": seed,
+        "order_seed": order,
+        "split_seed": seed if split_seed is None else split_seed,
         "hash_seed": os.environ.get("PYTHONHASHSEED"),
         "hash_randomization": bool(sys.flags.hash_randomization),
         "python_seed": seed if profile.python_seed else None,
@@ -95,7 +118,7 @@ def applied_state(
 
     state.update(
         tf_seed=seed if profile.tf_seed else None,
-        tf_data_seed=seed if profile.tf_data_seed else None,
+        tf_data_seed=order if profile.tf_data_seed else None,
         op_determinism=op_determinism_enabled(),
         inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
         intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),

@@ -51,6 +51,11 @@ class Run(Base):
     # `profile` overrides the job's for this run.
     variant: Mapped[str | None] = mapped_column(String(200), default=None)
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Decompose jobs vary one source of randomness at a time: `seed` is always the init seed
+    # (Python, NumPy, TF's global seed); these are the data-order and split seeds when the run
+    # has its own (null: they follow `seed`, as in every other job).
+    order_seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    split_seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED.value)
     attempt: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int]

@@ -15,6 +15,11 @@ class RunSummary(BaseModel):
     seed: int
     repeat: int
     variant: str | None = None
+    # The seed of each source of randomness: init is `seed`; order and split follow it unless
+    # the run had its own (decompose jobs).
+    init_seed: int | None = None
+    order_seed: int | None = None
+    split_seed: int | None = None
     status: str
     attempt: int
     epoch: int | None
