@@ -68,8 +68,6 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
             f"job expands into {run_count} runs; at most {settings.max_runs_per_job} runs per job"
         )
     experiments_service.ensure_record(session=session, item=item)
-    requires = payload.requires
-    labels = requires.labels if requires is not None else []
     job = Job(
         kind=payload.kind,
         audit=(payload.audit or AuditSpec()).model_dump() if payload.kind == "audit" else None,
@@ -86,14 +84,8 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         sequential=state,
         profile=profile.model_dump(),
         profile_name=profile.name,
-        tolerance=payload.tolerance,
-        label=payload.label,
-        requires=requires.model_dump() if requires is not None else None,
-        required_gpus=requires.gpu if requires is not None else 0,
-        required_labels=[JobLabel(label=label) for label in sorted(set(labels))],
-        status=JobStatus.QUEUED.value,
+        **_submission_fields(payload),
         run_count=run_count,
-        created_at=utcnow(),
     )
     session.add(job)
     session.flush()
@@ -114,6 +106,21 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     )
     session.flush()
     return job
+
+
+def _submission_fields(payload: JobCreate) -> dict[str, Any]:
+    """Columns every kind of job takes from its submission as given, queued now."""
+    requires = payload.requires
+    labels = requires.labels if requires is not None else []
+    return {
+        "tolerance": payload.tolerance,
+        "label": payload.label,
+        "requires": requires.model_dump() if requires is not None else None,
+        "required_gpus": requires.gpu if requires is not None else 0,
+        "required_labels": [JobLabel(label=label) for label in sorted(set(labels))],
+        "status": JobStatus.QUEUED.value,
+        "created_at": utcnow(),
+    }
 
 
 def _standard_plan(
@@ -220,8 +227,6 @@ def _create_decompose_job(
 ) -> Job:
     plan, profile = decompose_plan(payload=payload, item=item, settings=settings)
     experiments_service.ensure_record(session=session, item=item)
-    requires = payload.requires
-    labels = requires.labels if requires is not None else []
     job = Job(
         kind="decompose",
         audit=None,
@@ -232,14 +237,8 @@ def _create_decompose_job(
         seed_plan_text=plan.seed_plan_text(),
         profile=profile.model_dump(),
         profile_name=profile.name,
-        tolerance=payload.tolerance,
-        label=payload.label,
-        requires=requires.model_dump() if requires is not None else None,
-        required_gpus=requires.gpu if requires is not None else 0,
-        required_labels=[JobLabel(label=label) for label in sorted(set(labels))],
-        status=JobStatus.QUEUED.value,
+        **_submission_fields(payload),
         run_count=plan.run_count,
-        created_at=utcnow(),
     )
     session.add(job)
     session.flush()
