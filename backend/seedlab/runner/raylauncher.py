@@ -71,7 +71,6 @@ class RayRunHandle:
         self._killed = False
         self._error = ""
         self.lost_reason: str | None = None
-        self.pid: int | None = None
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The run's events until the task ends (or is cancelled, or its worker is lost)."""
