@@ -17,7 +17,11 @@ from seedlab.profiles import ProfileSpec, resolve_profile
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'seedlab[ray]')")
 
-from seedlab.runner.raylauncher import RayRunHandle, runtime_env  # noqa: E402
+from seedlab.runner.raylauncher import (  # noqa: E402
+    RayRunHandle,
+    refuse_command_experiment,
+    runtime_env,
+)
 from seedlab.runner.raytask import materialise_datasets  # noqa: E402
 
 
@@ -111,3 +115,13 @@ def test_the_exit_item_carries_the_run_process_exit_code() -> None:
     handle = RayRunHandle(iter(events), fetch=_plain)
     assert [e["event"] for e in handle.events()] == ["done"]
     assert handle.wait() == 0 and handle.lost_reason is None
+
+
+def test_command_experiments_are_refused_with_what_to_do_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "seedlab.toml").write_text('[experiments.script]\ncommand = "python train.py"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="run command experiments on a local agent"):
+        refuse_command_experiment("script", {})
+    refuse_command_experiment("seed_card_mlp", {})  # a training function goes to Ray

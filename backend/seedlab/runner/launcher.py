@@ -64,7 +64,7 @@ class RunSpec:
         return json.dumps(asdict(self))
 
 
-def _command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
+def command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
     """The project directory of a command experiment; None for a training function.
 
     Looks in the project files of the directory sources the agent was given and of the working
@@ -382,7 +382,7 @@ class Launcher:
         """Launch the run with the isolation its profile asks for (or the honest fallback)."""
         profile = Profile.model_validate(spec.profile)
         changes = profile.pre_import_env()
-        command_dir = _command_project_dir(
+        command_dir = command_project_dir(
             spec.experiment, os.environ if self.base_env is None else self.base_env
         )
         if command_dir is not None:

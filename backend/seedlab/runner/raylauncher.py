@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from seedlab.profiles import Profile
-from seedlab.runner.launcher import RunSpec
+from seedlab.runner.launcher import RunSpec, command_project_dir
 
 log = logging.getLogger("seedlab.agent.ray")
 
@@ -41,6 +41,17 @@ LOST = (
 
 class RayUnavailable(RuntimeError):
     """Ray is not installed, or the cluster cannot be reached."""
+
+
+def refuse_command_experiment(experiment: str, environ: Mapping[str, str]) -> None:
+    """ValueError for a command experiment (a seedlab.toml script): it needs a fresh process
+    started with seedlab's start-up hook in its project directory, which a Ray task is not."""
+    if command_project_dir(experiment, environ) is not None:
+        raise ValueError(
+            f"{experiment} is a command experiment (seedlab.toml): the Ray executor runs "
+            "training functions only; run command experiments on a local agent "
+            "(`seedlab agent` without --executor ray)"
+        )
 
 
 def runtime_env(profile: Profile, environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -159,6 +170,7 @@ class RayLauncher:
     def start(self, spec: RunSpec) -> RayRunHandle:
         """Submit the run as a Ray task with the job's resources and the profile's variables."""
 
+        refuse_command_experiment(spec.experiment, os.environ)
         profile = Profile.model_validate(spec.profile)
         # The agent's data set files may not exist on the node that runs the task: ship them
         # (Ray keeps large arguments in its object store).
