@@ -28,8 +28,10 @@ from seedlab.runs.models import Run
 from seedlab.status import JobStatus
 
 
-def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
-    """Validate a submission and expand it into queued runs."""
+def _experiment_and_params(
+    session: Session, payload: JobCreate, settings: Settings
+) -> tuple[experiments_service.CatalogItem, dict[str, Any]]:
+    """The submission's experiment and its parameters, checked and with data sets resolved."""
     try:
         item = experiments_service.find_item(
             session=session, settings=settings, name=payload.experiment
@@ -40,6 +42,12 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     params = datasets_service.resolve_params(
         session=session, schema=item.params_schema, params=params
     )
+    return item, params
+
+
+def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> Job:
+    """Validate a submission and expand it into queued runs."""
+    item, params = _experiment_and_params(session, payload, settings)
     if payload.kind != "standard" and (payload.until is not None or payload.max_seeds is not None):
         raise InvalidInput("until and max_seeds are for a standard job with seeds 'BASE:auto'")
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
@@ -179,14 +187,7 @@ def decompose_plan(
 
 def preview(*, session: Session, payload: JobCreate, settings: Settings) -> dict[str, Any]:
     """What a submission would run, without submitting it: run count, groups, one line."""
-    try:
-        item = experiments_service.find_item(
-            session=session, settings=settings, name=payload.experiment
-        )
-    except NotFound as exc:
-        raise InvalidInput(exc.message) from None
-    params = experiments_service.item_params(item=item, params=payload.params)
-    datasets_service.resolve_params(session=session, schema=item.params_schema, params=params)
+    item, _params = _experiment_and_params(session, payload, settings)
     if payload.kind == "decompose":
         plan, _profile = decompose_plan(payload=payload, item=item, settings=settings)
         return plan.describe()
