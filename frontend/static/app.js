@@ -44,6 +44,16 @@ window.seedlab = (function () {
     }
   }
 
+  // A live response's html maps fragment keys (pages/: JOB_FRAGMENTS, RUN_FRAGMENTS) to HTML; each
+  // lands in the element marked data-fragment="key", when the page has one (the sequential plan
+  // and the decomposition appear on their kinds of job only). A new fragment needs its key on
+  // the server and a marked container in the template, nothing here.
+  function swapFragments(root, html) {
+    for (const [key, fragment] of Object.entries(html || {})) {
+      swap(root.querySelector('[data-fragment="' + CSS.escape(key) + '"]'), fragment);
+    }
+  }
+
   // Calls onData with each response until it returns false; now() polls at once.
   function poller(url, onData) {
     let timer = null;
@@ -436,14 +446,7 @@ window.seedlab = (function () {
     if (root.dataset.terminal !== "true") {
       const liveUrl = "/jobs/" + jobId + "/live?runs_offset=" + (root.dataset.runsOffset || "0");
       live = poller(liveUrl, (data) => {
-        swap(document.getElementById("job-status"), data.html.status);
-        swap(document.getElementById("verdict-section"), data.html.verdict);
-        swap(document.getElementById("spread-section"), data.html.spread);
-        swap(document.getElementById("lottery-section"), data.html.lottery);
-        swap(document.getElementById("decomposition-section"), data.html.decomposition);
-        swap(document.getElementById("runs-section"), data.html.runs);
-        const sequential = document.getElementById("sequential-section");
-        if (sequential) swap(sequential, data.html.sequential);
+        swapFragments(root, data.html);
         drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err));
         drawSequential().catch((err) => console.warn("seedlab: half-width chart failed", err));
         root.dataset.terminal = String(data.terminal);
@@ -522,8 +525,7 @@ window.seedlab = (function () {
 
     if (root.dataset.terminal !== "true") {
       poller("/runs/" + runId + "/live", (data) => {
-        swap(document.getElementById("run-summary-section"), data.html.summary);
-        swap(document.getElementById("run-detail"), data.html.detail);
+        swapFragments(root, data.html);
         root.dataset.terminal = String(data.terminal);
         if (data.chart_key !== chartKey || data.terminal) {
           chartKey = data.chart_key;

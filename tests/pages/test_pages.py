@@ -288,6 +288,10 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     page = client.get(f"/jobs/{job['id']}").text
     for fragment in body["html"].values():
         assert fragment.strip() in page
+    # app.js swaps each key into its data-fragment container; the sequential plan and the
+    # decomposition have one on their kinds of job only.
+    containers = re.findall(r'data-fragment="([^"]+)"', page)
+    assert sorted(containers) == sorted(set(body["html"]) - {"sequential", "decomposition"})
     before = body["chart_key"]
     driver.complete_next(epochs=3)
     body = client.get(f"/jobs/{job['id']}/live").json()
@@ -326,6 +330,7 @@ def test_run_page_shows_profile_fingerprint_and_checksums(
     assert live["terminal"] is True and set(live["html"]) == {"summary", "detail"}
     for fragment in live["html"].values():
         assert fragment.strip() in html
+    assert sorted(re.findall(r'data-fragment="([^"]+)"', html)) == ["detail", "summary"]
 
 
 def test_failed_run_shows_error_and_traceback(client: TestClient, driver: AgentDriver) -> None:
