@@ -1,25 +1,37 @@
-"""Settings read from the environment (prefix SEEDLAB_)."""
+"""Settings read from the environment (prefix SEEDLAB_): the one reader of SEEDLAB_ variables.
+
+The start-up hook inside a command experiment's interpreter (runner/starthook.py) is the one
+exception: it reads its own variables there, before anything of seedlab but the hook is loaded.
+tests/architecture/test_settings_only.py checks both.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 DEFAULT_MAX_ZYGOTES = 2
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 MIB = 1024 * 1024
+ENV_PREFIX = "SEEDLAB_"
 
 
 class Settings(BaseSettings):
     """Server and agent settings; every field can be set as SEEDLAB_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="SEEDLAB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Field(default=Path("./seedlab-data"))
     database_url: str | None = None
@@ -49,6 +61,21 @@ class Settings(BaseSettings):
     max_zygotes: int = Field(default=DEFAULT_MAX_ZYGOTES, ge=1)
     # Uploaded CSV data sets larger than this are refused (413) while they stream in.
     max_dataset_bytes: int = Field(default=50 * 2**20, ge=1)
+    # Agent and run-process side: the user experiment sources, a JSON list (as an agent hands
+    # them to its run processes) or comma-separated (as people set them); experiments/loader.py
+    # parses them.
+    experiment_sources: str | None = None
+    # The older spelling: comma-separated importable modules that define `EXPERIMENTS`.
+    experiment_modules: str | None = None
+    # Set by `seedlab up` on the agents it starts, so they die with it (lifetime.py).
+    parent_pid: int | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings a process started with this environment reads (a child's, say)."""
+        source = EnvSettingsSource(cls)
+        source.env_vars = {name.lower(): value for name, value in environ.items()}
+        return _Given(**source())
 
     def resolved_database_url(self) -> str:
         """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""
@@ -56,6 +83,29 @@ class Settings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / 'seedlab.db').resolve()}"
+
+
+class _Given(Settings):
+    """Settings from the given values only (Settings.from_environ), not this process's."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The constructor's arguments, nothing else."""
+        return (init_settings,)
+
+
+def env_name(field: str) -> str:
+    """The variable that sets a Settings field, for a child process's environment."""
+    if field not in Settings.model_fields:
+        raise KeyError(f"Settings has no field {field!r}")
+    return ENV_PREFIX + field.upper()
 
 
 @lru_cache

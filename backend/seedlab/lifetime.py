@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 
-PARENT_ENV = "SEEDLAB_PARENT_PID"
 CHECK_SECONDS = 0.5
 
 

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seedlab.cli import app
+from seedlab.experiments.loader import MODULES_ENV, SOURCES_ENV
 from seedlab.profiles import ProfileSpec, resolve_profile
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'seedlab[ray]')")
@@ -26,9 +27,12 @@ from seedlab.runner.raytask import materialise_datasets  # noqa: E402
 
 
 def test_runtime_env_carries_every_pre_import_control_of_the_profile() -> None:
-    full = runtime_env(resolve_profile("full"), {"SEEDLAB_EXPERIMENTS": "mypkg", "HOME": "/x"})
+    agent = {SOURCES_ENV: '["proj/"]', MODULES_ENV: "mypkg", "HOME": "/x"}
+    full = runtime_env(resolve_profile("full"), agent)
     assert full["env_vars"]["PYTHONHASHSEED"] == "0"
-    assert full["env_vars"]["SEEDLAB_EXPERIMENTS"] == "mypkg"  # user experiments load there too
+    # User experiments load there too.
+    assert full["env_vars"][SOURCES_ENV] == '["proj/"]'
+    assert full["env_vars"][MODULES_ENV] == "mypkg"
     assert "HOME" not in full["env_vars"]
     custom = resolve_profile(
         ProfileSpec(preset="full", hash_seed_value=7, env={"TF_ENABLE_ONEDNN_OPTS": "1"})

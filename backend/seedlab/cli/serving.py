@@ -24,8 +24,8 @@ import typer
 from seedlab.agent.client import SeedlabClient
 from seedlab.cli.output import ServerOpt, fail, server_url, setup_logging
 from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
-from seedlab.config import Settings, default_agent_count, get_settings
-from seedlab.lifetime import PARENT_ENV, die_with_parent
+from seedlab.config import Settings, default_agent_count, env_name, get_settings
+from seedlab.lifetime import die_with_parent
 
 log = logging.getLogger("seedlab.agent")
 db_app = typer.Typer(help="Database maintenance.")
@@ -147,8 +147,8 @@ def up(
                     [*command, "--name", f"local-{index + 1}", *quiet],
                     env={
                         **os.environ,
-                        "SEEDLAB_AGENT_TOKEN": token,
-                        PARENT_ENV: str(os.getpid()),
+                        env_name("agent_token"): token,
+                        env_name("parent_pid"): str(os.getpid()),
                     },
                 )
             )
@@ -298,8 +298,8 @@ def agent(
         )
 
     setup_logging()
-    if os.environ.get(PARENT_ENV, "").isdigit():  # started by `seedlab up`: die with it
-        die_with_parent(int(os.environ[PARENT_ENV]))
+    if settings.parent_pid:  # started by `seedlab up`: die with it
+        die_with_parent(settings.parent_pid)
     report = load_sources(configured_sources(experiments), quiet=quiet_sources)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedlab.config import env_name
 from seedlab.datasets.params import (
     COLUMN_RULE,
     COLUMN_WIDGET,
@@ -20,7 +21,7 @@ from seedlab.experiments.versioning import builtin_version
 ENTRY_POINT_GROUP = "seedlab.experiments"
 # Comma-separated importable modules that define `EXPERIMENTS` (a list of ExperimentSpec); the
 # older spelling of SEEDLAB_EXPERIMENT_SOURCES, still read (see experiments/loader.py).
-MODULES_ENV = "SEEDLAB_EXPERIMENT_MODULES"
+MODULES_ENV = env_name("experiment_modules")
 UINT32_MAX = 2**32 - 1
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
 import re
 import sys
 import sysconfig
@@ -26,7 +25,8 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from seedlab.experiments.builtin_specs import BUILTIN, ENTRY_POINT_GROUP, MODULES_ENV
+from seedlab.config import Settings, env_name
+from seedlab.experiments.builtin_specs import BUILTIN, ENTRY_POINT_GROUP
 from seedlab.experiments.decorated import spec_of
 from seedlab.experiments.diagnostic_specs import DIAGNOSTIC
 from seedlab.experiments.spec import ExperimentSpec
@@ -34,7 +34,8 @@ from seedlab.experiments.versioning import file_digest, source_version
 
 # What the agent hands its run processes (a JSON list), so they find the experiments it
 # advertised; people may also set it, comma-separated.
-SOURCES_ENV = "SEEDLAB_EXPERIMENT_SOURCES"
+SOURCES_ENV = env_name("experiment_sources")
+MODULES_ENV = env_name("experiment_modules")
 PROJECT_MODULE = "seedlab.experiments.project"
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 NOT_IMPORTABLE = (
@@ -210,11 +211,11 @@ def parse_sources(text: str | None) -> list[str]:
 
 
 def sources_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
-    """SEEDLAB_EXPERIMENT_SOURCES plus the older SEEDLAB_EXPERIMENT_MODULES (module names)."""
-    env = os.environ if environ is None else environ
-    return dedupe(
-        [*parse_sources(env.get(SOURCES_ENV)), *env.get(MODULES_ENV, "").split(",")]
-    )
+    """SEEDLAB_EXPERIMENT_SOURCES plus the older SEEDLAB_EXPERIMENT_MODULES (module names), of
+    this process or of the given environment (a run process's)."""
+    settings = Settings() if environ is None else Settings.from_environ(environ)
+    modules = settings.experiment_modules or ""
+    return dedupe([*parse_sources(settings.experiment_sources), *modules.split(",")])
 
 
 def describe_import_error(exc: BaseException) -> str:

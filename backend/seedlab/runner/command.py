@@ -28,7 +28,7 @@ import seedlab
 from seedlab.profiles import Profile
 from seedlab.runner.context import steady_seconds_per_epoch
 from seedlab.runner.events import EventWriter, RunEvent
-from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV
+from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV, SEED_ENV
 
 if TYPE_CHECKING:
     from seedlab.experiments.spec import ExperimentSpec
@@ -116,7 +116,7 @@ def hook_environment(
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     env[HOOK_DIR_ENV] = str(HOOK_DIR)
     env[EVENT_FD_ENV] = str(fd)
-    env["SEEDLAB_SEED"] = str(spec["seed"])
+    env[SEED_ENV] = str(spec["seed"])
     env[HOOK_SPEC_ENV] = json.dumps(
         {
             "seed": spec["seed"],

@@ -15,14 +15,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from seedlab.config import Settings, env_name
 from seedlab.profiles import Profile
 from seedlab.runner.launcher import RunSpec, command_project_dir
 
 log = logging.getLogger("seedlab.agent.ray")
 
 ISOLATION_REASON = "Ray task in a fresh worker process (max_calls=1)"
-# Variables of the agent's environment a Ray worker needs too: where user experiments live.
-FORWARDED_VARIABLES = ("SEEDLAB_EXPERIMENTS",)
+# Settings of the agent a Ray worker needs too: where user experiments live.
+FORWARDED_SETTINGS = ("experiment_sources", "experiment_modules")
 # A run's own code failing is RayTaskError; these mean the worker, its node or the cluster
 # went away under the run, which is the executor's loss, not the run's failure.
 LOST = (
@@ -60,8 +61,12 @@ def runtime_env(profile: Profile, environ: dict[str, str] | None = None) -> dict
     A variable the profile removes (None) cannot be removed through a runtime_env; it is left
     out, and the run's applied profile and fingerprint record what the worker really had.
     """
-    environ = dict(os.environ if environ is None else environ)
-    variables = {name: environ[name] for name in FORWARDED_VARIABLES if name in environ}
+    agent = Settings.from_environ(os.environ if environ is None else environ)
+    variables = {
+        env_name(field): value
+        for field in FORWARDED_SETTINGS
+        if (value := getattr(agent, field)) is not None
+    }
     variables.update(
         {name: value for name, value in profile.pre_import_env().items() if value is not None}
     )

@@ -30,6 +30,8 @@ from seedlab.runner.events import EventWriter, RunEvent
 HOOK_SPEC_ENV = "SEEDLAB_HOOK_SPEC"
 EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
 HOOK_DIR_ENV = "SEEDLAB_HOOK_DIR"
+# For the command itself: its seed, as the command line's {seed} gives it too.
+SEED_ENV = "SEEDLAB_SEED"
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
 WATCHED = ("tensorflow", "keras")

@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seedlab.config import Settings
+from seedlab.config import Settings, env_name
 from seedlab.db import Database
 from seedlab.security.policy import (
     SAFE_METHODS,
@@ -153,7 +153,8 @@ class SecurityMiddleware:
                 return None, "the Authorization header must be 'Bearer <token>'"
             expected = self.settings.agent_token
             if expected and secrets.compare_digest(secret.encode(), expected.encode()):
-                return Principal(scope="agent", name="SEEDLAB_AGENT_TOKEN", via="agent-token"), None
+                shared = Principal(scope="agent", name=env_name("agent_token"), via="agent-token")
+                return shared, None
             token = await anyio.to_thread.run_sync(self._lookup_token, secret)
             if token is None:
                 return None, "unknown or revoked token; `seedlab token create` makes one"
