@@ -191,7 +191,7 @@ CONTROLS: list[Control] = [
     ),
     Control(
         name="single_thread",
-        help="one inter-/intra-op thread, OMP_NUM_THREADS=1",
+        help="one inter-/intra-op thread (TF, PyTorch, XLA on CPU), OMP_NUM_THREADS=1",
         full=True,
         seeds_only=False,
         steps=(
@@ -208,8 +208,19 @@ CONTROLS: list[Control] = [
                 apply=f"{APPLY}:tf_threads",
                 order=-1,
             ),
+            Step(
+                "torch",
+                "torch.set_num_threads(1) and set_num_interop_threads(1) when PyTorch is imported",
+                apply=f"{APPLY}:torch_threads",
+            ),
+            Step(
+                "jax",
+                "XLA_FLAGS gets --xla_cpu_multi_thread_eigen=false "
+                "intra_op_parallelism_threads=1 when JAX is imported, before its backend starts",
+                apply=f"{APPLY}:jax_threads",
+            ),
         ),
-        off="off (TF's default pools)",
+        off="off (the frameworks' default pools)",
     ),
     Control(
         name="tf_data_seed",
@@ -238,6 +249,108 @@ CONTROLS: list[Control] = [
             ),
         ),
         off="TF's default",
+    ),
+    Control(
+        name="torch_seed",
+        help="torch.manual_seed(seed): PyTorch's CPU and every CUDA device's generator",
+        full=True,
+        seeds_only=True,
+        seed=True,
+        audited=False,
+        steps=(
+            Step(
+                "torch",
+                "start-up hook: torch.manual_seed(seed) (CPU and every CUDA device) when PyTorch "
+                "is imported",
+                apply=f"{APPLY}:torch_seed",
+            ),
+        ),
+        off="not set (PyTorch seeds itself from OS entropy)",
+    ),
+    Control(
+        name="torch_loader_seed",
+        help="DataLoader: a seeded torch.Generator when none is given, and a worker_init_fn that "
+        "seeds random and NumPy in each worker",
+        full=True,
+        seeds_only=True,
+        seed=True,
+        audited=False,
+        steps=(
+            Step(
+                "torch",
+                "DataLoader built without generator= gets torch.Generator().manual_seed(seed); "
+                "with workers and no worker_init_fn, each worker seeds random and NumPy from "
+                "its torch seed",
+                apply=f"{APPLY}:torch_loader_seed",
+            ),
+        ),
+        off="off",
+    ),
+    Control(
+        name="torch_deterministic",
+        help="torch.use_deterministic_algorithms(True), CUBLAS_WORKSPACE_CONFIG=:4096:8, cuDNN "
+        "deterministic and benchmark off",
+        full=True,
+        seeds_only=False,
+        audited=False,
+        steps=(
+            Step(
+                "torch",
+                "CUBLAS_WORKSPACE_CONFIG=:4096:8 (unless set) before CUDA starts, "
+                "torch.use_deterministic_algorithms(True), cudnn.deterministic=True and "
+                "cudnn.benchmark=False when PyTorch is imported",
+                apply=f"{APPLY}:torch_deterministic",
+            ),
+        ),
+    ),
+    Control(
+        name="torch_tf32_off",
+        help="TF32 off for PyTorch matmuls and cuDNN convolutions (full float32 precision)",
+        full=True,
+        seeds_only=False,
+        audited=False,
+        steps=(
+            Step(
+                "torch",
+                "torch.backends.cuda.matmul.allow_tf32=False, cudnn.allow_tf32=False, "
+                "float32 matmul precision 'highest' when PyTorch is imported",
+                apply=f"{APPLY}:torch_tf32_off",
+            ),
+        ),
+        off="PyTorch's default",
+    ),
+    Control(
+        name="keras_seed",
+        help="Keras 3's global seed (keras.utils.set_random_seed's own part) under any backend",
+        full=True,
+        seeds_only=True,
+        seed=True,
+        audited=False,
+        steps=(
+            Step(
+                "keras",
+                "Keras' global random seed set and its global SeedGenerator reset (what "
+                "keras.utils.set_random_seed(seed) does besides seeding Python, NumPy and TF, "
+                "which have their own toggles) when Keras is imported",
+                apply=f"{APPLY}:keras_seed",
+            ),
+        ),
+        off="not set",
+    ),
+    Control(
+        name="xla_deterministic",
+        help="XLA_FLAGS=--xla_gpu_deterministic_ops=true for JAX (deterministic GPU kernels)",
+        full=True,
+        seeds_only=False,
+        audited=False,
+        steps=(
+            Step(
+                "jax",
+                "XLA_FLAGS gets --xla_gpu_deterministic_ops=true when JAX is imported, before "
+                "its backend starts",
+                apply=f"{APPLY}:xla_deterministic",
+            ),
+        ),
     ),
 ]
 
