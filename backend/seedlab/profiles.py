@@ -1,55 +1,32 @@
 """Determinism profiles: named presets, custom toggles, and their pre-import / in-process split.
 
+Every toggle, its preset defaults and its help come from the table in seedlab/controls.py.
+
 Both the server (validation, storage) and the runner (applying it) import this module.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-TOGGLES: tuple[str, ...] = (
-    "hash_seed",
-    "python_seed",
-    "numpy_seed",
-    "tf_seed",
-    "op_determinism",
-    "single_thread",
-    "tf_data_seed",
-    "onednn_off",
-)
+from seedlab.controls import CONTROLS, PRESET_NAMES, how_texts
+from seedlab.controls import PresetName as PresetName  # re-exported: jobs/schemas.py
+
+TOGGLES: tuple[str, ...] = tuple(row.name for row in CONTROLS)
 
 # The toggles through which the run seed reaches the run: with all of them off, two runs "of the
 # same seed" share nothing but a number.
-SEED_TOGGLES: tuple[str, ...] = ("python_seed", "numpy_seed", "tf_seed", "tf_data_seed")
+SEED_TOGGLES: tuple[str, ...] = tuple(row.name for row in CONTROLS if row.seed)
+# The toggles an audit job turns off one at a time unless told which.
+AUDITED_TOGGLES: tuple[str, ...] = tuple(row.name for row in CONTROLS if row.audited)
 
-PresetName = Literal["full", "seeds_only", "none"]
 Isolation = Literal["fork", "process"]
 
 PRESETS: dict[str, dict[str, bool]] = {
-    "full": {
-        "hash_seed": True,
-        "python_seed": True,
-        "numpy_seed": True,
-        "tf_seed": True,
-        "op_determinism": True,
-        "single_thread": True,
-        "tf_data_seed": True,
-        "onednn_off": False,
-    },
-    "seeds_only": {
-        "hash_seed": True,
-        "python_seed": True,
-        "numpy_seed": True,
-        "tf_seed": True,
-        "op_determinism": False,
-        "single_thread": False,
-        "tf_data_seed": True,
-        "onednn_off": False,
-    },
-    "none": dict.fromkeys(TOGGLES, False),
+    preset: {row.name: row.default(preset) for row in CONTROLS} for preset in PRESET_NAMES
 }
 
 # Variables a profile may set before the interpreter starts; anything else is refused because
@@ -60,20 +37,12 @@ ALLOWED_ENV_PATTERN = re.compile(
 )
 
 
-class ProfileSpec(BaseModel):
+class _ProfileSpecBase(BaseModel):
     """A profile as a user writes it: a preset plus optional per-toggle overrides."""
 
     model_config = ConfigDict(extra="forbid")
 
     preset: PresetName = "full"
-    hash_seed: bool | None = None
-    python_seed: bool | None = None
-    numpy_seed: bool | None = None
-    tf_seed: bool | None = None
-    op_determinism: bool | None = None
-    single_thread: bool | None = None
-    tf_data_seed: bool | None = None
-    onednn_off: bool | None = None
     hash_seed_value: int = Field(default=0, ge=0, le=4294967295)
     env: dict[str, str] = Field(default_factory=dict)
     isolation: Isolation = "fork"
@@ -82,6 +51,10 @@ class ProfileSpec(BaseModel):
         description="Record per-layer weight checksums after every optimizer step and a checksum "
         "of every input batch, so two runs can be compared step by step",
     )
+
+    if TYPE_CHECKING:
+        # The toggles are generated from the table (seedlab.controls): bool | None each.
+        def __getattr__(self, name: str) -> bool | None: ...
 
     @field_validator("env")
     @classmethod
@@ -96,41 +69,76 @@ class ProfileSpec(BaseModel):
         return env
 
 
-class Profile(BaseModel):
+class _ProfileBase(BaseModel):
     """A fully resolved profile: every toggle decided. Stored on the job and sent to agents."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    hash_seed: bool
-    python_seed: bool
-    numpy_seed: bool
-    tf_seed: bool
-    op_determinism: bool
-    single_thread: bool
-    tf_data_seed: bool
-    onednn_off: bool
     hash_seed_value: int = 0
     env: dict[str, str] = Field(default_factory=dict)
     isolation: Isolation = "fork"
     trace: bool = False
 
+    if TYPE_CHECKING:
+        # The toggles are generated from the table (seedlab.controls): one bool each.
+        def __getattr__(self, name: str) -> bool: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_new_toggles(cls, data: Any) -> Any:
+        """A profile stored before a control existed gets that control's preset default."""
+        if not isinstance(data, dict):
+            return data
+        missing = [name for name in TOGGLES if name not in data]
+        if not missing:
+            return data
+        preset = str(data.get("name", "")).split("+", 1)[0]
+        defaults = PRESETS.get(preset, PRESETS["none"])
+        return {**data, **{name: defaults[name] for name in missing}}
+
     def toggles(self) -> dict[str, bool]:
-        """The eight toggles as a plain dict."""
+        """Every toggle of the table as a plain dict."""
         return {name: bool(getattr(self, name)) for name in TOGGLES}
 
     def pre_import_env(self) -> dict[str, str | None]:
         """Variables to set (str) or remove (None) before the run interpreter starts."""
         env: dict[str, str | None] = {"TF_CPP_MIN_LOG_LEVEL": "2"}
-        env["PYTHONHASHSEED"] = str(self.hash_seed_value) if self.hash_seed else None
-        if self.onednn_off:
-            env["TF_ENABLE_ONEDNN_OPTS"] = "0"
-        if self.single_thread:
-            # Keeps BLAS/OpenMP pools from competing with parallel runs; TF's own pools are
-            # limited in-process.
-            env["OMP_NUM_THREADS"] = "1"
+        values = self.model_dump()
+        for row in CONTROLS:
+            for step in row.steps:
+                if step.env is not None:
+                    env.update(step.env(bool(values[row.name]), values))
         env.update(self.env)
         return env
+
+    def how(self, imported: set[str] | None = None) -> dict[str, str]:
+        """How each control is applied, in the words the run page shows (see controls.py)."""
+        return how_texts(self.model_dump(), imported)
+
+
+def _toggle_fields(optional: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for row in CONTROLS:
+        if optional:
+            fields[row.name] = (bool | None, Field(default=None, description=row.help))
+        else:
+            fields[row.name] = (bool, Field(description=row.help))
+    return fields
+
+
+if TYPE_CHECKING:
+    ProfileSpec = _ProfileSpecBase
+    Profile = _ProfileBase
+else:
+    ProfileSpec = create_model(
+        "ProfileSpec", __base__=_ProfileSpecBase, __module__=__name__, **_toggle_fields(True)
+    )
+    ProfileSpec.__doc__ = _ProfileSpecBase.__doc__
+    Profile = create_model(
+        "Profile", __base__=_ProfileBase, __module__=__name__, **_toggle_fields(False)
+    )
+    Profile.__doc__ = _ProfileBase.__doc__
 
 
 def resolve_profile(spec: ProfileSpec | str) -> Profile:

@@ -24,6 +24,7 @@ from seedlab.cli.output import (
     server_url,
 )
 from seedlab.cli.sources import ExperimentsOpt, experiments_local
+from seedlab.controls import toggles_help
 from seedlab.jobs.decompose import sentence as decomposition_sentence
 from seedlab.status import TERMINAL_JOB_STATUSES
 
@@ -146,7 +147,14 @@ def submit(
     max_seeds: Annotated[
         int | None, typer.Option(help="with --seeds BASE:auto: at most this many seeds (50)")
     ] = None,
-    profile: Annotated[str, typer.Option(help="full, seeds_only, none, or a JSON object")] = "full",
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="full, seeds_only, none, or a JSON object with a preset and toggles, e.g. "
+            "'{\"preset\": \"full\", \"op_determinism\": false}'. Toggles (presets that turn "
+            f"them on): {toggles_help()}"
+        ),
+    ] = "full",
     label: Annotated[str | None, typer.Option(help="free text shown on pages")] = None,
     tolerance: Annotated[
         list[str] | None, typer.Option("--tolerance", help="METRIC=ABS, repeatable")

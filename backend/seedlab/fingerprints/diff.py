@@ -34,7 +34,14 @@ RISK_RULES: tuple[tuple[str, Risk], ...] = (
     # Another TF build (its CUDA/cuDNN versions included) means other kernels.
     ("tensorflow.*", "high"),
     ("packages.tensorflow", "high"),
+    # Another GPU, driver or CUDA: other kernels (read through NVML, no framework needed).
     ("gpu.*", "high"),
+    # PyTorch's and JAX's versions, CUDA/cuDNN builds and determinism flags; `note` is only a
+    # "no GPU" word, already told by the devices.
+    ("frameworks.*", "high"),
+    ("packages.torch", "high"),
+    ("packages.jax", "high"),
+    ("packages.jaxlib", "high"),
     ("env.CUDA_VISIBLE_DEVICES", "high"),
     ("env.CUBLAS_WORKSPACE_CONFIG", "high"),
     ("env.TF_DETERMINISTIC_OPS", "high"),

@@ -23,7 +23,7 @@ from seedlab.jobs.seedplan import (
     parse_seed_plan,
     sequential_plan,
 )
-from seedlab.profiles import TOGGLES, Profile, ProfileSpec, resolve_profile
+from seedlab.profiles import AUDITED_TOGGLES, TOGGLES, Profile, ProfileSpec, resolve_profile
 from seedlab.runs.models import Run
 from seedlab.status import JobStatus
 
@@ -268,7 +268,7 @@ def audit_variants(audit: AuditSpec) -> list[tuple[str | None, Profile]]:
     trace = audit.trace
     baseline = resolve_profile(ProfileSpec(preset="full", trace=trace, **all_on))
     variants: list[tuple[str | None, Profile]] = [(BASELINE, baseline)]
-    for toggle in TOGGLES if audit.toggles is None else audit.toggles:
+    for toggle in AUDITED_TOGGLES if audit.toggles is None else audit.toggles:
         off = resolve_profile(ProfileSpec(preset="full", trace=trace, **{**all_on, toggle: False}))
         variants.append((without(toggle), off))
     for env in audit.env_matrix:

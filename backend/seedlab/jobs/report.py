@@ -39,7 +39,7 @@ from seedlab.jobs.schemas import (
     SeedsNeededOut,
     WarningOut,
 )
-from seedlab.profiles import TOGGLES
+from seedlab.profiles import AUDITED_TOGGLES
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
@@ -394,7 +394,7 @@ def _build_audit_section(session: Session, job: Job, data: dict[int, Any]) -> di
         for run in job.runs
     ]
     chosen = (job.audit or {}).get("toggles")
-    toggles = list(TOGGLES) if chosen is None else chosen
+    toggles = list(AUDITED_TOGGLES) if chosen is None else chosen
     return audit_report(runs, toggles)
 
 

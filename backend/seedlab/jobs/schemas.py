@@ -22,7 +22,7 @@ class AuditSpec(BaseModel):
     seed: int = Field(default=42, ge=0, le=2**32 - 1, description="the one seed audited")
     repeats: int = Field(default=2, ge=2, le=10, description="runs per variant")
     toggles: list[str] | None = Field(
-        default=None, description="toggles to audit (default: all eight)"
+        default=None, description="toggles to audit (default: every audited control of the table)"
     )
     env_matrix: list[dict[str, str]] = Field(
         default_factory=list,

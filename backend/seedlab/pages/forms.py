@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedlab.controls import CONTROLS, PRESET_HELP
 from seedlab.datasets.params import COLUMN_WIDGET, COLUMNS_WIDGET, DATASET_WIDGET, SOURCE, WIDGET
 from seedlab.experiments.service import CatalogItem
 from seedlab.jobs.schemas import JobCreate
@@ -16,23 +17,8 @@ DEFAULT_SEEDS = "42:5x2"
 # Parameters that refer to uploaded data sets get a select of them, and of their columns.
 DATASET_KINDS = {DATASET_WIDGET: "dataset", COLUMN_WIDGET: "column", COLUMNS_WIDGET: "columns"}
 
-PRESET_HELP = {
-    "full": "Every seed, a fixed hash seed, op determinism and single-threaded TF: "
-    "same-seed runs should be bit-identical.",
-    "seeds_only": "Every seed, but non-deterministic kernels and thread pools stay on: "
-    "faster, may differ in the last bits.",
-    "none": "Nothing seeded or pinned: shows the run-to-run variance you get without control.",
-}
-TOGGLE_HELP = {
-    "hash_seed": "PYTHONHASHSEED set before the interpreter starts",
-    "python_seed": "random.seed(seed)",
-    "numpy_seed": "np.random.seed(seed)",
-    "tf_seed": "tf.random.set_seed(seed)",
-    "op_determinism": "tf.config.experimental.enable_op_determinism()",
-    "single_thread": "one inter-/intra-op thread, OMP_NUM_THREADS=1",
-    "tf_data_seed": "seeded tf.data shuffles",
-    "onednn_off": "TF_ENABLE_ONEDNN_OPTS=0 (oneDNN kernels change round-off)",
-}
+# The preset and toggle texts come from the control table (seedlab/controls.py).
+TOGGLE_HELP = {row.name: row.help for row in CONTROLS}
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ def install_fit_hook(ctx: RunContext) -> None:
 
 def record_portability(ctx: RunContext, model: Any, x: Any) -> None:
     """Inspect the fit that just ran (its traced step, layers and data) for portability traps."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # the checks read TensorFlow's traced step: nothing to inspect on JAX/PyTorch
     from seedlab.runner.portability import inspect_fit
     from seedlab.runner.tfstate import op_determinism_enabled
 

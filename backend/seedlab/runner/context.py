@@ -450,13 +450,16 @@ def _watch_input_batches(
     step trains on, so it sees what shuffling, maps and prefetching produced. The callback
     computes nothing the step uses, so the weights stay bit-identical to an untraced run.
     """
+    import keras
     import numpy as np
-    import tensorflow as tf
 
     existing: list[str] | None = getattr(model, "_seedlab_input_checksums", None)
     if existing is not None:
         return existing, model._seedlab_input_gate  # a second fit(): already wrapped
     seen: list[str] = []
+    if keras.backend.backend() != "tensorflow":
+        return seen, None  # Keras on JAX/PyTorch: no TF host callback, no input checksums
+    import tensorflow as tf
     if getattr(model, "jit_compile", False):
         # XLA cannot run a host callback: steps go without input checksums.
         return seen, None

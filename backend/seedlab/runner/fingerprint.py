@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -38,7 +39,10 @@ SECRET_NAME = re.compile(
 REDACTED = "***"
 # The instruction sets that select different CPU kernels (and so round-off).
 ISA_FLAG = re.compile(r"^(sse4_2|avx|avx2|fma|avx512\w*|amx\w*)$")
-VERSIONED_PACKAGES = ("numpy", "keras", "scipy", "scikit-learn", "tensorflow")
+VERSIONED_PACKAGES = (
+    "numpy", "keras", "scipy", "scikit-learn", "tensorflow", "torch", "jax", "jaxlib",
+)
+NO_GPU = "no GPU"
 
 
 def environment_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -112,6 +116,121 @@ def nvidia_driver() -> str | None:
 
 
 @functools.cache
+def gpu_info() -> dict[str, Any]:
+    """GPUs, driver and CUDA version, read without any framework: NVML (nvidia-ml-py), else
+    nvidia-smi; `{"devices": [], "note": "no GPU"}` where neither finds one."""
+    found = _gpu_from_nvml() or _gpu_from_smi()
+    if not found or not found.get("devices"):
+        return {"devices": [], "driver": None, "cuda_driver": None, "source": None, "note": NO_GPU}
+    return found
+
+
+def _gpu_from_nvml() -> dict[str, Any] | None:
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver, no device: NVML says so by raising
+        return None
+    try:
+        devices = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
+            name = pynvml.nvmlDeviceGetName(handle)
+            devices.append(
+                {
+                    "name": name.decode() if isinstance(name, bytes) else str(name),
+                    "compute_capability": f"{major}.{minor}",
+                    "memory_mib": int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20,
+                }
+            )
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        return {
+            "devices": devices,
+            "driver": driver.decode() if isinstance(driver, bytes) else str(driver),
+            "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}",
+            "source": "nvml",
+        }
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            pynvml.nvmlShutdown()
+
+
+def _gpu_from_smi() -> dict[str, Any] | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=name,compute_cap,memory.total,driver_version",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    devices, driver = [], None
+    for line in out.splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 4:
+            continue
+        name, capability, memory, driver = parts
+        devices.append(
+            {
+                "name": name,
+                "compute_capability": capability,
+                "memory_mib": int(memory) if memory.isdigit() else None,
+            }
+        )
+    return {"devices": devices, "driver": driver, "cuda_driver": None, "source": "nvidia-smi"}
+
+
+def frameworks_state() -> dict[str, Any]:
+    """PyTorch's and JAX's versions and determinism flags, for those this process imported
+    (a framework is never imported here just to be described)."""
+    state: dict[str, Any] = {}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        with contextlib.suppress(Exception):
+            state["torch"] = {
+                "version": torch.__version__,
+                "cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+                "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+                "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+                "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+                "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+                "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+                "threads": torch.get_num_threads(),
+                "interop_threads": torch.get_num_interop_threads(),
+            }
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        with contextlib.suppress(Exception):
+            state["jax"] = {
+                "version": jax.__version__,
+                "backend": jax.default_backend(),
+                "devices": sorted({d.device_kind for d in jax.devices()}),
+                "xla_flags": os.environ.get("XLA_FLAGS"),
+            }
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        with contextlib.suppress(Exception):
+            state["keras"] = {"backend": keras.backend.backend()}
+    return state
+
+
+@functools.cache
 def tensorflow_build_info() -> dict[str, Any]:
     """TensorFlow's build information (read once per process image)."""
     import tensorflow as tf
@@ -181,7 +300,8 @@ def capture(
         "packages": {name: package_version(name) for name in VERSIONED_PACKAGES},
         "distributions": installed,
         "distributions_hash": hashlib.sha256("\n".join(installed).encode()).hexdigest(),
-        "gpu": {"devices": None, "driver": nvidia_driver()},
+        "gpu": gpu_info(),
+        "frameworks": frameworks_state(),
         "env": environment_variables(),
         "onednn": "TensorFlow not imported",
         "op_determinism": None,
@@ -210,8 +330,10 @@ def _tensorflow_state() -> dict[str, Any]:
     return {
         "tensorflow": {"version": tf.__version__, "build": dict(tensorflow_build_info())},
         "gpu": {
-            "devices": [device.name for device in tf.config.list_physical_devices("GPU")],
-            "driver": nvidia_driver(),
+            **gpu_info(),
+            "tensorflow_devices": [
+                device.name for device in tf.config.list_physical_devices("GPU")
+            ],
         },
         "onednn": onednn_state(),
         "op_determinism": op_determinism_enabled(),
@@ -232,3 +354,4 @@ def warm_static_fields() -> None:
     tensorflow_build_info()
     cpu_info()
     nvidia_driver()
+    gpu_info()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 from typing import Any
 
 from seedlab.profiles import Profile
+from seedlab.runner.controls import apply_steps
 
 
 def onednn_state() -> str:
@@ -45,34 +45,14 @@ def apply_profile(
 
 
 def seed_python_numpy(profile: Profile, *, seed: int) -> None:
-    """Seed Python's `random` and NumPy's global generator, each by its own toggle."""
-    import numpy as np
-
-    # Each toggle alone (not keras.utils.set_random_seed, which sets all three at once). An
-    # unseeded generator is re-seeded from OS entropy: children forked from one zygote would
-    # otherwise inherit identical states and hide the very randomness the user asked to see.
-    if profile.python_seed:
-        random.seed(seed)
-    else:
-        random.seed()
-    if profile.numpy_seed:
-        np.random.seed(seed)
-    else:
-        np.random.seed()
+    """The table's interpreter-start steps: Python's `random` and NumPy, each by its toggle."""
+    # Each toggle alone (not keras.utils.set_random_seed, which sets all three at once).
+    apply_steps(profile, "start", seed=seed)
 
 
 def configure_tensorflow(profile: Profile, *, seed: int) -> None:
-    """Thread pools, TF's global seed and op determinism, each by its own toggle."""
-    import tensorflow as tf
-
-    # Threads first: TF accepts them only before its runtime starts (no op has run yet).
-    if profile.single_thread:
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-    if profile.tf_seed:
-        tf.random.set_seed(seed)
-    if profile.op_determinism:
-        tf.config.experimental.enable_op_determinism()
+    """The table's TensorFlow steps: thread pools, global seed, op determinism."""
+    apply_steps(profile, "tensorflow", seed=seed)
 
 
 def applied_state(

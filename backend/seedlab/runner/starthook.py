@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType, TracebackType
 from typing import Any
 
+from seedlab.controls import CONTROLS
 from seedlab.profiles import Profile
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter, RunEvent
@@ -34,7 +35,9 @@ HOOK_DIR_ENV = "SEEDLAB_HOOK_DIR"
 SEED_ENV = "SEEDLAB_SEED"
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
-WATCHED = ("tensorflow", "keras")
+# TensorFlow and Keras (the context and the fit hook), and every framework whose import runs a
+# step of the control table.
+WATCHED = frozenset({"tensorflow", "keras", *(w for row in CONTROLS for w in row.frameworks())})
 
 
 def start() -> None:
@@ -67,7 +70,8 @@ class StartHook:
         self.seed = int(spec["seed"])
         self.profile = Profile.model_validate(spec["profile"])
         self.events = events
-        self.how: dict[str, str] = {}
+        # The frameworks the script imported so far (whose control steps ran).
+        self.imported: set[str] = set()
         self.context: Any = None  # RunContext, made once TensorFlow is imported
         self.failed = False
         self.keras_imported = False
@@ -77,7 +81,6 @@ class StartHook:
         from seedlab.runner.setup import seed_python_numpy
 
         seed_python_numpy(self.profile, seed=self.seed)
-        self.how = self._how_before_tf()
         sys.meta_path.insert(0, _ImportWatcher(self))
         previous = sys.excepthook
 
@@ -90,61 +93,46 @@ class StartHook:
         sys.excepthook = excepthook
         atexit.register(self.at_exit)
 
-    def _how_before_tf(self) -> dict[str, str]:
-        """How each control is applied, in the words the run page shows.
+    def _how(self) -> dict[str, str]:
+        """How each control was applied, in the words the run page shows (the control table's
+        texts, seedlab/controls.py, for the frameworks this script imported).
 
         The seed's value is the `seed` key of the applied profile; it is left out here so that
         runs of different seeds compare equal (pages list applied fields that vary in a job).
         """
-        p = self.profile
-        env = p.pre_import_env()
-        how = {
-            "hash_seed": f"PYTHONHASHSEED={env['PYTHONHASHSEED']} in the environment before start"
-            if p.hash_seed
-            else "PYTHONHASHSEED removed from the environment: hash randomization on",
-            "python_seed": "start-up hook: random.seed(seed) at interpreter start"
-            if p.python_seed
-            else "start-up hook: random.seed() from OS entropy at interpreter start",
-            "numpy_seed": "start-up hook: np.random.seed(seed) at interpreter start"
-            if p.numpy_seed
-            else "start-up hook: np.random.seed() from OS entropy at interpreter start",
-            "tf_seed": "start-up hook: tf.random.set_seed(seed) when TensorFlow is imported"
-            if p.tf_seed
-            else "not set",
-            "op_determinism": "TF_DETERMINISTIC_OPS=1 in the environment before start and "
-            "enable_op_determinism() when TensorFlow is imported"
-            if p.op_determinism
-            else "off",
-            "single_thread": "OMP_NUM_THREADS=1 in the environment before start; TF's inter-op "
-            "and intra-op pools set to 1 when TensorFlow is imported"
-            if p.single_thread
-            else "off (TF's default pools)",
-            "tf_data_seed": "no op-level seed is passed to an unmodified script: shuffles "
-            "without seed= derive theirs from the global seed"
-            + ("" if p.tf_seed else ", which is not set")
-            if p.tf_data_seed
-            else "off",
-            "onednn_off": "TF_ENABLE_ONEDNN_OPTS=0 in the environment before start"
-            if p.onednn_off
-            else "TF's default",
-            "keras_fit": "keras.Model.fit patched when Keras is imported: every epoch's "
-            "metrics, weight checksums and a hash of in-memory training data",
-            "seed": "SEEDLAB_SEED in the environment; {seed} in the command",
-        }
-        for name, value in sorted(p.env.items()):
+        how = self.profile.how(self.imported)
+        how["keras_fit"] = (
+            "keras.Model.fit patched when Keras is imported: every epoch's "
+            "metrics, weight checksums and a hash of in-memory training data"
+            if self.context is not None
+            else "not applied: the script never imported Keras or TensorFlow"
+        )
+        how["seed"] = "SEEDLAB_SEED in the environment; {seed} in the command"
+        for name, value in sorted(self.profile.env.items()):
             how[f"env {name}"] = f"{name}={value} in the environment before start"
         return how
 
     def on_import(self, name: str) -> None:
-        """TensorFlow or Keras finished importing: apply what belongs to it."""
-        if name == "tensorflow":
+        """A watched framework finished importing: apply what belongs to it."""
+        self.imported.add(name)
+        if name not in ("tensorflow", "keras"):
+            from seedlab.runner.controls import apply_steps
+
+            apply_steps(self.profile, name, seed=self.seed)  # type: ignore[arg-type]
+        elif name == "tensorflow":
             self._on_tensorflow()
             if self.keras_imported:
                 self._hook_fit()
         elif name == "keras":
+            from seedlab.runner.controls import apply_steps
+
             self.keras_imported = True
-            if "tensorflow" not in sys.modules:
-                import tensorflow  # noqa: F401 - Keras on another backend: TF still applies
+            apply_steps(self.profile, "keras", seed=self.seed)
+            if _keras_backend() != "tensorflow":
+                # Keras 3 on JAX or PyTorch: no TensorFlow (it may not even be installed).
+                self._on_tensorflow(tensorflow=False)
+            elif "tensorflow" not in sys.modules:
+                import tensorflow  # noqa: F401 - TF's controls apply to Keras on TF
             # TensorFlow may import Keras while it is itself still importing: then the fit hook
             # waits for TensorFlow's turn.
             self._hook_fit()
@@ -155,21 +143,26 @@ class StartHook:
 
             install_fit_hook(self.context)
 
-    def _on_tensorflow(self) -> None:
+    def _on_tensorflow(self, tensorflow: bool = True) -> None:
+        """TF imported (or Keras on another backend, tensorflow=False): apply, record, and make
+        the context Keras' fit reports to."""
         if self.context is not None:
             return
         from seedlab.runner.context import RunContext
         from seedlab.runner.fingerprint import capture
         from seedlab.runner.setup import applied_state, configure_tensorflow
 
-        configure_tensorflow(self.profile, seed=self.seed)
-        applied = applied_state(self.profile, seed=self.seed, isolation="process")
-        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
+        if tensorflow:
+            configure_tensorflow(self.profile, seed=self.seed)
+        applied = applied_state(
+            self.profile, seed=self.seed, isolation="process", tensorflow=tensorflow
+        )
         _hash, fingerprint = capture(
             experiment=self.spec["experiment"],
             version=self.spec["version"],
             entrypoint=self.spec["entrypoint"],
             source_digest=self.spec["source_digest"],
+            tensorflow=tensorflow,
         )
         fingerprint["experiment"]["command"] = self.spec["command_template"]
         self.context = RunContext(
@@ -180,6 +173,7 @@ class StartHook:
             trace=self.profile.trace,
         )
         self.context.applied_profile = applied
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self._how()})
 
     def _report_error(self, exc: BaseException, text: str) -> None:
         self.failed = True
@@ -218,15 +212,10 @@ class StartHook:
         from seedlab.runner.fingerprint import capture
         from seedlab.runner.setup import applied_state
 
-        not_used = "not applied: the script never imported TensorFlow"
-        for name in ("tf_seed", "op_determinism", "tf_data_seed", "keras_fit"):
-            self.how[name] = not_used
-        if self.profile.single_thread:
-            self.how["single_thread"] = "OMP_NUM_THREADS=1 in the environment before start"
         applied = applied_state(
             self.profile, seed=self.seed, isolation="process", tensorflow=False
         )
-        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
+        self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self._how()})
         _hash, fingerprint = capture(
             experiment=self.spec["experiment"],
             version=self.spec["version"],
@@ -237,6 +226,15 @@ class StartHook:
         fingerprint["experiment"]["command"] = self.spec["command_template"]
         fingerprint["data_hash"] = None
         self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
+
+
+def _keras_backend() -> str:
+    """The backend the imported Keras runs on ("tensorflow" for Keras 2 / tf.keras)."""
+    keras = sys.modules.get("keras")
+    try:
+        return str(keras.backend.backend())  # type: ignore[union-attr]
+    except Exception:  # Keras still importing, or Keras 2: TensorFlow's
+        return "tensorflow"
 
 
 class _ImportWatcher(importlib.abc.MetaPathFinder):
