@@ -18,7 +18,7 @@ DOMAIN_LAYERS = "inside a domain package: router -> service -> repository -> mod
 NO_CYCLES = "no cycles, at any depth"
 PURE = "analysis/ and charts/ are pure"
 PLAIN_DATA = "analysis/ works on plain data"
-TENSORFLOW = "TensorFlow and Keras are imported only under runner/ and experiments/"
+TENSORFLOW = "ML frameworks (TF, Keras, torch, JAX) only under runner/ and experiments/"
 SERVER_SIDE = "the server side never imports the run process, the agent or Ray"
 # What each contract whose sources list every package and top-level module leaves out.
 CYCLE = {DOMAIN_LAYERS, NO_CYCLES}
