@@ -111,6 +111,7 @@ STATEFUL_RANDOM_OPS = frozenset(
     }
 )
 
+
 @dataclass(frozen=True)
 class GraphOp:
     """One node of the traced train step (nested functions included)."""
