@@ -29,7 +29,7 @@ def clear(params: dict[str, Any], seed: int) -> float:
 def close(params: dict[str, Any], seed: int) -> float:
     """Two configurations the seeds cannot separate: a tiny gap under large, unshared noise."""
     noise = float(np.random.default_rng(seed * 1000 + params["units"]).normal()) * 0.02
-    return 0.9 + noise + 0.0001 * params["units"]
+    return 0.9 + noise + 0.0001 * int(params["units"])
 
 
 def finish_everything(database: Database, settings: Settings, value: Value) -> None:
