@@ -248,9 +248,9 @@ def sweep_view(report: JobReport) -> dict[str, Any] | None:
     for run in report.runs:
         i = index.get(run.variant or "")
         value = (run.final_metrics or {}).get(section.metric)
-        if i is not None and run.status == RunStatus.SUCCEEDED.value and value is not None:
-            if math.isfinite(value):
-                values[i].setdefault(run.seed, value)
+        succeeded = run.status == RunStatus.SUCCEEDED.value
+        if i is not None and succeeded and value is not None and math.isfinite(value):
+            values[i].setdefault(run.seed, value)
     sign = -1.0 if section.mode == "max" else 1.0
     order = sorted(
         range(len(configs)),
