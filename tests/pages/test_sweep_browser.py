@@ -31,7 +31,7 @@ def auc(params: dict[str, Any], seed: int) -> float:
         return 0.5 + luck
     own = (((seed + 3) * params["hidden_units"] * 104729) % 89) / 89.0 * 0.006
     base = 0.9 if params["learning_rate"] == 0.01 else 0.87
-    return base + (0.004 if params["hidden_units"] == 64 else 0.0) + luck + own
+    return float(base + (0.004 if params["hidden_units"] == 64 else 0.0) + luck + own)
 
 
 def finish_all(api: httpx.Client, driver: AgentDriver) -> int:
