@@ -283,7 +283,7 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     body = live.json()
     assert body["status"] == "queued" and body["terminal"] is False
     assert set(body["html"]) == {
-        "status", "verdict", "spread", "lottery", "sequential", "decomposition", "runs"
+        "status", "verdict", "spread", "lottery", "sequential", "decomposition", "sweep", "runs"
     }
     page = client.get(f"/jobs/{job['id']}").text
     for fragment in body["html"].values():
