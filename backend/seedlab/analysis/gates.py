@@ -129,10 +129,7 @@ def parse_report_gate(text: str) -> ReportGate:
         if stat not in STATS:
             raise GateSyntaxError(f"gate {text!r}: unknown statistic {stat!r}; {REPORT_RULE}")
         return MetricGate(
-            text=expr,
-            metric=metric,
-            stat=stat,
-            op="==" if op == "=" else op,
+            text=expr, metric=metric, stat=stat, op="==" if op == "=" else op,
             threshold=float(number),
         )
     raise GateSyntaxError(f"gate {text!r} is malformed; {REPORT_RULE}")
@@ -191,9 +188,7 @@ def evaluate_verdict(gate: VerdictGate, report: Mapping[str, Any]) -> GateResult
         return GateResult(gate.text, "held", verdict, f"allowed: {allowed}")
     if verdict == "not_checked":
         return GateResult(
-            gate.text,
-            "inconclusive",
-            verdict,
+            gate.text, "inconclusive", verdict,
             "no seed ran twice, so bit-identity was not checked: repeat each seed at least "
             "twice (a seed plan such as 42:1x2)",
             seeds_needed=1,
@@ -221,9 +216,7 @@ def evaluate_metric(gate: MetricGate, report: Mapping[str, Any]) -> GateResult:
             return GateResult(gate.text, "failed", None, f"no succeeded run reported {gate.metric}")
         # std and the CI need two seeds; n is at least 1 here.
         return GateResult(
-            gate.text,
-            "inconclusive",
-            None,
+            gate.text, "inconclusive", None,
             f"{gate.stat} needs at least 2 seeds, the job has {n}; 2 seeds would decide",
             seeds_needed=2,
         )
@@ -234,9 +227,7 @@ def evaluate_metric(gate: MetricGate, report: Mapping[str, Any]) -> GateResult:
         # More seeds narrow the interval: the gate is undecided, not failed.
         needed = seeds_for_halfwidth(float(std), gate.threshold)
         return GateResult(
-            gate.text,
-            "inconclusive",
-            value,
+            gate.text, "inconclusive", value,
             f"{rule}: the interval is wider than asked; about {needed} seeds would narrow it "
             "enough at the measured std",
             seeds_needed=needed,
@@ -265,9 +256,7 @@ def evaluate_compare(
     threshold = -gate.margin
     if min(n_a, n_b) < 2 or comparison.get("ci95") is None or comparison.get("diff") is None:
         return GateResult(
-            gate.text,
-            "inconclusive",
-            None,
+            gate.text, "inconclusive", None,
             f"a 95% CI of B - A needs at least 2 seeds per job, have {n_a} (A) and {n_b} (B); "
             "2 seeds each would decide",
             seeds_needed=2,
@@ -295,9 +284,7 @@ def evaluate_compare(
     needed = seeds_for_power((diff - threshold) / pooled) if pooled > 0 else None
     more = f"about {needed} seeds per job would decide" if needed else "more seeds would decide"
     return GateResult(
-        gate.text,
-        "inconclusive",
-        lo * sign,
+        gate.text, "inconclusive", lo * sign,
         f"{what}: the observed difference clears the bound but its CI does not; {more}",
         seeds_needed=needed,
     )

@@ -111,7 +111,6 @@ STATEFUL_RANDOM_OPS = frozenset(
     }
 )
 
-
 @dataclass(frozen=True)
 class GraphOp:
     """One node of the traced train step (nested functions included)."""

@@ -255,9 +255,8 @@ def _components(groups: FloatArray, kernel: int | None) -> FloatArray:
     var = groups.var(axis=-1, ddof=1)
     if kernel is not None:
         # Kernel noise is inside every seeded group too: only what it adds there is the source's.
-        var = np.concatenate(
-            [var[..., :kernel] - var[..., kernel : kernel + 1], var[..., kernel:]], axis=-1
-        )
+        var = np.concatenate([var[..., :kernel] - var[..., kernel : kernel + 1],
+                              var[..., kernel:]], axis=-1)
     return np.asarray(np.clip(var, 0.0, None), dtype=np.float64)
 
 

@@ -372,7 +372,9 @@ def compare_samples(
         paired=paired,
         p_paired_t=p_paired_t,
         p_wilcoxon=p_wilcoxon,
-        seeds_needed=seeds_needed_at(_pooled_std(xa, xb), difference=mean_b - mean_a)["difference"],
+        seeds_needed=seeds_needed_at(_pooled_std(xa, xb), difference=mean_b - mean_a)[
+            "difference"
+        ],
         significant=p_welch < ALPHA and (ci[0] > 0 or ci[1] < 0),
         sentence="",
         bootstrap=bootstrap,

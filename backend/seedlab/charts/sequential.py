@@ -47,10 +47,7 @@ def halfwidth_figure(
             "showlegend": True,
             "legend": {"orientation": "h", "y": -0.25},
             "xaxis": {"title": {"text": "seeds"}, "dtick": 1 if hi - lo <= 20 else None},
-            "yaxis": {
-                "title": {"text": "95% CI half-width"},
-                "rangemode": "tozero",
-                "tickformat": ".3~g",
-            },
+            "yaxis": {"title": {"text": "95% CI half-width"}, "rangemode": "tozero",
+                      "tickformat": ".3~g"},
         },
     }

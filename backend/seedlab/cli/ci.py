@@ -86,7 +86,11 @@ def seed_pairs(report: dict[str, Any]) -> list[PairCheck]:
     for run in sorted(report["runs"], key=lambda r: (r["seed"], r["repeat"], r["id"])):
         if run["status"] == "succeeded" and not run.get("variant"):
             by_seed.setdefault(run["seed"], []).append(run)
-    return [PairCheck(seed, runs[0], other) for seed, runs in by_seed.items() for other in runs[1:]]
+    return [
+        PairCheck(seed, runs[0], other)
+        for seed, runs in by_seed.items()
+        for other in runs[1:]
+    ]
 
 
 def job_url(server: str, job_id: int) -> str:
@@ -127,13 +131,8 @@ def write_junit(
             ET.SubElement(case, "failure", message=pair.message())
         cases.append(case)
     testsuite = ET.SubElement(
-        root,
-        "testsuite",
-        name=suite,
-        tests=str(len(cases)),
-        failures=str(failures),
-        errors=str(errors),
-        skipped=str(skipped),
+        root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
+        errors=str(errors), skipped=str(skipped),
     )
     testsuite.extend(cases)
     ET.indent(root)
@@ -158,17 +157,16 @@ def gates_table(results: Sequence[GateResult]) -> list[str]:
 def job_summary(report: dict[str, Any], results: Sequence[GateResult], url: str) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: verdict, spread table, gates, link to the job page."""
     lines = [
-        f"### seedlab job {report['id']}: {report['experiment']} — verdict `{report['verdict']}`",
+        f"### seedlab job {report['id']}: {report['experiment']} — verdict "
+        f"`{report['verdict']}`",
         "",
         f"Status {report['status']}, seeds `{report['seed_plan']}`, profile "
         f"`{report['profile_name']}`. {report['verdict_evidence'].get('summary', '')}",
         "",
     ]
     if report["metrics"]:
-        lines += [
-            "| metric | n | mean | std | min | max | 95% CI |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
+        lines += ["| metric | n | mean | std | min | max | 95% CI |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for name, s in sorted(report["metrics"].items()):
             ci = s.get("ci95")
             ci_text = f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "n/a"

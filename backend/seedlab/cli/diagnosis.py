@@ -203,10 +203,7 @@ def find_baseline(client: SeedlabClient, baseline: str, candidate: dict[str, Any
     if kind != "label" or not sep or not label:
         raise fail(f"--baseline takes label:NAME (e.g. label:main), got {baseline!r}")
     page = client.get(
-        "/api/v1/jobs",
-        label=label,
-        experiment=candidate["experiment"],
-        status="succeeded",
+        "/api/v1/jobs", label=label, experiment=candidate["experiment"], status="succeeded",
         limit=500,
     )
     for job in page["items"]:
@@ -282,15 +279,12 @@ def compare(
             _print_comparison(result)
         return
     results = [
-        evaluate_compare(g, result or {"ci95": None, "diff": None}, n_a=n_a, n_b=n_b) for g in gates
+        evaluate_compare(g, result or {"ci95": None, "diff": None}, n_a=n_a, n_b=n_b)
+        for g in gates
     ]
     if as_json:
-        echo_json(
-            {
-                **(result or {"a": {"job_id": job_a}, "b": {"job_id": job_b}}),
-                "gates": [r.to_dict() for r in results],
-            }
-        )
+        echo_json({**(result or {"a": {"job_id": job_a}, "b": {"job_id": job_b}}),
+                   "gates": [r.to_dict() for r in results]})
     elif result is not None:
         _print_comparison(result)
     else:
@@ -299,9 +293,7 @@ def compare(
     if junit:
         ci.write_junit(junit, suite="seedlab.compare", results=results)
     url = server_url(server)
-    ci.append_step_summary(
-        ci.compare_summary(
-            job_a, job_b, metric, result, results, f"{url.rstrip('/')}/compare?a={job_a}&b={job_b}"
-        )
-    )
+    ci.append_step_summary(ci.compare_summary(
+        job_a, job_b, metric, result, results, f"{url.rstrip('/')}/compare?a={job_a}&b={job_b}"
+    ))
     raise typer.Exit(exit_code(results))

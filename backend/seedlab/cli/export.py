@@ -138,15 +138,11 @@ def export_job(
             experiment_id, run_name=f"job {job_id}", tags={JOB_TAG: str(job_id), KIND_TAG: "job"}
         ).info.run_id
     _log(
-        client,
-        parent,
+        client, parent,
         params=job_params(report),
-        tags={
-            "verdict": report["verdict"],
-            "status": report["status"],
-            "label": report.get("label") or "",
-            "seedlab.verdict_summary": report["verdict_evidence"].get("summary", ""),
-        },
+        tags={"verdict": report["verdict"], "status": report["status"],
+              "label": report.get("label") or "", "seedlab.verdict_summary":
+              report["verdict_evidence"].get("summary", "")},
         points=[(k, v, 0) for k, v in spread_metrics(report["metrics"]).items()],
     )
     nested: dict[int, str] = {}
@@ -158,27 +154,18 @@ def export_job(
             run_id = client.create_run(
                 experiment_id,
                 run_name=f"run {run['id']} seed {run['seed']} repeat {run['repeat']}",
-                tags={
-                    RUN_TAG: str(run["id"]),
-                    JOB_TAG: str(job_id),
-                    KIND_TAG: "run",
-                    "mlflow.parentRunId": parent,
-                },
+                tags={RUN_TAG: str(run["id"]), JOB_TAG: str(job_id), KIND_TAG: "run",
+                      "mlflow.parentRunId": parent},
             ).info.run_id
         points = [(s["key"], float(v), int(step)) for s in series for step, v in s["points"]]
-        points += [
-            (f"final_{k}", float(v), 0) for k, v in sorted((run.get("final_metrics") or {}).items())
-        ]
+        points += [(f"final_{k}", float(v), 0)
+                   for k, v in sorted((run.get("final_metrics") or {}).items())]
         _log(
-            client,
-            run_id,
+            client, run_id,
             params=run_params(bundle),
-            tags={
-                "fingerprint_hash": run.get("fingerprint_hash") or "",
-                "weights_checksum": run.get("weights_checksum") or "",
-                "status": run["status"],
-                "repeat": str(run["repeat"]),
-            },
+            tags={"fingerprint_hash": run.get("fingerprint_hash") or "",
+                  "weights_checksum": run.get("weights_checksum") or "",
+                  "status": run["status"], "repeat": str(run["repeat"])},
             points=points,
         )
         if run["status"] in ("succeeded", "failed", "cancelled"):
@@ -186,12 +173,8 @@ def export_job(
         nested[run["id"]] = run_id
     if report["status"] in ("succeeded", "failed", "cancelled"):
         client.set_terminated(parent, "FINISHED" if report["status"] == "succeeded" else "FAILED")
-    return {
-        "experiment": name,
-        "experiment_id": experiment_id,
-        "parent_run_id": parent,
-        "runs": {str(k): v for k, v in nested.items()},
-    }
+    return {"experiment": name, "experiment_id": experiment_id, "parent_run_id": parent,
+            "runs": {str(k): v for k, v in nested.items()}}
 
 
 @export_app.command("mlflow")

@@ -42,9 +42,8 @@ def print_seed_science(report: dict[str, Any]) -> None:
     seq = report.get("sequential")
     if seq:
         state = (
-            "running"
-            if seq["reason"] is None
-            else f"{'met' if seq['met'] else 'not met'}: {seq['reason']}"
+            "running" if seq["reason"] is None else
+            f"{'met' if seq['met'] else 'not met'}: {seq['reason']}"
         )
         rounds = ", ".join(
             f"{r['seeds']} seeds -> "
@@ -67,9 +66,8 @@ def print_seed_science(report: dict[str, Any]) -> None:
                 f"{d['target']:.3g} at {d['power']:.0%} power"
             )
         if parts:
-            typer.echo(
-                f"  {name} (std {needed['std']:.3g} over {needed['n']} seeds): " + "; ".join(parts)
-            )
+            typer.echo(f"  {name} (std {needed['std']:.3g} over {needed['n']} seeds): "
+                       + "; ".join(parts))
     pct = report.get("percentile")
     if pct:
         side = "higher" if pct["higher_is_better"] else "lower"
@@ -270,13 +268,8 @@ def check_gates(
     url = ci.job_url(server_url(server), report["id"])
     if report["status"] != "succeeded":
         if junit:
-            ci.write_junit(
-                junit,
-                suite="seedlab",
-                results=[],
-                pairs=[],
-                error=(f"job {report['id']} {report['status']}"),
-            )
+            ci.write_junit(junit, suite="seedlab", results=[], pairs=[], error=(
+                f"job {report['id']} {report['status']}"))
         ci.append_step_summary(ci.job_summary(report, [], url))
         _show(report, as_json)
         if not gates:
@@ -343,7 +336,9 @@ def status(
     _show(report, as_json)
 
 
-def cancel(job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = None) -> None:
+def cancel(
+    job: Annotated[int, typer.Argument(help="job id")], server: ServerOpt = None
+) -> None:
     """Cancel a job: queued runs are cancelled, running ones stopped."""
     with server_call(server) as client:
         result = client.post(f"/api/v1/jobs/{job}/cancel")
@@ -395,8 +390,7 @@ def source_line(source: dict[str, Any]) -> str:
     where = f"agent {source['agent']}{'' if source.get('live') else ' (offline)'}"
     if source["ok"]:
         names = source.get("experiments", [])
-        return (
-            f"  {source['source']} on {where}: loaded {len(names)} experiment(s) "
-            + (f"({', '.join(names)})" if names else "").rstrip()
-        )
+        return f"  {source['source']} on {where}: loaded {len(names)} experiment(s) " + (
+            f"({', '.join(names)})" if names else ""
+        ).rstrip()
     return f"  {source['source']} on {where}: FAILED: {source.get('error') or 'no error given'}"

@@ -142,25 +142,21 @@ def replay(
             local = local.with_fields(
                 diff_applied_profiles(bundle.get("applied_profile"), new["applied_profile"])
             )
-            diff = {
-                **local.to_dict(),
-                "run_a": f"bundle {bundle.get('run_id')}",
-                "run_b": run["id"],
-            }
+            diff = {**local.to_dict(), "run_a": f"bundle {bundle.get('run_id')}",
+                    "run_b": run["id"]}
     result = {
         "bitwise": bitwise,
         "run_id": run["id"],
         "job_id": job["id"],
         "original_run_id": bundle.get("run_id"),
-        "weights_checksum": {
-            "original": bundle.get("weights_checksum"),
-            "replay": new["weights_checksum"],
-        },
-        "final_metrics": {"original": bundle.get("final_metrics"), "replay": new["final_metrics"]},
+        "weights_checksum": {"original": bundle.get("weights_checksum"),
+                             "replay": new["weights_checksum"]},
+        "final_metrics": {"original": bundle.get("final_metrics"),
+                          "replay": new["final_metrics"]},
         "diff": diff,
-        "divergence": None
-        if divergence is None
-        else {k: v for k, v in divergence.items() if not k.endswith("_timeline")},
+        "divergence": None if divergence is None else {
+            k: v for k, v in divergence.items() if not k.endswith("_timeline")
+        },
     }
     if as_json:
         echo_json(result)
@@ -183,11 +179,8 @@ def replay_best(
     k: Annotated[int, typer.Option("--k", help="how many seeds")] = 3,
     higher_is_better: Annotated[
         bool | None,
-        typer.Option(
-            "--higher-is-better/--lower-is-better",
-            help="default: lower for loss/error-like names",
-            show_default=False,
-        ),
+        typer.Option("--higher-is-better/--lower-is-better",
+                     help="default: lower for loss/error-like names", show_default=False),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait and report each seed")] = False,
     timeout: TimeoutOpt = 3600.0,

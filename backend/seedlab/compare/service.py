@@ -109,11 +109,8 @@ def _compare(
 def shared_metrics(*, session: Session, job_a: int, job_b: int) -> list[str]:
     """Final metrics both jobs' chosen runs report, sorted."""
     names = [
-        {
-            key
-            for run in _chosen_runs(jobs_repository.get_job(session=session, job_id=job_id))
-            for key in run.final_metrics
-        }
+        {key for run in _chosen_runs(jobs_repository.get_job(session=session, job_id=job_id))
+         for key in run.final_metrics}
         for job_id in (job_a, job_b)
     ]
     return sorted(names[0] & names[1])

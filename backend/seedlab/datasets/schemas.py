@@ -16,7 +16,9 @@ class DatasetColumn(BaseModel):
         description="number when every non-empty value is a finite number, else string"
     )
     missing: int = Field(description="empty values")
-    distinct: int | None = Field(description="distinct non-empty values; null when more than 1,000")
+    distinct: int | None = Field(
+        description="distinct non-empty values; null when more than 1,000"
+    )
     values: list[float | str] | None = Field(
         description="the distinct values, sorted, when there are at most 20"
     )

@@ -242,7 +242,9 @@ def resolve_params(
             continue
         ref = str(params.get(name) or "").strip()
         if not ref:
-            raise _column_problem(name, ref, "name or sha256 of an uploaded data set is required")
+            raise _column_problem(
+                name, ref, "name or sha256 of an uploaded data set is required"
+            )
         try:
             dataset = find_dataset(session=session, ref=ref)
         except NotFound as exc:

@@ -24,7 +24,8 @@ def data_hashes(*, session: Session, runs: Iterable[Run]) -> dict[int, str | Non
     hashes = {run.fingerprint_hash for run in runs if run.fingerprint_hash}
     by_fingerprint = fingerprints_repository.data_by_hash(session=session, hashes=hashes)
     return {
-        run.id: by_fingerprint.get(run.fingerprint_hash or "", {}).get("data_hash") for run in runs
+        run.id: by_fingerprint.get(run.fingerprint_hash or "", {}).get("data_hash")
+        for run in runs
     }
 
 

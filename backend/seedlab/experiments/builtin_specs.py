@@ -74,11 +74,12 @@ class DigitsCnnParams(_Params):
     dense_units: int = Field(32, ge=1, le=4096, description="units of the dense layer")
     dropout: float = Field(0.2, ge=0.0, le=0.95, description="dropout rate")
     learning_rate: float = Field(0.001, ge=1e-7, le=1.0, description="Adam learning rate")
-    data_seed: int = Field(0, ge=0, le=UINT32_MAX, description="fixes the train/validation split")
+    data_seed: int = Field(
+        0, ge=0, le=UINT32_MAX, description="fixes the train/validation split"
+    )
 
 
 BUILTIN_VERSION = builtin_version("builtin.py")
-
 
 class TabularCsvParams(_Params):
     """Binary classifier on an uploaded CSV data set."""

@@ -50,7 +50,8 @@ def catalog_json(loaded: LoadedCatalog) -> dict[str, Any]:
     return {
         "experiments": [advert(spec) for spec in loaded.specs],
         "sources": [
-            {**asdict(status), "experiments": list(status.experiments)} for status in loaded.sources
+            {**asdict(status), "experiments": list(status.experiments)}
+            for status in loaded.sources
         ],
     }
 

@@ -122,7 +122,9 @@ class _Builder:
         return LoadedCatalog(tuple(self.by_name.values()), tuple(self.statuses))
 
 
-def load_catalog(sources: Sequence[str] = (), *, project_dir: Path | None = None) -> LoadedCatalog:
+def load_catalog(
+    sources: Sequence[str] = (), *, project_dir: Path | None = None
+) -> LoadedCatalog:
     """Built-ins, entry points, each PATH_OR_MODULE source and project_dir's project file."""
     builder = _Builder()
     builder.add("builtin", lambda: ([*BUILTIN, *DIAGNOSTIC], []))
@@ -210,7 +212,9 @@ def parse_sources(text: str | None) -> list[str]:
 def sources_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
     """SEEDLAB_EXPERIMENT_SOURCES plus the older SEEDLAB_EXPERIMENT_MODULES (module names)."""
     env = os.environ if environ is None else environ
-    return dedupe([*parse_sources(env.get(SOURCES_ENV)), *env.get(MODULES_ENV, "").split(",")])
+    return dedupe(
+        [*parse_sources(env.get(SOURCES_ENV)), *env.get(MODULES_ENV, "").split(",")]
+    )
 
 
 def describe_import_error(exc: BaseException) -> str:
@@ -295,7 +299,9 @@ def _load_file(path: Path) -> tuple[list[ExperimentSpec], list[str]]:
     return _from_module(_import(name, origin_check=path), f"file {path}")
 
 
-def _from_module(module: types.ModuleType, label: str) -> tuple[list[ExperimentSpec], list[str]]:
+def _from_module(
+    module: types.ModuleType, label: str
+) -> tuple[list[ExperimentSpec], list[str]]:
     """The experiments a module exposes: its EXPERIMENTS list, then its decorated functions."""
     specs: list[ExperimentSpec] = []
     problems: list[str] = []
@@ -366,7 +372,9 @@ def _project_file(directory: Path) -> Path | None:
     return found
 
 
-def _load_project(directory: Path, *, required: bool) -> tuple[list[ExperimentSpec], list[str]]:
+def _load_project(
+    directory: Path, *, required: bool
+) -> tuple[list[ExperimentSpec], list[str]]:
     """The command experiments of the directory's project file (helper module project.py)."""
     if importlib.util.find_spec(PROJECT_MODULE) is None:
         raise SourceError(

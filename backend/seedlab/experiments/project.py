@@ -113,10 +113,14 @@ def load_project(directory: Path) -> list[ExperimentSpec]:
     if not isinstance(experiments, dict):
         raise ProjectFileError(f"{where}: 'experiments' must be a table of [experiments.NAME]")
     sources = _sources_digest(path.parent)
-    return [_experiment(where, path, name, table, sources) for name, table in experiments.items()]
+    return [
+        _experiment(where, path, name, table, sources) for name, table in experiments.items()
+    ]
 
 
-def _experiment(where: str, path: Path, name: str, table: Any, sources: str) -> ExperimentSpec:
+def _experiment(
+    where: str, path: Path, name: str, table: Any, sources: str
+) -> ExperimentSpec:
     """One [experiments.NAME] table as an ExperimentSpec with a CommandSpec."""
     at = f"{where}: experiment {name!r}"
     if not NAME_PATTERN.match(name):
@@ -139,7 +143,7 @@ def _experiment(where: str, path: Path, name: str, table: Any, sources: str) -> 
         raise ProjectFileError(f'{at}: field "description" must be a string')
     params = table.get("params", {})
     if not isinstance(params, dict):
-        raise ProjectFileError(f'{at}: field "params" must be a table of NAME = {{ type = ... }}')
+        raise ProjectFileError(f"{at}: field \"params\" must be a table of NAME = {{ type = ... }}")
     fields = {pname: _param_field(at, pname, pspec) for pname, pspec in params.items()}
     _check_placeholders(at, command, set(params))
     project_dir = path.parent.resolve()
@@ -254,9 +258,8 @@ def _param_field(at: str, name: str, spec: Any) -> tuple[Any, Any]:
     if "default" not in spec:
         return python_type, Field(description=description or None, **bounds)
     default = spec["default"]
-    probe = create_model(
-        "Probe", __config__=ConfigDict(strict=kind != "float"), value=(python_type, Field(**bounds))
-    )
+    probe = create_model("Probe", __config__=ConfigDict(strict=kind != "float"),
+                         value=(python_type, Field(**bounds)))
     try:
         default = probe.model_validate({"value": default}).value  # type: ignore[attr-defined]
     except ValueError as exc:
@@ -285,7 +288,10 @@ def _sources_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def find_command_experiment(name: str, directories: Sequence[Path]) -> ExperimentSpec | None:
+
+def find_command_experiment(
+    name: str, directories: Sequence[Path]
+) -> ExperimentSpec | None:
     """The command experiment NAME from the first of these directories' project files declaring
     it, or None. Reads project files only: no user module is imported (the agent never does)."""
     from seedlab.experiments.builtin_specs import BUILTIN

@@ -205,7 +205,9 @@ def item_params(*, item: CatalogItem, params: dict[str, Any]) -> dict[str, Any]:
     return advertised_params(item=item, params=params)
 
 
-def check_advert(*, name: str, params_schema: dict[str, Any], defaults: dict[str, Any]) -> None:
+def check_advert(
+    *, name: str, params_schema: dict[str, Any], defaults: dict[str, Any]
+) -> None:
     """InvalidInput naming the experiment when its schema or its defaults are unusable."""
     # Every job of it would fail, so the agent hears it when it registers.
     try:

@@ -26,7 +26,6 @@ def check_seed_sources(sources: Any, *, where: str) -> tuple[str, ...]:
         )
     return tuple(s for s in SEED_SOURCES if s in sources)
 
-
 if TYPE_CHECKING:
     from seedlab.experiments.project import CommandSpec
 

@@ -107,11 +107,8 @@ class PackageDiff:
 
     def summary(self) -> str:
         """E.g. '1 added, 2 changed'."""
-        parts = [
-            (len(self.added), "added"),
-            (len(self.removed), "removed"),
-            (len(self.changed), "changed"),
-        ]
+        parts = [(len(self.added), "added"), (len(self.removed), "removed"),
+                 (len(self.changed), "changed")]
         return ", ".join(f"{n} {word}" for n, word in parts if n) or "no differences"
 
     def to_dict(self) -> dict[str, Any]:

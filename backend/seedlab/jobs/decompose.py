@@ -166,7 +166,9 @@ def parse_plan(
         sources=tuple(s for s in SOURCES if s in sources),
     )
     if plan.run_count > max_runs:
-        raise InvalidInput(f"{plan.text()}; at most {max_runs} runs per job: use a smaller M")
+        raise InvalidInput(
+            f"{plan.text()}; at most {max_runs} runs per job: use a smaller M"
+        )
     return plan
 
 

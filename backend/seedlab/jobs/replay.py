@@ -77,7 +77,8 @@ def best_seeds(job: Job, *, metric: str, k: int, higher_is_better: bool) -> list
     if not having:
         names = sorted({key for run in chosen for key in run.final_metrics}) or ["none"]
         raise InvalidInput(
-            f"job {job.id} has no succeeded run with a final {metric!r}; it has: {', '.join(names)}"
+            f"job {job.id} has no succeeded run with a final {metric!r}; it has: "
+            f"{', '.join(names)}"
         )
     sign = -1.0 if higher_is_better else 1.0
     ranked = sorted(having, key=lambda r: (sign * r.final_metrics[metric], r.seed))
@@ -123,24 +124,20 @@ def replay_outcomes(
         source = first.get(run["seed"], {})
         before = (source.get("final_metrics") or {}).get(metric)
         after = (run.get("final_metrics") or {}).get(metric)
-        weights = (
-            run["status"] == "succeeded"
-            and run.get("weights_checksum") is not None
-            and (run.get("weights_checksum") == source.get("weights_checksum"))
+        weights = run["status"] == "succeeded" and run.get("weights_checksum") is not None and (
+            run.get("weights_checksum") == source.get("weights_checksum")
         )
-        rows.append(
-            {
-                "seed": run["seed"],
-                "original_run_id": source.get("id"),
-                "run_id": run["id"],
-                "status": run["status"],
-                "original": before,
-                "replay": after,
-                "difference": None if before is None or after is None else after - before,
-                "weights_match": weights,
-                "reproduced": weights and before == after,
-            }
-        )
+        rows.append({
+            "seed": run["seed"],
+            "original_run_id": source.get("id"),
+            "run_id": run["id"],
+            "status": run["status"],
+            "original": before,
+            "replay": after,
+            "difference": None if before is None or after is None else after - before,
+            "weights_match": weights,
+            "reproduced": weights and before == after,
+        })
     return {
         "job_id": replay_report["id"],
         "original_job_id": original["id"],

@@ -108,7 +108,9 @@ def advance(*, session: Session, job: Job) -> None:
     job.sequential = {**state, "rounds": rounds}
 
 
-def next_round_total(runs: list[Run], until: Until, have: int, max_seeds: int, version: str) -> int:
+def next_round_total(
+    runs: list[Run], until: Until, have: int, max_seeds: int, version: str
+) -> int:
     """Seeds after the next round: what the current std says the target needs, at least one
     more than now, at most the cap."""
     data = [

@@ -357,10 +357,8 @@ class RunFinished(AttemptFenced):
     seconds_per_epoch: Seconds | None = None
     trace: RunTraceIn | None = None
     warnings: list[RunWarningIn] | None = Field(
-        default=None,
-        max_length=50,
-        description="What the run process noticed, e.g. a repeated "
-        "epoch order: {code, where, message}",
+        default=None, max_length=50, description="What the run process noticed, e.g. a repeated "
+        "epoch order: {code, where, message}"
     )
     predictions: PredictionsIn | None = None
     error: str | None = Field(default=None, max_length=10_000)

@@ -63,8 +63,7 @@ class _Events:
         metrics = {
             key: float(value)
             for key, value in line.items()
-            if key not in RESERVED_KEYS
-            and isinstance(value, int | float)
+            if key not in RESERVED_KEYS and isinstance(value, int | float)
             and not isinstance(value, bool)
         }
         not_finite = sorted(name for name, value in metrics.items() if not math.isfinite(value))
@@ -102,7 +101,9 @@ def metrics_line(text: str) -> dict[str, Any] | None:
     return value
 
 
-def hook_environment(spec: dict[str, Any], experiment: ExperimentSpec, fd: int) -> dict[str, str]:
+def hook_environment(
+    spec: dict[str, Any], experiment: ExperimentSpec, fd: int
+) -> dict[str, str]:
     """The command's environment: this one plus the seed, the hook and op determinism."""
     profile = Profile.model_validate(spec["profile"])
     command = experiment.command

@@ -70,7 +70,6 @@ def arrays_hash(*arrays: Any) -> str:
 # Validation predictions kept per run: enough for churn, small enough for a JSON column.
 MAX_PREDICTIONS = 10_000
 
-
 class RunContext:
     """Seeds and reporting hooks for one run."""
 

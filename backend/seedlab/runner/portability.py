@@ -26,8 +26,8 @@ from seedlab.analysis.portability import (
 
 log = logging.getLogger("seedlab.runner.portability")
 
-WATCHED_OPS = (
-    frozenset(NO_GPU_DETERMINISM) | frozenset(GPU_NEEDS_OP_DETERMINISM) | (STATEFUL_RANDOM_OPS)
+WATCHED_OPS = frozenset(NO_GPU_DETERMINISM) | frozenset(GPU_NEEDS_OP_DETERMINISM) | (
+    STATEFUL_RANDOM_OPS
 )
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 # A pipeline deeper than this is not walked further (a generator-built chain can be long).
@@ -73,11 +73,8 @@ def _layers(model: Any) -> list[LayerFact]:
         else list(getattr(model, "layers", []))
     )
     return [
-        LayerFact(
-            name=str(layer.name),
-            class_name=type(layer).__name__,
-            default_seed=_default_seeded(layer),
-        )
+        LayerFact(name=str(layer.name), class_name=type(layer).__name__,
+                  default_seed=_default_seeded(layer))
         for layer in layers
     ]
 
@@ -92,7 +89,8 @@ def _default_seeded(layer: Any) -> bool:
     if any(getattr(g, "_initial_seed", 0) is None for g in generators):
         return True
     return any(
-        hasattr(value, "_init_seed") and value._init_seed is None for value in vars(layer).values()
+        hasattr(value, "_init_seed") and value._init_seed is None
+        for value in vars(layer).values()
     )
 
 

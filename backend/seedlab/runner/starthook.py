@@ -221,7 +221,9 @@ class StartHook:
             self.how[name] = not_used
         if self.profile.single_thread:
             self.how["single_thread"] = "OMP_NUM_THREADS=1 in the environment before start"
-        applied = applied_state(self.profile, seed=self.seed, isolation="process", tensorflow=False)
+        applied = applied_state(
+            self.profile, seed=self.seed, isolation="process", tensorflow=False
+        )
         self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self.how})
         _hash, fingerprint = capture(
             experiment=self.spec["experiment"],
