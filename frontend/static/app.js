@@ -125,7 +125,7 @@ window.seedlab = (function () {
 
     function markField(path, rule) {
       const name = String(path).replace(/^(body\.)?(params\.)?/, "").split(".")[0];
-      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment", "tolerance", "until", "max_seeds"].includes(name)
+      const scope = /^(body\.)?params\./.test(path) || !["seeds", "label", "profile", "experiment", "tolerance", "until", "max_seeds", "sweep_grid", "sweep_metric"].includes(name)
         ? active() : root;
       const field = scope && scope.querySelector('.field[data-field="' + CSS.escape(name) + '"]');
       if (!field) return null;
@@ -238,7 +238,41 @@ window.seedlab = (function () {
       } else if (maxSeeds.value.trim()) {
         payload.max_seeds = Number(maxSeeds.value.trim());
       }
+      const sweep = collectSweep(problems);
+      if (sweep) {
+        payload.kind = "sweep";
+        payload.sweep = sweep;
+        if (payload.max_seeds !== undefined) sweep.max_seeds = payload.max_seeds;
+        delete payload.max_seeds;
+      }
       return { payload, problems };
+    }
+
+    // A grid of NAME=V1,V2 lines makes the job a sweep; values read as numbers when they are.
+    function collectSweep(problems) {
+      const text = root.querySelector("#sweep-grid").value;
+      const grid = {};
+      for (const line of text.split("\n")) {
+        if (!line.trim()) continue;
+        const at = line.indexOf("=");
+        const name = at > 0 ? line.slice(0, at).trim() : "";
+        const values = at > 0 ? line.slice(at + 1).split(",").map((v) => v.trim()).filter((v) => v) : [];
+        if (!name || !values.length) {
+          problems.push({ field: "sweep_grid", rule: "write NAME=V1,V2 per line (got " + JSON.stringify(line.trim()) + ")" });
+          continue;
+        }
+        grid[name] = values.map((v) => (v !== "" && !Number.isNaN(Number(v)) ? Number(v)
+          : v === "true" ? true : v === "false" ? false : v));
+      }
+      if (!Object.keys(grid).length) return null;
+      const metric = root.querySelector("#sweep-metric").value.trim();
+      if (!metric) problems.push({ field: "sweep_metric", rule: "name the final metric the sweep compares" });
+      const sweep = { grid: grid, metric: metric, race: root.querySelector("#sweep-race").checked };
+      const mode = root.querySelector("#sweep-mode").value;
+      if (mode) sweep.mode = mode;
+      const margin = root.querySelector("#sweep-margin").value.trim();
+      if (margin) sweep.margin = Number(margin);
+      return sweep;
     }
 
     async function onSubmit(ev) {
@@ -403,6 +437,18 @@ window.seedlab = (function () {
       div.dataset.ready = "1";
     }
 
+    // A sweep's charts (one per swept parameter) travel inside its live fragment too.
+    async function drawSweep() {
+      for (const div of document.querySelectorAll(".sweep-chart")) {
+        if (div.dataset.drawn === "1") continue;
+        const fig = JSON.parse(div.dataset.figure);
+        div.dataset.drawn = "1";
+        await Plotly.react(div, fig.data, Object.assign({}, fig.layout, { autosize: true }),
+          chartConfig("job-" + jobId + "-sweep-" + div.dataset.parameter));
+        div.dataset.ready = "1";
+      }
+    }
+
     const labelForm = document.getElementById("label-form");
     labelForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -447,6 +493,7 @@ window.seedlab = (function () {
       const liveUrl = "/jobs/" + jobId + "/live?runs_offset=" + (root.dataset.runsOffset || "0");
       live = poller(liveUrl, (data) => {
         swapFragments(root, data.html);
+        drawSweep().catch((err) => console.warn("seedlab: sweep chart failed", err));
         drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err));
         drawSequential().catch((err) => console.warn("seedlab: half-width chart failed", err));
         root.dataset.terminal = String(data.terminal);
@@ -461,6 +508,7 @@ window.seedlab = (function () {
       refreshChart(),
       drawStrip().catch((err) => console.warn("seedlab: strip plot failed", err)),
       drawSequential().catch((err) => console.warn("seedlab: half-width chart failed", err)),
+      drawSweep().catch((err) => console.warn("seedlab: sweep chart failed", err)),
     ]).then(() => {
       root.dataset.ready = "1";
     });

@@ -149,14 +149,14 @@ def test_a_new_module_and_a_vanished_one_are_named(tmp_path: Path) -> None:
     for module in code_modules(PACKAGE) - {"jobs/report", "status"}:
         (tmp_path / f"{module}.py").parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f"{module}.py").write_text("")
-    (tmp_path / "jobs" / "sweep.py").write_text("")
-    (tmp_path / "runspec.py").write_text("")
+    (tmp_path / "jobs" / "planted.py").write_text("")
+    (tmp_path / "planted_base.py").write_text("")
     (tmp_path / "newpkg" / "thing.py").write_text("")
     missing, extra = missing_and_extra(rows, tmp_path)
     assert missing == [
-        "backend/seedlab/jobs/sweep.py: add `sweep` to the modules of the `jobs/` row",
+        "backend/seedlab/jobs/planted.py: add `planted` to the modules of the `jobs/` row",
         "backend/seedlab/newpkg/thing.py: add a row for `newpkg/`",
-        "backend/seedlab/runspec.py: add `runspec` to the 'base modules' row",
+        "backend/seedlab/planted_base.py: add `planted_base` to the 'base modules' row",
     ]
     assert extra == [
         "the `jobs/` row names `jobs/report`, but backend/seedlab/jobs/report.py does not exist",

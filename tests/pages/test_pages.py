@@ -283,15 +283,15 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     body = live.json()
     assert body["status"] == "queued" and body["terminal"] is False
     assert set(body["html"]) == {
-        "status", "verdict", "spread", "lottery", "sequential", "decomposition", "runs"
+        "status", "verdict", "spread", "lottery", "sequential", "decomposition", "sweep", "runs"
     }
     page = client.get(f"/jobs/{job['id']}").text
     for fragment in body["html"].values():
         assert fragment.strip() in page
     # app.js swaps each key into its data-fragment container; the sequential plan and the
-    # decomposition have one on their kinds of job only.
+    # decomposition and the sweep have one on their kinds of job only.
     containers = re.findall(r'data-fragment="([^"]+)"', page)
-    assert sorted(containers) == sorted(set(body["html"]) - {"sequential", "decomposition"})
+    assert sorted(containers) == sorted(set(body["html"]) - {"sequential", "decomposition", "sweep"})
     before = body["chart_key"]
     driver.complete_next(epochs=3)
     body = client.get(f"/jobs/{job['id']}/live").json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seedlab.cli import check, data, diagnosis, export, jobs, replay, serving, tokens
+from seedlab.cli import check, data, diagnosis, export, jobs, replay, serving, sweep, tokens
 from seedlab.cli.output import with_token
 
 app = typer.Typer(help="seedlab: reproducibility runs of TensorFlow/Keras training.")
@@ -22,6 +22,7 @@ for local_command in (serving.up, serving.server, serving.agent, check.check):
 for command in (
     jobs.submit,
     jobs.decompose,
+    sweep.sweep,
     diagnosis.audit,
     jobs.status,
     jobs.cancel,

@@ -12,7 +12,7 @@ from seedlab.datasets import service as datasets_service
 from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
-from seedlab.jobs import decompose, sequential
+from seedlab.jobs import decompose, sequential, sweep
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job, JobLabel
 from seedlab.jobs.schemas import AuditSpec, JobCreate
@@ -50,9 +50,15 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
     item, params = _experiment_and_params(session, payload, settings)
     if payload.kind != "standard" and (payload.until is not None or payload.max_seeds is not None):
         raise InvalidInput("until and max_seeds are for a standard job with seeds 'BASE:auto'")
+    if payload.kind != "sweep" and payload.sweep is not None:
+        raise InvalidInput("sweep settings need kind 'sweep'")
     if payload.tolerance and any(v < 0 for v in payload.tolerance.values()):
         raise InvalidInput("tolerances must be >= 0")
     state: dict[str, Any] | None = None
+    if payload.kind == "sweep":
+        return _create_sweep_job(
+            session=session, payload=payload, settings=settings, item=item, params=params
+        )
     if payload.kind == "decompose":
         return _create_decompose_job(
             session=session, payload=payload, settings=settings, item=item, params=params
@@ -167,6 +173,8 @@ def _standard_plan(
         base=base, until=until, max_seeds=max_seeds, first_round=len(plan.seeds)
     )
     return plan, state
+
+
 def decompose_plan(
     *, payload: JobCreate, item: experiments_service.CatalogItem, settings: Settings
 ) -> tuple[decompose.DecomposePlan, Profile]:
@@ -187,7 +195,12 @@ def decompose_plan(
 
 def preview(*, session: Session, payload: JobCreate, settings: Settings) -> dict[str, Any]:
     """What a submission would run, without submitting it: run count, groups, one line."""
-    item, _params = _experiment_and_params(session, payload, settings)
+    item, params = _experiment_and_params(session, payload, settings)
+    if payload.kind == "sweep":
+        plan_sweep, _ = sweep_plan(
+            session=session, payload=payload, settings=settings, item=item, params=params
+        )
+        return plan_sweep.describe()
     if payload.kind == "decompose":
         plan, _profile = decompose_plan(payload=payload, item=item, settings=settings)
         return plan.describe()
@@ -257,6 +270,89 @@ def _create_decompose_job(
             queued_at=job.created_at,
         )
         for run in plan.expand()
+    )
+    session.flush()
+    return job
+
+
+def sweep_plan(
+    *,
+    session: Session,
+    payload: JobCreate,
+    settings: Settings,
+    item: experiments_service.CatalogItem,
+    params: dict[str, Any],
+) -> tuple[sweep.SweepPlan, list[dict[str, Any]]]:
+    """A sweep submission's plan and every configuration's full parameters, each checked as
+    a submission of its own would be."""
+    if payload.audit is not None:
+        raise InvalidInput("audit settings need kind 'audit'")
+    plan = sweep.parse_plan(
+        spec=payload.sweep,
+        seeds=payload.seeds,
+        experiment=item.name,
+        max_runs=settings.max_runs_per_job,
+    )
+    known = jobs_repository.reported_metrics(session=session, experiment=item.name)
+    if known and plan.metric not in known:
+        raise InvalidInput(
+            f"sweep metric {plan.metric!r} is not one {item.name} reports; its runs report: "
+            f"{', '.join(sorted(known))}"
+        )
+    full = []
+    for config in plan.configs:
+        try:
+            merged = experiments_service.item_params(item=item, params={**payload.params, **config})
+        except InvalidInput as exc:
+            raise InvalidInput(f"configuration {config}: {exc.message}") from None
+        full.append(
+            datasets_service.resolve_params(
+                session=session, schema=item.params_schema, params=merged
+            )
+        )
+    return plan, full
+
+
+def _create_sweep_job(
+    *,
+    session: Session,
+    payload: JobCreate,
+    settings: Settings,
+    item: experiments_service.CatalogItem,
+    params: dict[str, Any],
+) -> Job:
+    plan, full = sweep_plan(
+        session=session, payload=payload, settings=settings, item=item, params=params
+    )
+    profile = resolve_profile(payload.profile)
+    experiments_service.ensure_record(session=session, item=item)
+    seed_plan = plan.seed_plan()
+    job = Job(
+        kind="sweep",
+        audit=None,
+        experiment_name=item.name,
+        experiment_version=item.version,
+        params=params,
+        seed_plan=seed_plan.to_json(),
+        seed_plan_text=str(payload.seeds).strip(),
+        sweep=plan.initial_state(),
+        profile=profile.model_dump(),
+        profile_name=profile.name,
+        **_submission_fields(payload),
+        run_count=plan.first_round_runs,
+    )
+    session.add(job)
+    session.flush()
+    session.add_all(
+        sweep.new_runs(
+            job=job,
+            seeds=list(seed_plan.seeds),
+            configs=list(range(len(plan.configs))),
+            full_params=lambda c: full[c],
+            repeats=plan.repeats,
+            max_attempts=settings.max_attempts,
+            queued_at=job.created_at,
+        )
     )
     session.flush()
     return job

@@ -9,7 +9,7 @@ from seedlab.db import utcnow
 from seedlab.errors import Conflict
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
-from seedlab.jobs import sequential
+from seedlab.jobs import sequential, sweep
 from seedlab.jobs.models import Job
 from seedlab.runs import repository as runs_repository
 from seedlab.status import (
@@ -48,6 +48,10 @@ def refresh_status(*, session: Session, job: Job) -> None:
         job = jobs_repository.lock_job(session=session, job_id=job.id)
         sequential.advance(session=session, job=job)
         session.flush()
+    elif job.sweep is not None:
+        job = jobs_repository.lock_job(session=session, job_id=job.id)
+        sweep.advance(session=session, job=job)
+        session.flush()
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[job.id])[job.id]
     if job.kind == "audit" and counts.get(RunStatus.FAILED.value):
         # In an audit, a run that fails with a control turned off is a finding, not a failure
@@ -76,9 +80,9 @@ def settle_sequential(*, session: Session) -> list[int]:
     server does on start; the decision is re-derived from the runs, so this is idempotent."""
     settled = []
     for job in jobs_repository.open_sequential_jobs(session=session):
-        before = job.sequential
+        before = (job.sequential, job.sweep)
         refresh_status(session=session, job=job)
-        if job.sequential != before:
+        if (job.sequential, job.sweep) != before:
             settled.append(job.id)
     return settled
 

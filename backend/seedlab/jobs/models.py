@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from seedlab.runs.models import Run
 
 _JOB_STATUSES = ", ".join(f"'{s.value}'" for s in JobStatus)
-JobKind = Literal["standard", "audit", "decompose"]
+JobKind = Literal["standard", "audit", "decompose", "sweep"]
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 _JOB_KINDS = ", ".join(f"'{kind}'" for kind in JOB_KINDS)
 
@@ -59,6 +59,10 @@ class Job(Base):
     # A `BASE:auto` plan's state: {until, metric, op, target, max_seeds, base, rounds: [{seeds,
     # halfwidth}], met, reason}; None for a fixed seed plan. Rounds are decided from the runs.
     sequential: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # A sweep's race: {metric, mode, margin, race, alpha, max_seeds, base, repeats, configs
+    # (the swept values), schedule, rounds: [{seeds, alive}], alive, eliminated_after, reason};
+    # None for every other kind. Rounds are decided from the runs, as sequential plans are.
+    sweep: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     runs: Mapped[list[Run]] = relationship(
         back_populates="job", order_by="Run.id", cascade="all, delete-orphan"

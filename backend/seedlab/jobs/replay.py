@@ -55,7 +55,7 @@ def run_bundle(*, session: Session, run_id: int) -> RunBundle:
             version=run.experiment_version or job.experiment_version,
             source_hash=recorded.get("source_hash"),
         ),
-        params=dict(job.params),
+        params=dict(run.params or job.params),
         seed=run.seed,
         order_seed=run.order_seed,
         split_seed=run.split_seed,

@@ -23,7 +23,7 @@ from seedlab.cache import ResultCache
 from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
-from seedlab.jobs import decompose
+from seedlab.jobs import decompose, sweep
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.models import Job
@@ -37,6 +37,7 @@ from seedlab.jobs.schemas import (
     PercentileOut,
     SeedLotteryOut,
     SeedsNeededOut,
+    SweepOut,
     WarningOut,
 )
 from seedlab.profiles import AUDITED_TOGGLES
@@ -235,6 +236,7 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         churn=_churn(job, across),
         sequential=jobs_service.sequential_out(job),
         decomposition=_decomposition(job, same_version),
+        sweep=_sweep(job),
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
@@ -242,6 +244,12 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def _sweep(job: Job) -> SweepOut | None:
+    """A sweep's configurations compared on their common seeds (sweep jobs only)."""
+    found = sweep.section(job, list(job.runs))
+    return None if found is None else SweepOut(**found)
 
 
 def _decomposition(job: Job, same_version: set[int]) -> dict[str, DecompositionOut] | None:
@@ -331,11 +339,14 @@ def final_verdict(*, session: Session, job: Job) -> str:
 
 def _verdict_run(job: Job, run: Run) -> bool:
     """Whether the run counts for the verdict: an audit's baseline, a decompose job's kernels
-    group (its same-seed repeats), every run of a standard job."""
+    group (its same-seed repeats), a sweep's first configuration, every run of a standard
+    job."""
     if job.kind == "audit":
         return run.variant == BASELINE
     if job.kind == "decompose":
         return run.variant == decompose.KERNELS
+    if job.kind == "sweep":
+        return run.config == 0  # one configuration's runs: others ran other parameters
     return True
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
@@ -114,12 +114,12 @@ def lock_job(*, session: Session, job_id: int) -> Job:
 
 
 def open_sequential_jobs(*, session: Session) -> list[Job]:
-    """Sequential jobs not yet ended (a round may be waiting for its decision)."""
+    """Sequential and sweep jobs not yet ended (a round may be waiting for its decision)."""
     return list(
         session.scalars(
             select(Job)
             .where(
-                Job.sequential.is_not(None),
+                or_(Job.sequential.is_not(None), Job.sweep.is_not(None)),
                 Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
             )
             .order_by(Job.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -72,6 +72,46 @@ class JobRequirements(BaseModel):
     )
 
 
+ParamName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SweepSpec(BaseModel):
+    """What a sweep compares: configurations (a grid or a list), a metric and its direction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grid: dict[ParamName, Annotated[list[Any], Field(min_length=1, max_length=50)]] | None = Field(
+        default=None,
+        max_length=10,
+        description="values per parameter; every combination is a configuration, e.g. "
+        '{"learning_rate": [0.001, 0.01], "hidden_units": [16, 32]}',
+    )
+    configs: list[JsonObject] | None = Field(
+        default=None,
+        max_length=200,
+        description="an explicit list of configurations (parameter overrides), instead of a grid",
+    )
+    metric: str = Field(min_length=1, max_length=200, description="final metric to compare on")
+    mode: Literal["max", "min"] | None = Field(
+        default=None, description="max or min is best (default: min for loss/error-like names)"
+    )
+    race: bool | None = Field(
+        default=None,
+        description="add seeds in rounds and drop configurations worse beyond noise (default: "
+        "on with seeds 'BASE:auto', off with 'BASE:N')",
+    )
+    max_seeds: int | None = Field(
+        default=None, ge=1, le=1000, description="seeds per configuration at most (BASE:auto: 20)"
+    )
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1e300,
+        allow_inf_nan=False,
+        description="practical margin: leaders closer than this on the metric count as tied",
+    )
+
+
 class JobCreate(BaseModel):
     """A job submission."""
 
@@ -80,7 +120,8 @@ class JobCreate(BaseModel):
     kind: JobKind = Field(
         default="standard",
         description="standard: a seed plan; audit: the randomness-source audit; decompose: "
-        "vary one source of randomness at a time (seeds 'BASE:M') to split the variance",
+        "vary one source of randomness at a time (seeds 'BASE:M') to split the variance; "
+        "sweep: compare configurations on common seeds (seeds 'BASE:N' or 'BASE:auto')",
     )
     experiment: str = Field(description="Name of a catalog experiment, e.g. credit_risk_mlp")
     params: JsonObject = Field(default_factory=dict, description="Experiment parameters")
@@ -121,6 +162,9 @@ class JobCreate(BaseModel):
     max_seeds: int | None = Field(
         default=None, ge=1, description="with seeds 'BASE:auto': stop at this many seeds (50)"
     )
+    sweep: SweepSpec | None = Field(
+        default=None, description="kind=sweep: the configurations, metric, mode and race"
+    )
 
 
 class SequentialRound(BaseModel):
@@ -145,6 +189,63 @@ class SequentialOut(BaseModel):
     rounds: list[SequentialRound]
 
 
+class SweepConfigOut(BaseModel):
+    """One configuration of a sweep: its values, seeds, mean with CI, chance to be best."""
+
+    params: dict[str, Any] = Field(description="the swept parameters' values")
+    n: int = Field(description="seeds with a value of the metric")
+    mean: float | None
+    ci95: list[float] | None = Field(description="t-based 95% CI of the mean over seeds")
+    p_best: float | None = Field(
+        description="probability it is the best, by a bootstrap over seeds that keeps the pairing"
+    )
+    rank: int | None = Field(description="1 = best mean")
+    rank_interval: list[int] | None = Field(description="95% bootstrap interval of the rank")
+    eliminated_after: int | None = Field(description="the round it was dropped in (null: alive)")
+
+
+class SweepWinner(BaseModel):
+    """Which configuration wins, and how sure that is."""
+
+    params: dict[str, Any]
+    conclusion: Literal["decided", "tied", "inconclusive"]
+    seeds_needed: int | None = Field(
+        description="decided/tied: the seeds the conclusion took; inconclusive: about how many "
+        "seeds per configuration a decision would need (null: none would)"
+    )
+    tied: list[dict[str, Any]] = Field(
+        default_factory=list, description="tied/inconclusive: the configurations left, best first"
+    )
+
+
+class SweepRound(BaseModel):
+    """One round of the race: seeds per configuration after it, configurations racing in it."""
+
+    seeds: int
+    alive: int
+
+
+class SweepOut(BaseModel):
+    """A sweep's comparison of its configurations on common seeds."""
+
+    metric: str
+    mode: str
+    margin: float
+    alpha: float = Field(description="family-wise level of the race, split over its rounds")
+    configs: list[SweepConfigOut]
+    winner: SweepWinner | None = Field(description="null while the race is running")
+    runs_used: int
+    runs_full_grid: int = Field(description="configurations x max seeds")
+    rounds: list[SweepRound]
+    stop: str | None = Field(
+        description="'one left', 'tied within margin', 'max seeds reached'; null while running"
+    )
+    reason: str | None = Field(
+        default=None, description="why the race ended: a stop, or 'runs failed', 'cancelled'"
+    )
+    sentence: str = Field(description="the winner in one sentence")
+
+
 class JobPlan(BaseModel):
     """What a submission would run, stated before it is submitted."""
 
@@ -162,6 +263,15 @@ class JobPlan(BaseModel):
     groups: list[dict[str, Any]] | None = Field(
         default=None,
         description="decompose: each group's name, runs, profile and the seeds of every run",
+    )
+    runs_full_grid: int | None = Field(
+        default=None, description="sweep: configurations x max seeds (x repeats)"
+    )
+    first_round: dict[str, Any] | None = Field(
+        default=None, description="sweep: the first round's seeds, configurations and runs"
+    )
+    configs: list[dict[str, Any]] | None = Field(
+        default=None, description="sweep: every configuration's swept values"
     )
 
 
@@ -354,6 +464,11 @@ class JobReport(BaseModel):
     )
     percentile: PercentileOut | None = Field(
         default=None, description="With ?value= (and ?metric=): where the value falls"
+    )
+    sweep: SweepOut | None = Field(
+        default=None,
+        description="Sweep jobs: every configuration's mean, CI, p_best and rank, the winner "
+        "with its conclusion, the runs used against the full grid, and the race's rounds",
     )
     decomposition: dict[str, DecompositionOut] | None = Field(
         default=None,

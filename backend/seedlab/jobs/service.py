@@ -16,6 +16,7 @@ from seedlab.jobs.schemas import (
     JobRead,
     SequentialOut,
     SequentialRound,
+    SweepSpec,
 )
 from seedlab.profiles import PRESETS, ProfileSpec
 from seedlab.runs import repository as runs_repository
@@ -116,6 +117,29 @@ def update_label(*, session: Session, job_id: int, label: str | None) -> JobRead
     return read_job(session=session, job_id=job.id)
 
 
+def _sweep_resubmission(job: Job) -> JobCreate:
+    """A sweep submitted again: its configurations as a list, its seeds as given."""
+    state = job.sweep or {}
+    auto = job.seed_plan_text.lower().endswith("auto")
+    return JobCreate(
+        kind="sweep",
+        experiment=job.experiment_name,
+        params=dict(job.params),
+        seeds=job.seed_plan_text,
+        sweep=SweepSpec(
+            configs=[dict(c) for c in state["configs"]],
+            metric=state["metric"],
+            mode=state["mode"],
+            race=bool(state["race"]),
+            max_seeds=int(state["max_seeds"]) if auto else None,
+            margin=float(state["margin"]),
+        ),
+        profile=profile_spec(job.profile),
+        tolerance=job.tolerance,
+        label=job.label,
+    )
+
+
 def profile_spec(profile: dict[str, Any]) -> ProfileSpec:
     """The spec that resolves to a stored profile again (its preset, every toggle explicit)."""
     preset = str(profile.get("name", "full")).split("+", 1)[0]
@@ -128,6 +152,8 @@ def resubmission(*, session: Session, job_id: int) -> JobCreate:
     job = jobs_repository.get_job(session=session, job_id=job_id)
     state = job.sequential
     stored = job.seed_plan.get("decompose")
+    if job.sweep is not None:
+        return _sweep_resubmission(job)
     # A sequential job is submitted again as its rule, a decompose job as its grid, not as
     # the seeds they expanded into.
     if state:

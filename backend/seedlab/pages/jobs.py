@@ -15,6 +15,7 @@ from seedlab.cache import ResultCache
 from seedlab.charts.overlay import DEFAULT_METRIC_ORDER, QUANTILE_RUNS
 from seedlab.charts.sequential import halfwidth_figure
 from seedlab.charts.strip import StripSample, strip_figure
+from seedlab.charts.sweep import sweep_figure
 from seedlab.datasets import service as datasets_service
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
 from seedlab.errors import InvalidInput, NotFound
@@ -26,6 +27,7 @@ from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
+from seedlab.jobs import sweep as jobs_sweep
 from seedlab.jobs.schemas import JobReport
 from seedlab.pages.forms import new_job_context
 from seedlab.pages.templating import (
@@ -231,6 +233,42 @@ def job_context(
         "sequential_chart": sequential_chart(report),
         "decomposition": decomposition_rows(report),
         "decompose_seeds": decompose_seeds(job.seed_plan),
+        "sweep": sweep_view(report),
+    }
+
+
+def sweep_view(report: JobReport) -> dict[str, Any] | None:
+    """A sweep's configurations sorted by mean (best first) and a chart per swept parameter."""
+    section = report.sweep
+    if section is None:
+        return None
+    configs = [c.model_dump() for c in section.configs]
+    index = {jobs_sweep.config_label(c["params"]): i for i, c in enumerate(configs)}
+    values: list[dict[int, float]] = [{} for _ in configs]
+    for run in report.runs:
+        i = index.get(run.variant or "")
+        value = (run.final_metrics or {}).get(section.metric)
+        succeeded = run.status == RunStatus.SUCCEEDED.value
+        if i is not None and succeeded and value is not None and math.isfinite(value):
+            values[i].setdefault(run.seed, value)
+    sign = -1.0 if section.mode == "max" else 1.0
+    order = sorted(
+        range(len(configs)),
+        key=lambda i: (configs[i]["mean"] is None, sign * (configs[i]["mean"] or 0.0)),
+    )
+    names = list(dict.fromkeys(name for c in configs for name in c["params"]))
+    return {
+        "section": section,
+        "rows": [
+            {**configs[i], "label": jobs_sweep.config_label(configs[i]["params"])} for i in order
+        ],
+        "charts": [
+            {
+                "parameter": name,
+                "figure": sweep_figure(configs, values, parameter=name, metric=section.metric),
+            }
+            for name in names
+        ],
     }
 
 
@@ -317,6 +355,7 @@ JOB_FRAGMENTS = {
     "lottery": "_seed_lottery.html",
     "sequential": "_sequential.html",
     "decomposition": "_decomposition.html",
+    "sweep": "_sweep.html",
     "runs": "_runs.html",
 }
 

@@ -207,7 +207,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         job_id=run.job_id,
         attempt=run.attempt,
         experiment=job.experiment_name,
-        params=job.params,
+        params=run.params or job.params,  # a sweep's run carries its configuration's
         seed=run.seed,
         repeat=run.repeat,
         profile=run.profile or job.profile,

@@ -56,6 +56,10 @@ class Run(Base):
     # has its own (null: they follow `seed`, as in every other job).
     order_seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
     split_seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Sweep jobs run several configurations: the index of this run's configuration in
+    # job.sweep["configs"] and its full parameters (null: the job's params, every other kind).
+    config: Mapped[int | None] = mapped_column(default=None)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED.value)
     attempt: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int]
