@@ -37,6 +37,7 @@ from seedlab.queue.router import router as agent_protocol_router
 from seedlab.runs.router import router as runs_router
 from seedlab.security.middleware import SecurityMiddleware
 from seedlab.security.sessions import SessionSigner, load_secret
+from seedlab.security.storable import StorableInputMiddleware
 from seedlab.tokens.router import router as tokens_router
 
 log = logging.getLogger("seedlab.server")
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.sessions = SessionSigner(
         load_secret(settings.data_dir) if settings.auth == "required" else os.urandom(32)
     )
+    # Added first, so it runs inside the security middleware: after its body limit.
+    app.add_middleware(StorableInputMiddleware)
     app.add_middleware(
         SecurityMiddleware, settings=settings, database=database, sessions=app.state.sessions
     )
