@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
@@ -135,8 +136,43 @@ def _invalid(name: str, problems: list[dict[str, Any]]) -> InvalidInput:
     return InvalidInput(f"invalid parameters for {name}: {text}", detail=problems)
 
 
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type takes true/false (bool itself, or a union or literal with one)."""
+    if annotation is bool:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _accepts_bool(get_args(annotation)[0])
+    if origin is Literal:
+        return any(isinstance(arg, bool) for arg in get_args(annotation))
+    if origin is Union or origin is UnionType:
+        return any(_accepts_bool(arg) for arg in get_args(annotation))
+    return annotation is Any
+
+
+def _kind(annotation: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "text"}
+    return names.get(annotation, "a value of its type") if isinstance(annotation, type) else (
+        "a value of its type"
+    )
+
+
 def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters checked against the experiment's schema, with defaults filled in."""
+    # Pydantic's lax mode reads true as 1 and false as 0; JSON schema (and so every advertised
+    # experiment) says a boolean is not a number: one rule for both.
+    fields = spec.params_model.model_fields
+    booleans = [
+        {
+            "field": name,
+            "rule": f"must be {_kind(fields[name].annotation)}, not a boolean (true/false)",
+            "input": value,
+        }
+        for name, value in sorted(params.items())
+        if isinstance(value, bool) and name in fields and not _accepts_bool(fields[name].annotation)
+    ]
+    if booleans:
+        raise _invalid(spec.name, booleans)
     try:
         return spec.validate_params(params)
     except ValidationError as exc:

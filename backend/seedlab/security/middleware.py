@@ -34,6 +34,7 @@ from seedlab.security.sessions import (
     SessionSigner,
     csrf_matches,
 )
+from seedlab.storage import is_disk_full
 from seedlab.tokens import service as tokens_service
 
 # Plotly sets inline style attributes on every chart element: style-src needs 'unsafe-inline'.
@@ -173,8 +174,14 @@ class SecurityMiddleware:
             principal = Principal(scope=token.scope, name=token.name, via="token")
             stale, token_id = tokens_service.needs_touch(token), token.id
         if stale:
-            with self.database.write() as session:
-                tokens_service.touch_token(session=session, token_id=token_id)
+            try:
+                with self.database.write() as session:
+                    tokens_service.touch_token(session=session, token_id=token_id)
+            except Exception as exc:
+                # "Last used" is bookkeeping: a full disk must not refuse the request itself
+                # (a read still works; a write answers 507 on its own).
+                if not is_disk_full(exc):
+                    raise
         return principal
 
     def _session_principal(self, data: SessionData) -> Principal | None:
