@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seedlab.config import Settings
 from seedlab.db import Database
+from seedlab.security import repository as security_repository
 from seedlab.security.policy import (
     SAFE_METHODS,
     Access,
@@ -186,7 +187,10 @@ class SecurityMiddleware:
 
     def _session_principal(self, data: SessionData) -> Principal | None:
         with self.database.read() as session:
-            token = tokens_service.live_token(session=session, token_id=data.token_id)
+            token_id = security_repository.session_token_id(session=session, key=data.key)
+            if token_id is None:
+                return None  # signed out (or expired): the cookie alone proves nothing
+            token = tokens_service.live_token(session=session, token_id=token_id)
             if token is None:
                 return None  # revoked since sign-in: the session ends with it
             return Principal(scope=token.scope, name=token.name, via="session", csrf=data.csrf)
