@@ -38,7 +38,13 @@ from seedlab.runs.router import router as runs_router
 from seedlab.security.middleware import SecurityMiddleware
 from seedlab.security.sessions import SessionSigner, load_secret
 from seedlab.security.storable import StorableInputMiddleware
-from seedlab.storage import StorageFull, WriteOutage, full_message, is_disk_full
+from seedlab.storage import (
+    RETRY_GAP_SECONDS,
+    StorageFull,
+    WriteOutage,
+    full_message,
+    is_disk_full,
+)
 from seedlab.tokens.router import router as tokens_router
 
 log = logging.getLogger("seedlab.server")
@@ -98,7 +104,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if settled:
             log.warning("decided the open rounds of sequential jobs %s", settled)
         reaper = LeaseReaper(
-            database, settings.reaper_interval_seconds, app.state.outage, settings.lease_seconds
+            database,
+            settings.reaper_interval_seconds,
+            app.state.outage,
+            settings.lease_seconds + RETRY_GAP_SECONDS,
         )
         reaper.start()
         try:

@@ -13,6 +13,9 @@ from seedlab.errors import AppError
 
 # `seedlab up` warns below this much free space on the data directory's file system.
 LOW_SPACE_BYTES = 1 << 30
+# The reaper waits this long past a lease after the last failed write: agents retry a refused
+# write at least every 5 s (the client's backoff cap), so the outage stays visible meanwhile.
+RETRY_GAP_SECONDS = 10.0
 SQLITE_FULL = 13
 PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
