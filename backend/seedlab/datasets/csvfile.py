@@ -46,6 +46,12 @@ def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
             if not row or (all(not value.strip() for value in row) and len(row) == 1):
                 continue  # a blank line
             values = [value.strip() for value in row]
+            for index, value in enumerate(values, start=1):
+                if "\x00" in value:  # no database stores it (see security/storable.py)
+                    raise CsvError(
+                        f"line {reader.line_num}, column {index}: a NUL character; CSV text "
+                        "cannot hold NUL"
+                    )
             if header is None:
                 header = values
                 _check_header(header, reader.line_num)
