@@ -1,5 +1,6 @@
 # The two commands a newcomer needs:
-#   make up     install seedlab into .venv and start it (SQLite in ./seedlab-data, local agents)
+#   make up     install seedlab into .venv and start it (SQLite in ./seedlab-data, local agents;
+#               PORT=8765 for another port)
 #   make test   install everything the tests need (incl. Debian's chromium) and run the suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,8 +15,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet .
 
+# make up PORT=8765 listens on another port (default 8000)
 up: install
-	$(BIN)/seedlab up
+	$(BIN)/seedlab up $(if $(PORT),--port $(PORT))
 
 test-deps: $(BIN)/python
 	./.ci/install-test-deps.sh
@@ -30,7 +32,7 @@ test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 bench: test-deps
-	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability; do \
+	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability bench_patterns; do \
 		$(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seedlab import __version__
@@ -37,6 +37,14 @@ from seedlab.queue.router import router as agent_protocol_router
 from seedlab.runs.router import router as runs_router
 from seedlab.security.middleware import SecurityMiddleware
 from seedlab.security.sessions import SessionSigner, load_secret
+from seedlab.security.storable import StorableInputMiddleware
+from seedlab.storage import (
+    RETRY_GAP_SECONDS,
+    StorageFull,
+    WriteOutage,
+    full_message,
+    is_disk_full,
+)
 from seedlab.tokens.router import router as tokens_router
 
 log = logging.getLogger("seedlab.server")
@@ -45,9 +53,13 @@ log = logging.getLogger("seedlab.server")
 class LeaseReaper:
     """Background thread that requeues runs whose agent stopped heartbeating."""
 
-    def __init__(self, database: Database, interval: float) -> None:
+    def __init__(
+        self, database: Database, interval: float, outage: WriteOutage, grace: float
+    ) -> None:
         self._database = database
         self._interval = interval
+        self._outage = outage
+        self._grace = grace
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lease-reaper", daemon=True)
 
@@ -62,12 +74,18 @@ class LeaseReaper:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
+            if self._outage.within(self._grace):
+                # No agent could heartbeat while the disk was full: a lease period after the
+                # last failed write lets them catch up before a lease counts as expired.
+                continue
             try:
                 with self._database.write() as session:
                     requeued = queue_service.reap_expired_leases(session=session)
                 if requeued:
                     log.warning("leases expired for runs %s", requeued)
-            except Exception:  # the reaper must outlive a transient database error
+            except Exception as exc:  # the reaper must outlive a transient database error
+                if is_disk_full(exc):
+                    self._outage.failed()
                 log.exception("lease reaper pass failed")
 
 
@@ -85,7 +103,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             settled = jobs_lifecycle.settle_sequential(session=session)
         if settled:
             log.warning("decided the open rounds of sequential jobs %s", settled)
-        reaper = LeaseReaper(database, settings.reaper_interval_seconds)
+        reaper = LeaseReaper(
+            database,
+            settings.reaper_interval_seconds,
+            app.state.outage,
+            settings.lease_seconds + RETRY_GAP_SECONDS,
+        )
         reaper.start()
         try:
             yield
@@ -104,10 +127,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.cache = ResultCache()
+    app.state.outage = WriteOutage()
     # Tokenless servers keep no secret on disk: their sessions are never issued.
     app.state.sessions = SessionSigner(
         load_secret(settings.data_dir) if settings.auth == "required" else os.urandom(32)
     )
+    # Added first, so it runs inside the security middleware: after its body limit.
+    app.add_middleware(StorableInputMiddleware)
     app.add_middleware(
         SecurityMiddleware, settings=settings, database=database, sessions=app.state.sessions
     )
@@ -159,8 +185,27 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             },
         )
 
+    async def _disk_full(request: Request, exc: Exception) -> Response:
+        app.state.outage.failed()
+        log.error("write failed on a full disk on %s: %s", request.url.path, exc)
+        return await _app_error(
+            request,
+            StorageFull(full_message(data_dir=settings.data_dir, dialect=database.dialect)),
+        )
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(DBAPIError)
+    async def _storage_error(request: Request, exc: Exception) -> Response:
+        # SQLite's "database or disk is full", PostgreSQL's disk_full and a file write's ENOSPC
+        # alike: the client is told where the disk is full, not "(OperationalError)".
+        if is_disk_full(exc):
+            return await _disk_full(request, exc)
+        return await _server_error(request, exc)
+
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):  # raised outside the routes (a middleware's write)
+            return await _disk_full(request, exc)
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         message = (
             f"The server failed on this request ({type(exc).__name__}); "

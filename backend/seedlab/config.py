@@ -81,7 +81,8 @@ class Settings(BaseSettings):
         """The database URL: SEEDLAB_DATABASE_URL, or SQLite inside the data directory."""
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # 0700: the database holds every result and token hash (db.make_engine makes it 0600).
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / 'seedlab.db').resolve()}"
 
 

@@ -70,6 +70,7 @@ _ERROR_STATUSES = {
     409: "The state moved on (e.g. a stale attempt, a name taken)",
     413: "The request body is larger than this route accepts",
     422: "The input breaks a rule; detail names the field and the rule",
+    507: "The server's disk is full: nothing was stored; detail says where (retry later)",
 }
 # Documented on every route: the security middleware can answer any of them anywhere.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

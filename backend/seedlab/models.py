@@ -7,6 +7,7 @@ from seedlab.fingerprints.models import Fingerprint
 from seedlab.jobs.models import Job
 from seedlab.queue.models import Agent
 from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
+from seedlab.security.models import SigninSession
 from seedlab.tokens.models import ApiToken
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "RunAttempt",
     "RunCurve",
     "RunTrace",
+    "SigninSession",
 ]

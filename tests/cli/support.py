@@ -32,8 +32,10 @@ class InProcessClient(SeedlabClient):
     def close(self) -> None:
         pass  # the TestClient belongs to the fixture
 
-    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        result = super().post(path, payload)
+    def post(
+        self, path: str, payload: dict[str, Any] | None = None, *, retry_for: float | None = None
+    ) -> Any:
+        result = super().post(path, payload, retry_for=retry_for)
         creates_job = path == "/api/v1/jobs" or path.endswith("/replay-best")
         if self._on_job is not None and creates_job:
             self._on_job(int(result["id"]))

@@ -134,7 +134,13 @@ def test_size_limit_is_a_413_naming_the_limit(
         (b"a,,c\n1,2,3\n", "column 2 has no name"),
         (b"a,a\n1,2\n", "column name 'a' appears twice"),
         (b'a,b\n1,"2\n', "not valid CSV"),
-        (b"a,b\n1,\xff\n", "not UTF-8"),
+        (b"a,b\n1,\xff\n", "line 2, column 3: not UTF-8 text (byte 0xff"),
+        # A long first line: the old reader named a byte offset "of a chunk", not the line.
+        (b"a,b\n" + b"1,2\n" * 5000 + b"3,caf\xe9\n", "line 5002, column 6: not UTF-8"),
+        (b"\xef\xbb\xbfa,b\n\xe9,2\n", "line 2, column 1: not UTF-8"),
+        (b"label\n0\n1\n", "the file has one column (label); training needs a target column"),
+        (b"a\x00b,y\n1,0\n", "line 1, column 1: a NUL character"),
+        (b"a,y\n1,x\x00\n", "line 2, column 2: a NUL character"),
     ],
 )
 def test_malformed_csv_is_a_422_naming_the_line(

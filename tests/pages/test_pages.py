@@ -291,7 +291,8 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
     # app.js swaps each key into its data-fragment container; the sequential plan and the
     # decomposition and the sweep have one on their kinds of job only.
     containers = re.findall(r'data-fragment="([^"]+)"', page)
-    assert sorted(containers) == sorted(set(body["html"]) - {"sequential", "decomposition", "sweep"})
+    kind_only = {"sequential", "decomposition", "sweep"}
+    assert sorted(containers) == sorted(set(body["html"]) - kind_only)
     before = body["chart_key"]
     driver.complete_next(epochs=3)
     body = client.get(f"/jobs/{job['id']}/live").json()

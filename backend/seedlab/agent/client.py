@@ -59,9 +59,17 @@ class SeedlabClient:
         """Close the connection pool."""
         self._http.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send a request; retry transient failures; raise on 4xx (409 as StaleAttempt)."""
-        deadline = time.monotonic() + self._retry_seconds
+    def request(
+        self, method: str, path: str, *, retry_for: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send a request; retry transient failures; raise on 4xx (409 as StaleAttempt).
+
+        Transient: no connection, and 5xx answers (503, and 507 while the server's disk is
+        full), retried with backoff for retry_for seconds (default: the client's budget).
+        """
+        budget = self._retry_seconds if retry_for is None else retry_for
+        deadline = time.monotonic() + budget
+        warned = False
         delay = 0.2
         while True:
             try:
@@ -80,6 +88,12 @@ class SeedlabClient:
                     return response
                 if time.monotonic() > deadline:
                     raise ApiError(response.status_code, _detail(response))
+                if not warned and budget > 0:  # once per call, as for connection errors
+                    warned = True
+                    log.warning(
+                        "%s %s: HTTP %s (%s); retrying with backoff for up to %.0f s",
+                        method, path, response.status_code, _detail(response), budget,
+                    )
             if self._stop.wait(delay):
                 raise ServerUnreachable(f"{self.base_url}: stopped while retrying")
             delay = min(delay * 2, 5.0)
@@ -88,7 +102,9 @@ class SeedlabClient:
         """GET a JSON document."""
         return self.request("GET", path, params=params or None).json()
 
-    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+    def post(
+        self, path: str, payload: dict[str, Any] | None = None, *, retry_for: float | None = None
+    ) -> Any:
         """POST JSON; returns the decoded body, or None for 204."""
-        response = self.request("POST", path, json=payload)
+        response = self.request("POST", path, json=payload, retry_for=retry_for)
         return None if response.status_code == 204 or not response.content else response.json()

@@ -23,6 +23,9 @@ from seedlab.queue.schemas import (
 
 R = TypeVar("R", bound=BaseModel)
 PREFIX = "/api/v1/agent"
+# How long an agent keeps a finished run's result while the server cannot take it (down, or
+# its disk full: 507): the worker holds one result and claims nothing new meanwhile.
+KEEP_RESULT_SECONDS = 24 * 3600.0
 
 
 class AgentApi:
@@ -71,5 +74,9 @@ class AgentApi:
         self._post(f"/runs/{run_id}/points", payload, PointsAccepted)
 
     def finish(self, run_id: int, payload: RunFinished) -> None:
-        """The end of the attempt."""
-        self._send(f"/runs/{run_id}/finish", payload)
+        """The end of the attempt, retried until the server takes it (KEEP_RESULT_SECONDS)."""
+        self.client.post(
+            f"{PREFIX}/runs/{run_id}/finish",
+            payload.model_dump(mode="json", exclude_none=True),
+            retry_for=KEEP_RESULT_SECONDS,
+        )

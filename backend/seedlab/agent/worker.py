@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seedlab import __version__
-from seedlab.agent.client import SeedlabClient, ServerUnreachable, StaleAttempt
+from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.agent.datasets import DatasetFetchError, cache_dir, fetch_for_run
 from seedlab.agent.protocol import AgentApi
 from seedlab.config import get_settings
@@ -446,6 +446,12 @@ class AgentWorker:
                 state.kill()
                 return
             except ServerUnreachable as exc:
+                log.warning("run %s: %s", state.run_id, exc)
+            except ApiError as exc:
+                if exc.status_code < 500:
+                    raise
+                # The server cannot write (507: its disk is full) or is failing: keep the
+                # points buffered and beating; the reaper waits out such an outage.
                 log.warning("run %s: %s", state.run_id, exc)
 
     def _watch_stop(self, state: _RunState, done: threading.Event) -> None:

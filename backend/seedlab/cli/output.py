@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable
+from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.config import get_settings
 
 ServerOpt = Annotated[
@@ -72,6 +72,8 @@ def server_call(server: str | None) -> Iterator[SeedlabClient]:
     except ApiError as exc:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         raise fail(detail) from None
+    except StaleAttempt as exc:  # 409: a name or content taken, a state that moved on
+        raise fail(str(exc)) from None
     except ServerUnreachable as exc:
         raise fail(
             f"cannot reach the seedlab server at {url} ({exc}); start it with `seedlab up`, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import logging
@@ -26,6 +27,7 @@ from seedlab.cli.output import ServerOpt, fail, server_url, setup_logging
 from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
 from seedlab.config import Settings, default_agent_count, env_name, get_settings
 from seedlab.lifetime import die_with_parent
+from seedlab.storage import low_space_warning
 
 log = logging.getLogger("seedlab.agent")
 db_app = typer.Typer(help="Database maintenance.")
@@ -78,6 +80,24 @@ def serving_settings(host: str, auth: str | None, base: Settings) -> Settings:
     return base.model_copy(update={"auth": mode, "allowed_hosts": hosts})
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Exit 2 saying the port is taken and how to choose another, before uvicorn's raw errno."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise fail(
+                f"port {port} on {host} is taken (another seedlab, or another program, listens "
+                f"there); choose another with --port, e.g. `seedlab up --port {port + 1}` "
+                f"(`make up PORT={port + 1}`)"
+            ) from None
+
+
 def _serve(
     host: str,
     port: int,
@@ -88,6 +108,11 @@ def _serve(
     import uvicorn
 
     from seedlab.app import create_app
+
+    check_port_free(host, port)
+    warning = low_space_warning(settings.data_dir)
+    if warning is not None:
+        typer.echo(warning, err=True)
 
     class Server(uvicorn.Server):
         """Runs before_exit (stopping local agents) while the server still answers them."""

@@ -46,6 +46,12 @@ def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
             if not row or (all(not value.strip() for value in row) and len(row) == 1):
                 continue  # a blank line
             values = [value.strip() for value in row]
+            for index, value in enumerate(values, start=1):
+                if "\x00" in value:  # no database stores it (see security/storable.py)
+                    raise CsvError(
+                        f"line {reader.line_num}, column {index}: a NUL character; CSV text "
+                        "cannot hold NUL"
+                    )
             if header is None:
                 header = values
                 _check_header(header, reader.line_num)
@@ -58,11 +64,6 @@ def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, values
     except csv.Error as exc:
         raise CsvError(f"line {reader.line_num}: not valid CSV: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise CsvError(
-            f"after line {reader.line_num}: not UTF-8 text ({exc.reason} at byte {exc.start} of "
-            "a chunk); save the file as UTF-8 CSV"
-        ) from None
     if header is None:
         raise CsvError("the file is empty: a header row naming the columns is needed")
 
@@ -141,6 +142,11 @@ def _inspect(lines: Iterable[str]) -> tuple[int, list[dict[str, Any]]]:
             column.add(value)
     if rows == 0:
         raise CsvError("the file has a header but no data rows")
+    if len(stats) < 2:
+        raise CsvError(
+            f"the file has one column ({stats[0].name}); training needs a target column and at "
+            "least one feature column"
+        )
     return rows, [column.info() for column in stats]
 
 
@@ -149,8 +155,28 @@ def inspect_csv(path: Path) -> tuple[int, list[dict[str, Any]]]:
 
     Raises CsvError naming the line (and column) of the first problem.
     """
-    with path.open(encoding="utf-8-sig", newline="") as text:
-        return _inspect(text)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as text:
+            return _inspect(text)
+    except UnicodeDecodeError:
+        with path.open("rb") as raw:
+            raise _not_utf8(raw) from None
+
+
+def _not_utf8(lines: Iterable[bytes]) -> CsvError:
+    """The error naming the line and column (in characters) of the first byte that is not UTF-8."""
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # the byte-order mark the reader skips
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            column = len(line[: exc.start].decode("utf-8")) + 1
+            return CsvError(
+                f"line {number}, column {column}: not UTF-8 text (byte 0x{line[exc.start]:02x}: "
+                f"{exc.reason}); save the file as UTF-8 CSV"
+            )
+    return CsvError("not UTF-8 text; save the file as UTF-8 CSV")
 
 
 def inspect_bytes(data: bytes) -> tuple[int, list[dict[str, Any]]]:
@@ -161,11 +187,8 @@ def inspect_bytes(data: bytes) -> tuple[int, list[dict[str, Any]]]:
 def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CsvError(
-            f"line {line}: not UTF-8 text ({exc.reason}); save the file as UTF-8 CSV"
-        ) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(io.BytesIO(data)) from None
 
 
 def read_columns(data: bytes) -> dict[str, list[str]]:

@@ -249,6 +249,13 @@ def resolve_params(
             dataset = find_dataset(session=session, ref=ref)
         except NotFound as exc:
             raise _column_problem(name, ref, exc.message) from None
+        if len(dataset.columns) < 2:  # stored before uploads were checked for this
+            raise _column_problem(
+                name,
+                ref,
+                f"data set {dataset.name!r} has one column; training needs a target column "
+                "and at least one feature column",
+            )
         datasets[name] = dataset
         resolved[name] = dataset.sha256
     for name, prop in fields.items():

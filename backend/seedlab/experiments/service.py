@@ -7,12 +7,16 @@ the server never imports user code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from jsonschema import SchemaError
+import re2
+from jsonschema import SchemaError, validators
+from jsonschema.exceptions import ValidationError as SchemaViolation
 from jsonschema.validators import validator_for
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -135,8 +139,43 @@ def _invalid(name: str, problems: list[dict[str, Any]]) -> InvalidInput:
     return InvalidInput(f"invalid parameters for {name}: {text}", detail=problems)
 
 
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type takes true/false (bool itself, or a union or literal with one)."""
+    if annotation is bool:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _accepts_bool(get_args(annotation)[0])
+    if origin is Literal:
+        return any(isinstance(arg, bool) for arg in get_args(annotation))
+    if origin is Union or origin is UnionType:
+        return any(_accepts_bool(arg) for arg in get_args(annotation))
+    return annotation is Any
+
+
+def _kind(annotation: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "text"}
+    return names.get(annotation, "a value of its type") if isinstance(annotation, type) else (
+        "a value of its type"
+    )
+
+
 def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters checked against the experiment's schema, with defaults filled in."""
+    # Pydantic's lax mode reads true as 1 and false as 0; JSON schema (and so every advertised
+    # experiment) says a boolean is not a number: one rule for both.
+    fields = spec.params_model.model_fields
+    booleans = [
+        {
+            "field": name,
+            "rule": f"must be {_kind(fields[name].annotation)}, not a boolean (true/false)",
+            "input": value,
+        }
+        for name, value in sorted(params.items())
+        if isinstance(value, bool) and name in fields and not _accepts_bool(fields[name].annotation)
+    ]
+    if booleans:
+        raise _invalid(spec.name, booleans)
     try:
         return spec.validate_params(params)
     except ValidationError as exc:
@@ -149,6 +188,86 @@ def validated_params(*, spec: ExperimentSpec, params: dict[str, Any]) -> dict[st
             for err in exc.errors(include_url=False)
         ]
         raise _invalid(spec.name, problems) from None
+
+
+# Agents advertise parameter schemas; their `pattern`s run against what users submit. Python's
+# backtracking `re` takes exponential time on patterns like ^(a+)+$ (while holding the GIL, so
+# every request waits), so patterns run on RE2, whose time is linear in the text, and a pattern
+# RE2 cannot run (backreferences, lookaround) is refused when it is advertised.
+MAX_PATTERN = 1000
+# Keywords whose value is a schema, or a list or name->schema map of schemas.
+_SUBSCHEMA = frozenset(
+    {"items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+     "unevaluatedProperties", "unevaluatedItems", "additionalItems"}
+)
+_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
+_SUBSCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the agent's error, told in the answer
+    return options
+
+
+@functools.lru_cache(maxsize=512)
+def linear_pattern(pattern: str) -> re2._Regexp:
+    """The pattern compiled for RE2 (linear time); re2.error when RE2 cannot run it."""
+    if len(pattern) > MAX_PATTERN:
+        raise re2.error(f"longer than {MAX_PATTERN} characters")
+    return re2.compile(pattern, _re2_options())
+
+
+def unsafe_schema_parts(schema: Any, where: str = "params_schema") -> list[str]:
+    """Where a schema has a regular expression that cannot be run in linear time, and why."""
+    problems: list[str] = []
+    if not isinstance(schema, dict):
+        return problems
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            try:
+                linear_pattern(value)
+            except re2.error as exc:
+                reason = exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]
+                problems.append(
+                    f"{where}.pattern {value[:100]!r} cannot be run in linear time ({reason}); "
+                    "use a pattern without backreferences or lookaround"
+                )
+        elif key == "patternProperties":
+            problems.append(
+                f"{where}.patternProperties is not supported: declare each parameter under "
+                "properties"
+            )
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            for name, sub in value.items():
+                problems.extend(unsafe_schema_parts(sub, f"{where}.{key}.{name}"))
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            for index, sub in enumerate(value):
+                problems.extend(unsafe_schema_parts(sub, f"{where}.{key}[{index}]"))
+        elif key in _SUBSCHEMA:
+            problems.extend(unsafe_schema_parts(value, f"{where}.{key}"))
+    return problems
+
+
+def _linear_pattern_keyword(
+    validator: Any, pattern: str, instance: Any, _schema: dict[str, Any]
+) -> Iterator[SchemaViolation]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = linear_pattern(pattern).search(instance)
+    except re2.error:
+        yield SchemaViolation(f"the schema's pattern {pattern[:100]!r} cannot be run safely")
+        return
+    if found is None:
+        yield SchemaViolation(f"{instance[:100]!r} does not match {pattern[:100]!r}")
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """A validator of the schema's draft whose `pattern` runs on RE2."""
+    base = validator_for(schema)
+    linear = validators.extend(base, {"pattern": _linear_pattern_keyword})
+    return linear(schema)
 
 
 def schema_problems(
@@ -170,7 +289,13 @@ def schema_problems(
             {"field": key, "rule": f"unknown parameter; allowed: {allowed}", "input": params[key]}
             for key in sorted(set(given if given is not None else params) - set(declared))
         )
-    validator = validator_for(schema)(schema)
+    unsafe = unsafe_schema_parts(schema)
+    if unsafe:  # stored before advertisements were checked for it
+        return [
+            *problems,
+            *({"field": "params", "rule": f"the experiment's {u}", "input": None} for u in unsafe),
+        ]
+    validator = _validator(schema)
     for error in sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.path]):
         if error.validator == "additionalProperties" or (partial and error.validator == "required"):
             continue  # named one by one above; partial: required values come with each job
@@ -216,6 +341,9 @@ def check_advert(
         raise InvalidInput(
             f"experiment {name!r}: params_schema is not a valid JSON schema: {exc.message}"
         ) from None
+    unsafe = unsafe_schema_parts(params_schema)
+    if unsafe:
+        raise InvalidInput(f"experiment {name!r}: {'; '.join(unsafe[:5])}")
     problems = schema_problems(params_schema, defaults, partial=True)
     if problems:
         text = "; ".join(f"defaults.{p['field']}: {p['rule']}" for p in problems)

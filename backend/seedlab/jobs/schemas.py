@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from seedlab.bounds import JsonObject
 from seedlab.divergence.schemas import DivergenceSummary
 from seedlab.jobs.models import JobKind
 from seedlab.profiles import PresetName, ProfileSpec
 from seedlab.runs.schemas import RunSummary
+
+
+def _unknown_profile(value: Any) -> Any:
+    """A preset name that is not one: the allowed values and the nearest name, never pydantic's
+    union internals."""
+    presets = get_args(PresetName)
+    if isinstance(value, str) and value not in presets:
+        close = difflib.get_close_matches(value, presets, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise PydanticCustomError(
+            "unknown_profile",
+            "unknown profile {name}; one of {allowed}, or a JSON object{hint}",
+            {"name": repr(value[:100]), "allowed": ", ".join(presets), "hint": hint},
+        )
+    return value
 
 
 class AuditSpec(BaseModel):
@@ -134,7 +151,7 @@ class JobCreate(BaseModel):
         description="Seed plan: 'BASE:COUNTxREPEATS', '1,7,9x2', a list, or "
         "{base, count, repeats} / {seeds, repeats}",
     )
-    profile: PresetName | ProfileSpec = Field(
+    profile: Annotated[PresetName | ProfileSpec, BeforeValidator(_unknown_profile)] = Field(
         default="full", description="Preset name (full, seeds_only, none) or custom toggles"
     )
     tolerance: (

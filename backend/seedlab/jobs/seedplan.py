@@ -75,6 +75,27 @@ def _range(base: int, count: int, repeats: int, max_runs: int) -> SeedPlan:
     return _checked(list(range(base, base + count)), repeats, max_runs)
 
 
+def _unreadable(text: str) -> InvalidInput:
+    """What is wrong with a plan text the forms do not match, and what is allowed."""
+    shown = repr(text[:60] + ("..." if len(text) > 60 else ""))
+    numbers = re.findall(r"-?\d+", text)
+    negative = next((n for n in numbers if n.startswith("-")), None)
+    if negative is not None:
+        return InvalidInput(
+            f"seed plan {shown}: {negative[:20]} is negative; seeds are whole numbers from 0 to "
+            f"{MAX_SEED}, and COUNT and REPEATS are at least 1; use {FORMS}"
+        )
+    huge = next((n for n in numbers if len(n) > 12), None)
+    if huge is not None:
+        number = huge if len(huge) <= 24 else huge[:20] + "..."
+        return InvalidInput(
+            f"seed plan {shown}: the number {number} ({len(huge)} digits) is too large; seeds "
+            f"are whole numbers from 0 to {MAX_SEED} (10 digits), and COUNT x REPEATS is at "
+            f"most the runs per job; use {FORMS}"
+        )
+    return InvalidInput(f"cannot read seed plan {shown}; use {FORMS}")
+
+
 def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
     """Parse a seed plan from its text, list or object form; InvalidInput says what is allowed."""
     if isinstance(value, str) and len(value) > MAX_PLAN_TEXT:
@@ -93,7 +114,7 @@ def parse_seed_plan(value: Any, *, max_runs: int) -> SeedPlan:
                 "seed plan 'BASE:auto' needs a stopping rule: give until (CLI --until), "
                 "e.g. 'val_auc.ci95_halfwidth<=0.002'"
             )
-        raise InvalidInput(f"cannot read seed plan {str(value)[:100]!r}; use {FORMS}")
+        raise _unreadable(value)
     if isinstance(value, list) and all(
         isinstance(s, int) and not isinstance(s, bool) for s in value
     ):

@@ -7,8 +7,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from seedlab.deps import ReadSession
+from seedlab.deps import WriteSession
 from seedlab.pages.templating import templates
+from seedlab.security import repository as security_repository
 from seedlab.security.sessions import COOKIE, MAX_AGE_SECONDS, SessionSigner
 from seedlab.tokens import service as tokens_service
 
@@ -30,7 +31,7 @@ def signin_page(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/signin", response_class=HTMLResponse)
-async def signin(request: Request, session: ReadSession) -> Response:
+async def signin(request: Request, session: WriteSession) -> Response:
     """Check the token; on success set the session cookie and go to the page asked for."""
     form = parse_qs((await request.body())[:MAX_FORM_BYTES].decode(errors="replace"))
     secret = (form.get("token") or [""])[0].strip()
@@ -46,7 +47,10 @@ async def signin(request: Request, session: ReadSession) -> Response:
             request, "signin.html", {"next": next_path, "error": message}, status_code=401
         )
     signer: SessionSigner = request.app.state.sessions
-    value, _csrf = signer.issue(token.id)
+    value, data = signer.issue()
+    security_repository.open_session(
+        session=session, key=data.key, token_id=token.id, max_age=MAX_AGE_SECONDS
+    )
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -61,8 +65,12 @@ async def signin(request: Request, session: ReadSession) -> Response:
 
 
 @router.post("/signout")
-def signout() -> Response:
-    """Forget the session cookie."""
+def signout(request: Request, session: WriteSession) -> Response:
+    """End the session server-side (its cookie stops working everywhere) and forget the cookie."""
+    signer: SessionSigner = request.app.state.sessions
+    data = signer.read(request.cookies.get(COOKIE, ""))
+    if data is not None:
+        security_repository.end_session(session=session, key=data.key)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seedlab.config import Settings, env_name
 from seedlab.db import Database
+from seedlab.security import repository as security_repository
 from seedlab.security.policy import (
     SAFE_METHODS,
     Access,
@@ -34,6 +35,7 @@ from seedlab.security.sessions import (
     SessionSigner,
     csrf_matches,
 )
+from seedlab.storage import is_disk_full
 from seedlab.tokens import service as tokens_service
 
 # Plotly sets inline style attributes on every chart element: style-src needs 'unsafe-inline'.
@@ -174,13 +176,22 @@ class SecurityMiddleware:
             principal = Principal(scope=token.scope, name=token.name, via="token")
             stale, token_id = tokens_service.needs_touch(token), token.id
         if stale:
-            with self.database.write() as session:
-                tokens_service.touch_token(session=session, token_id=token_id)
+            try:
+                with self.database.write() as session:
+                    tokens_service.touch_token(session=session, token_id=token_id)
+            except Exception as exc:
+                # "Last used" is bookkeeping: a full disk must not refuse the request itself
+                # (a read still works; a write answers 507 on its own).
+                if not is_disk_full(exc):
+                    raise
         return principal
 
     def _session_principal(self, data: SessionData) -> Principal | None:
         with self.database.read() as session:
-            token = tokens_service.live_token(session=session, token_id=data.token_id)
+            token_id = security_repository.session_token_id(session=session, key=data.key)
+            if token_id is None:
+                return None  # signed out (or expired): the cookie alone proves nothing
+            token = tokens_service.live_token(session=session, token_id=token_id)
             if token is None:
                 return None  # revoked since sign-in: the session ends with it
             return Principal(scope=token.scope, name=token.name, via="session", csrf=data.csrf)

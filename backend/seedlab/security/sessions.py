@@ -1,4 +1,8 @@
-"""Browser sessions: a signed cookie naming the token used to sign in, and its CSRF token."""
+"""Browser sessions: a signed cookie naming a session stored server-side, and its CSRF token.
+
+The row (security/models.py) names the token used to sign in; sign-out deletes it, so a copy
+of the cookie stops working at once, not when it expires.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,9 @@ MAX_AGE_SECONDS = 7 * 24 * 3600
 
 @dataclass(frozen=True)
 class SessionData:
-    """What a session cookie carries: the token's id and the session's CSRF token."""
+    """What a session cookie carries: the key of its stored session and its CSRF token."""
 
-    token_id: int
+    key: str
     csrf: str
 
 
@@ -31,10 +35,10 @@ class SessionSigner:
     def __init__(self, secret: bytes) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="seedlab-session")
 
-    def issue(self, token_id: int) -> tuple[str, str]:
-        """A new cookie value and its CSRF token."""
-        csrf = secrets.token_urlsafe(24)
-        return self._serializer.dumps({"t": token_id, "c": csrf}), csrf
+    def issue(self) -> tuple[str, SessionData]:
+        """A new cookie value and what it carries (the caller stores the session's key)."""
+        data = SessionData(key=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(24))
+        return self._serializer.dumps({"s": data.key, "c": data.csrf}), data
 
     def read(self, value: str) -> SessionData | None:
         """The session in a cookie value, or None when it is forged, malformed or expired."""
@@ -44,10 +48,11 @@ class SessionSigner:
             return None
         if not isinstance(data, dict):
             return None
-        token_id, csrf = data.get("t"), data.get("c")
-        if not isinstance(token_id, int) or not isinstance(csrf, str):
+        # A cookie of an older server names a token, not a stored session: it signs in again.
+        key, csrf = data.get("s"), data.get("c")
+        if not isinstance(key, str) or not key or not isinstance(csrf, str):
             return None
-        return SessionData(token_id, csrf)
+        return SessionData(key, csrf)
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:
@@ -64,7 +69,7 @@ def load_secret(data_dir: Path) -> bytes:
     path = data_dir / "session.key"
     if path.exists():
         return path.read_bytes()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
