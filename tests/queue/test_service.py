@@ -18,7 +18,7 @@ from seedlab.jobs.models import Job
 from seedlab.queue import service as queue_service
 from seedlab.queue.schemas import Heartbeat, PointsBatch
 from seedlab.runs import repository as runs_repository
-from seedlab.runs.models import MetricPoint, Run
+from seedlab.runs.models import MetricPoint
 from tests.factory import claim, create_job, expire_all_leases, finish, register_agent
 
 
