@@ -131,7 +131,7 @@ def test_one_succeeded_run_per_seed(database: Database, settings: Settings) -> N
     job = make_job(database, settings, finals, seeds="1:5x2")
     other = auc_job(database, settings, B)
     with database.write() as session:
-        runs = jobs_repository.get_job(session=session, job_id=job).runs
+        runs = jobs_repository.job_with_runs(session=session, job_id=job).runs
         next(r for r in runs if (r.seed, r.repeat) == (5, 0)).status = "failed"
     with database.read() as session:
         result = compare_service.compare_jobs(

@@ -47,7 +47,7 @@ def run_round(
 
 def job_state(database: Database, job_id: int) -> tuple[str, dict, list[tuple[int, str]]]:  # type: ignore[type-arg]
     with database.read() as session:
-        job = session.get(Job, job_id)
+        job = jobs_repository.job_with_runs(session=session, job_id=job_id)
         assert job is not None and job.sequential is not None
         runs = [(r.seed, r.status) for r in job.runs]
         return job.status, dict(job.sequential), runs
@@ -270,7 +270,7 @@ def test_a_round_left_open_is_decided_when_the_server_starts(
     run_round(database, settings, agent, WIDE)
     decided = job_state(database, job_id)
     with database.write() as session:
-        job = session.get(Job, job_id)
+        job = jobs_repository.job_with_runs(session=session, job_id=job_id)
         assert job is not None
         for run in list(job.runs):
             if run.status == "queued":

@@ -13,10 +13,12 @@ from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.errors import Conflict
 from seedlab.jobs import lifecycle
+from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
 from seedlab.queue import service as queue_service
 from seedlab.queue.schemas import Heartbeat, PointsBatch
-from seedlab.runs.models import MetricPoint, Run
+from seedlab.runs import repository as runs_repository
+from seedlab.runs.models import MetricPoint
 from tests.factory import claim, create_job, expire_all_leases, finish, register_agent
 
 
@@ -87,7 +89,7 @@ def test_expired_lease_requeues_as_next_attempt_and_fences_the_old_one(
         )
     finish(database, second.run_id, 2)
     with database.read() as session:
-        run = session.get(Run, first.run_id)
+        run = runs_repository.get_run(session=session, run_id=first.run_id)
         assert run is not None and run.status == "succeeded" and run.attempt == 2
         assert [(a.attempt, a.outcome) for a in run.attempts] == [
             (1, "lease_expired"),
@@ -104,7 +106,7 @@ def test_retries_are_bounded(database: Database, settings: Settings) -> None:
         expire_all_leases(database)
     assert claim(database, settings, agent) is None
     with database.read() as session:
-        job = session.get(Job, job_id)
+        job = jobs_repository.job_with_runs(session=session, job_id=job_id)
         assert job is not None and job.status == "failed"
         assert "gave up after 2 attempts" in (job.runs[0].error or "")
 
@@ -126,7 +128,7 @@ def test_cancel_stops_queued_and_flags_running(database: Database, settings: Set
     assert claim(database, settings, agent) is None
     finish(database, running.run_id, 1, status="cancelled")
     with database.read() as session:
-        job = session.get(Job, job_id)
+        job = jobs_repository.job_with_runs(session=session, job_id=job_id)
         assert job is not None and job.status == "cancelled" and job.finished_at is not None
         assert {r.status for r in job.runs} == {"cancelled"}
 

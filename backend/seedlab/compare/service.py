@@ -69,8 +69,8 @@ def compare_jobs(
     bootstrap: int = BOOTSTRAP,
 ) -> CompareResult:
     """Is job B better than job A on the metric beyond seed noise? 404 or 422 when it cannot say."""
-    first = jobs_repository.get_job(session=session, job_id=job_a)
-    second = jobs_repository.get_job(session=session, job_id=job_b)
+    first = jobs_repository.job_with_runs(session=session, job_id=job_a)
+    second = jobs_repository.job_with_runs(session=session, job_id=job_b)
     return _compare(first, second, metric, higher_is_better, bootstrap)
 
 
@@ -109,7 +109,7 @@ def _compare(
 def shared_metrics(*, session: Session, job_a: int, job_b: int) -> list[str]:
     """Final metrics both jobs' chosen runs report, sorted."""
     names = [
-        {key for run in _chosen_runs(jobs_repository.get_job(session=session, job_id=job_id))
+        {key for run in _chosen_runs(jobs_repository.job_with_runs(session=session, job_id=job_id))
          for key in run.final_metrics}
         for job_id in (job_a, job_b)
     ]

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from seedlab.config import Settings
 from seedlab.datasets import csvfile
+from seedlab.datasets import repository as datasets_repository
 from seedlab.datasets.models import Dataset
 from seedlab.datasets.params import COLUMN_RULE, DATASET_WIDGET, SOURCE, WIDGET, dataset_fields
 from seedlab.datasets.schemas import DatasetRead
@@ -122,7 +122,7 @@ def add_dataset(
     staged = upload.staged
     explicit = name is not None and name != ""
     wanted = check_name(name) if explicit and name else default_name(staged.filename)
-    existing = session.scalar(select(Dataset).where(Dataset.sha256 == staged.sha256))
+    existing = datasets_repository.by_sha256(session=session, sha256=staged.sha256)
     if existing is not None:
         staged.path.unlink(missing_ok=True)
         if explicit and wanted != existing.name:
@@ -136,7 +136,7 @@ def add_dataset(
             "the data set needs a name: give ?name= (or the form field 'name'), "
             f"or upload a file with a file name; names are {NAME_RULE}"
         )
-    taken = session.scalar(select(Dataset).where(Dataset.name == wanted))
+    taken = datasets_repository.by_name(session=session, name=wanted)
     if taken is not None:
         raise Conflict(
             f"the name {wanted!r} is already used by other content (sha256 {taken.sha256}); "
@@ -154,11 +154,10 @@ def add_dataset(
         created_at=utcnow(),
     )
     try:
-        with session.begin_nested():
-            session.add(dataset)
+        datasets_repository.add_guarded(session=session, dataset=dataset)
     except IntegrityError:
         # A concurrent upload (PostgreSQL) stored the same content or took the name first.
-        winner = session.scalar(select(Dataset).where(Dataset.sha256 == staged.sha256))
+        winner = datasets_repository.by_sha256(session=session, sha256=staged.sha256)
         if winner is not None and not (explicit and wanted != winner.name):
             return winner, False
         raise Conflict(
@@ -171,18 +170,18 @@ def add_dataset(
 
 def list_datasets(*, session: Session) -> list[Dataset]:
     """Every data set, newest first."""
-    return list(session.scalars(select(Dataset).order_by(Dataset.id.desc())))
+    return datasets_repository.newest_first(session=session)
 
 
 def find_dataset(*, session: Session, ref: str) -> Dataset:
     """A data set by name or sha256; NotFound names the uploaded ones."""
     ref = ref.strip()
     if SHA256.fullmatch(ref.lower()):
-        found = session.scalar(select(Dataset).where(Dataset.sha256 == ref.lower()))
+        found = datasets_repository.by_sha256(session=session, sha256=ref.lower())
     else:
-        found = session.scalar(select(Dataset).where(Dataset.name == ref))
+        found = datasets_repository.by_name(session=session, name=ref)
     if found is None:
-        names = list(session.scalars(select(Dataset.name).order_by(Dataset.name)))
+        names = datasets_repository.names(session=session)
         known = (
             ", ".join(names[:LISTED_NAMES]) + (" ..." if len(names) > LISTED_NAMES else "")
             if names

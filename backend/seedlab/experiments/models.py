@@ -38,7 +38,10 @@ class AgentCatalog(Base):
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     experiments: Mapped[list[AgentExperiment]] = relationship(
-        back_populates="catalog", cascade="all, delete-orphan", order_by="AgentExperiment.name"
+        back_populates="catalog",
+        cascade="all, delete-orphan",
+        order_by="AgentExperiment.name",
+        lazy="raise",
     )
 
 
@@ -60,4 +63,4 @@ class AgentExperiment(Base):
     # ["init", "order", "split"] or part of it; null for advertisements before 0011 (init only).
     seed_sources: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
-    catalog: Mapped[AgentCatalog] = relationship(back_populates="experiments")
+    catalog: Mapped[AgentCatalog] = relationship(back_populates="experiments", lazy="raise")

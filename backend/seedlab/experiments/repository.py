@@ -1,4 +1,4 @@
-"""SQL on the agent catalogs: what each agent advertised, and which agents are live."""
+"""SQL on the experiment rows and the agent catalogs: what each agent advertised, which are live."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from seedlab.db import Base, utcnow
-from seedlab.experiments.models import AgentCatalog, AgentExperiment
+from seedlab.experiments.models import AgentCatalog, AgentExperiment, ExperimentRecord
 
 
 def _agent_table() -> Table:
@@ -46,6 +46,18 @@ class ReportedSource:
     agent_id: int
     agent_name: str
     live: bool
+
+
+def get_record(*, session: Session, name: str) -> ExperimentRecord | None:
+    """The stored experiment row of this name."""
+    return session.get(ExperimentRecord, name)
+
+
+def add_record(*, session: Session, name: str) -> ExperimentRecord:
+    """A new experiment row of this name, to be filled by the caller before the flush."""
+    record = ExperimentRecord(name=name)
+    session.add(record)
+    return record
 
 
 def replace_advertisement(

@@ -26,7 +26,6 @@ from seedlab.db import utcnow
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import catalog
 from seedlab.experiments import repository as experiments_repository
-from seedlab.experiments.models import ExperimentRecord
 from seedlab.experiments.spec import ExperimentSpec
 
 # An agent is live when it was seen within this many lease periods: an idle agent polls for
@@ -352,10 +351,9 @@ def check_advert(
 
 def ensure_record(*, session: Session, item: CatalogItem) -> None:
     """Upsert the experiment row a job refers to (advertised experiments get theirs here)."""
-    record = session.get(ExperimentRecord, item.name)
+    record = experiments_repository.get_record(session=session, name=item.name)
     if record is None:
-        record = ExperimentRecord(name=item.name)
-        session.add(record)
+        record = experiments_repository.add_record(session=session, name=item.name)
     elif item.builtin:
         return  # synced from code at start
     record.version = item.version
@@ -372,10 +370,9 @@ def sync_catalog(*, session: Session) -> None:
     """Upsert every built-in experiment into the experiment table (advertised ones get their
     row with their first job)."""
     for spec in catalog.builtin_specs():
-        record = session.get(ExperimentRecord, spec.name)
+        record = experiments_repository.get_record(session=session, name=spec.name)
         if record is None:
-            record = ExperimentRecord(name=spec.name)
-            session.add(record)
+            record = experiments_repository.add_record(session=session, name=spec.name)
         record.version = spec.version
         record.description = spec.description
         record.entrypoint = spec.entrypoint

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from seedlab.deps import IdPath, ReadSession
-from seedlab.fingerprints import repository as fingerprints_repository
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import RunDiff
 
@@ -17,10 +16,7 @@ router = APIRouter(tags=["fingerprints"])
 @router.get("/api/v1/fingerprints/{fingerprint_hash}")
 def get_fingerprint(fingerprint_hash: str, session: ReadSession) -> dict[str, Any]:
     """The environment a run process saw, by content hash."""
-    fingerprint = fingerprints_repository.get_fingerprint(
-        session=session, fingerprint_hash=fingerprint_hash
-    )
-    return {"hash": fingerprint.hash, "data": fingerprint.data}
+    return fingerprints_service.get_fingerprint(session=session, fingerprint_hash=fingerprint_hash)
 
 
 @router.get("/api/v1/runs/{run_a}/diff/{run_b}")

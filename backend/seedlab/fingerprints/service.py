@@ -35,6 +35,14 @@ def _fingerprinted_run(session: Session, run_id: int) -> tuple[Run, dict[str, An
     return run, fingerprint.data
 
 
+def get_fingerprint(*, session: Session, fingerprint_hash: str) -> dict[str, Any]:
+    """The environment a run process saw, by content hash: {hash, data}; NotFound when unknown."""
+    fingerprint = fingerprints_repository.get_fingerprint(
+        session=session, fingerprint_hash=fingerprint_hash
+    )
+    return {"hash": fingerprint.hash, "data": fingerprint.data}
+
+
 def diff_runs(*, session: Session, run_a: int, run_b: int) -> RunDiff:
     """Every environment field and applied toggle that differs between two runs."""
     first, data_a = _fingerprinted_run(session, run_a)

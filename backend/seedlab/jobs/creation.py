@@ -101,13 +101,11 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         **_submission_fields(payload),
         run_count=run_count,
     )
-    session.add(job)
-    session.flush()
     # Every variant of one (seed, repeat) next to each other; first repeats of every seed first,
-    # so the spread shows early.
-    session.add_all(
+    # so the spread shows early. Added through the relationship of the new job, so `job.runs`
+    # is loaded for the caller (relationships never load lazily).
+    job.runs.extend(
         Run(
-            job_id=job.id,
             seed=seed,
             repeat=repeat,
             variant=variant,
@@ -118,6 +116,7 @@ def create_job(*, session: Session, payload: JobCreate, settings: Settings) -> J
         for seed, repeat in plan.expand()
         for variant, variant_profile in variants
     )
+    session.add(job)
     session.flush()
     return job
 
@@ -254,12 +253,9 @@ def _create_decompose_job(
         **_submission_fields(payload),
         run_count=plan.run_count,
     )
-    session.add(job)
-    session.flush()
     kernels = decompose.kernels_profile(profile).model_dump()
-    session.add_all(
+    job.runs.extend(
         Run(
-            job_id=job.id,
             seed=run.seed,
             repeat=run.repeat,
             variant=run.group,
@@ -271,6 +267,7 @@ def _create_decompose_job(
         )
         for run in plan.expand()
     )
+    session.add(job)
     session.flush()
     return job
 

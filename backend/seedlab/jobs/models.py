@@ -55,7 +55,9 @@ class Job(Base):
     requires: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # The same two, as columns the claim query compares with the agent's capabilities.
     required_gpus: Mapped[int] = mapped_column(default=0, server_default="0")
-    required_labels: Mapped[list[JobLabel]] = relationship(cascade="all, delete-orphan")
+    required_labels: Mapped[list[JobLabel]] = relationship(
+        cascade="all, delete-orphan", lazy="raise"
+    )
     # A `BASE:auto` plan's state: {until, metric, op, target, max_seeds, base, rounds: [{seeds,
     # halfwidth}], met, reason}; None for a fixed seed plan. Rounds are decided from the runs.
     sequential: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -65,7 +67,7 @@ class Job(Base):
     sweep: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     runs: Mapped[list[Run]] = relationship(
-        back_populates="job", order_by="Run.id", cascade="all, delete-orphan"
+        back_populates="job", order_by="Run.id", cascade="all, delete-orphan", lazy="raise"
     )
 
 

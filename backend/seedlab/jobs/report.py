@@ -330,7 +330,7 @@ def final_verdict(*, session: Session, job: Job) -> str:
     curves = runs_repository.job_curves(session=session, job_id=job.id)
     compared = [
         runs_service.as_run_data(run, curves.get(run.id))
-        for run in job.runs
+        for run in runs_repository.job_runs_current(session=session, job_id=job.id)
         if _verdict_run(job, run) and _ran_job_version(job, run)
     ]
     # Located epochs only refine the evidence, never the word: the plain verdict is enough.

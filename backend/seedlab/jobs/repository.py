@@ -6,7 +6,8 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.errors import NotFound
-from seedlab.jobs.models import Job
+from seedlab.jobs.models import Job, JobLabel
+from seedlab.jobs.schemas import JobFilter
 from seedlab.runs.models import Run
 from seedlab.status import JobStatus, RunStatus
 
@@ -21,39 +22,38 @@ def get_job(*, session: Session, job_id: int) -> Job:
 
 def job_with_runs(*, session: Session, job_id: int) -> Job:
     """The job with its runs loaded in one more query, or NotFound."""
-    job = session.get(Job, job_id, options=[selectinload(Job.runs)])
+    # A query, not session.get: a job already in the identity map without its runs gets them.
+    query = select(Job).where(Job.id == job_id).options(selectinload(Job.runs))
+    job = session.scalars(query).one_or_none()
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
     return job
 
 
+def required_labels(*, session: Session, job_id: int) -> list[str]:
+    """The labels an agent must carry to run the job's runs, sorted."""
+    query = select(JobLabel.label).where(JobLabel.job_id == job_id).order_by(JobLabel.label)
+    return list(session.scalars(query))
+
+
 def jobs_page(
-    *,
-    session: Session,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    experiment: str | None = None,
-    verdict: str | None = None,
-    profile: str | None = None,
-    label_text: str | None = None,
-    label: str | None = None,
+    *, session: Session, limit: int, offset: int, filters: JobFilter
 ) -> tuple[list[Job], int]:
     """A page of jobs matching every filter given, newest first, and how many match in all."""
     conditions: list[ColumnElement[bool]] = []
-    if status:
-        conditions.append(Job.status == status)
-    if experiment:
-        conditions.append(Job.experiment_name == experiment)
-    if verdict:
-        conditions.append(Job.verdict == verdict)
-    if profile:
-        conditions.append(Job.profile_name == profile)
-    if label is not None:
-        conditions.append(Job.label == label)  # an exact label, e.g. a baseline "main"
-    if label_text:
+    if filters.status:
+        conditions.append(Job.status == filters.status)
+    if filters.experiment:
+        conditions.append(Job.experiment_name == filters.experiment)
+    if filters.verdict:
+        conditions.append(Job.verdict == filters.verdict)
+    if filters.profile:
+        conditions.append(Job.profile_name == filters.profile)
+    if filters.label is not None:
+        conditions.append(Job.label == filters.label)  # an exact label, e.g. a baseline "main"
+    if filters.q:
         # The user's text is matched literally: % and _ are escaped, not wildcards.
-        escaped = label_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Job.label.ilike(f"%{escaped}%", escape="\\"))
     query = select(Job).where(*conditions)
     count_query = select(func.count()).select_from(Job).where(*conditions)

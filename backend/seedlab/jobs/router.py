@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
-from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import creation, lifecycle, replay, report
-from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.schemas import (
     JobCreate,
+    JobFilter,
     JobList,
     JobPlan,
     JobRead,
@@ -22,7 +21,6 @@ from seedlab.jobs.schemas import (
     ReplayBestCreate,
     RunBundle,
 )
-from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -53,26 +51,13 @@ def plan_job(payload: JobCreate, session: ReadSession, settings: SettingsDep) ->
 @router.get("")
 def list_jobs(
     session: ReadSession,
+    filters: Annotated[JobFilter, Query()],
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: str | None = None,
-    experiment: str | None = None,
-    verdict: str | None = None,
-    profile: str | None = None,
-    q: str | None = Query(None, description="text the label contains"),
-    label: str | None = Query(None, description="only jobs with exactly this label"),
 ) -> JobList:
     """Jobs matching the filters, newest first (a CI baseline: ?label=main&experiment=X)."""
     items, total = jobs_service.list_jobs(
-        session=session,
-        limit=limit,
-        offset=offset,
-        status=status,
-        experiment=experiment,
-        verdict=verdict,
-        profile=profile,
-        label_text=q,
-        label=label,
+        session=session, limit=limit, offset=offset, filters=filters
     )
     return JobList(items=items, total=total, limit=limit, offset=offset)
 
@@ -148,15 +133,13 @@ def job_report(
 @router.get("/{job_id}/runs")
 def job_runs(job_id: IdPath, session: ReadSession) -> list[RunSummary]:
     """The job's runs in creation order."""
-    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
-    return [runs_service.run_summary(run) for run in job.runs]
+    return jobs_service.job_runs(session=session, job_id=job_id)
 
 
 @router.get("/{job_id}/variation", tags=["fingerprints"])
 def job_variation(job_id: IdPath, session: ReadSession) -> JobVariation:
     """Fields and toggles not equal across the job's runs, with the runs behind each value."""
-    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
-    return fingerprints_service.job_variation(session=session, job_id=job.id, runs=job.runs)
+    return jobs_service.job_variation(session=session, job_id=job_id)
 
 
 @router.get("/{job_id}/overlay")

@@ -330,6 +330,33 @@ class JobUpdate(BaseModel):
     label: str | None = Field(max_length=200, description="free text; blank or null clears it")
 
 
+class JobFilter(BaseModel):
+    """Which jobs a list shows: the API's and the jobs page's query, the service's and the
+    repository's argument. Every filter given must match; blank text is no filter."""
+
+    # Not extra="forbid": it is read from a query string that carries other parameters too
+    # (limit, offset); unknown names are ignored as they always were.
+
+    status: str | None = None
+    experiment: str | None = None
+    verdict: str | None = None
+    profile: str | None = None
+    q: str | None = Field(None, description="text the label contains")
+    label: str | None = Field(None, description="only jobs with exactly this label")
+
+    @field_validator("status", "experiment", "verdict", "profile", "q", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        """The page's form sends empty fields: '' (or spaces) means not filtered."""
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    def active(self) -> dict[str, str]:
+        """The filters given, by query parameter name (pager links keep them)."""
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
 class JobList(BaseModel):
     """A page of jobs, newest first."""
 

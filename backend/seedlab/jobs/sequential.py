@@ -98,10 +98,10 @@ def advance(*, session: Session, job: Job) -> None:
     added = list(range(max(seeds) + 1, max(seeds) + 1 + total - len(seeds)))
     now = utcnow()
     max_attempts = runs[0].max_attempts if runs else 1
-    for seed in added:
-        job.runs.append(
-            Run(job_id=job.id, seed=seed, repeat=0, max_attempts=max_attempts, queued_at=now)
-        )
+    session.add_all(
+        Run(job_id=job.id, seed=seed, repeat=0, max_attempts=max_attempts, queued_at=now)
+        for seed in added
+    )
     job.run_count = len(runs) + len(added)
     job.seed_plan = SeedPlan(tuple(seeds + added), 1).to_json()
     rounds.append({"seeds": total, "halfwidth": None})

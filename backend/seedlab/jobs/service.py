@@ -8,11 +8,14 @@ from sqlalchemy.orm import Session
 
 from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, NOT_CHECKED, WITHIN_TOLERANCE
 from seedlab.errors import InvalidInput
+from seedlab.fingerprints import service as fingerprints_service
+from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import (
     AuditSpec,
     JobCreate,
+    JobFilter,
     JobRead,
     SequentialOut,
     SequentialRound,
@@ -20,6 +23,8 @@ from seedlab.jobs.schemas import (
 )
 from seedlab.profiles import PRESETS, ProfileSpec
 from seedlab.runs import repository as runs_repository
+from seedlab.runs import service as runs_service
+from seedlab.runs.schemas import RunSummary
 from seedlab.status import JobStatus
 
 
@@ -77,36 +82,46 @@ VERDICTS = (BITWISE, WITHIN_TOLERANCE, NONDETERMINISTIC, NOT_CHECKED)
 
 
 def list_jobs(
-    *,
-    session: Session,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    experiment: str | None = None,
-    verdict: str | None = None,
-    profile: str | None = None,
-    label_text: str | None = None,
-    label: str | None = None,
+    *, session: Session, limit: int, offset: int, filters: JobFilter
 ) -> tuple[list[JobRead], int]:
     """A page of jobs matching the filters, newest first, with run counts (no metric rows)."""
     allowed = [s.value for s in JobStatus]
-    if status and status not in allowed:
-        raise InvalidInput(f"unknown status {status!r}; allowed: {', '.join(allowed)}")
-    if verdict and verdict not in VERDICTS:
-        raise InvalidInput(f"unknown verdict {verdict!r}; allowed: {', '.join(VERDICTS)}")
+    if filters.status and filters.status not in allowed:
+        raise InvalidInput(f"unknown status {filters.status!r}; allowed: {', '.join(allowed)}")
+    if filters.verdict and filters.verdict not in VERDICTS:
+        raise InvalidInput(f"unknown verdict {filters.verdict!r}; allowed: {', '.join(VERDICTS)}")
     jobs, total = jobs_repository.jobs_page(
-        session=session,
-        limit=limit,
-        offset=offset,
-        status=status,
-        experiment=experiment,
-        verdict=verdict,
-        profile=profile,
-        label_text=label_text,
-        label=label,
+        session=session, limit=limit, offset=offset, filters=filters
     )
     counts = runs_repository.run_counts_by_job(session=session, job_ids=[j.id for j in jobs])
     return [job_read(job, counts[job.id]) for job in jobs], total
+
+
+def filter_choices(*, session: Session) -> dict[str, list[str]]:
+    """The experiments and profile names jobs use, for the jobs list's filter selects."""
+    return jobs_repository.job_filter_choices(session=session)
+
+
+def get_job(*, session: Session, job_id: int) -> Job:
+    """The job, or NotFound."""
+    return jobs_repository.get_job(session=session, job_id=job_id)
+
+
+def experiment_jobs(*, session: Session, experiment: str) -> list[Job]:
+    """Every job of one experiment, oldest first, with its runs (the experiment page)."""
+    return jobs_repository.experiment_jobs(session=session, experiment=experiment, profile=None)
+
+
+def job_runs(*, session: Session, job_id: int) -> list[RunSummary]:
+    """The job's runs in creation order."""
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    return [runs_service.run_summary(run) for run in job.runs]
+
+
+def job_variation(*, session: Session, job_id: int) -> JobVariation:
+    """Fields and toggles not equal across the job's runs, with the runs behind each value."""
+    job = jobs_repository.job_with_runs(session=session, job_id=job_id)
+    return fingerprints_service.job_variation(session=session, job_id=job.id, runs=job.runs)
 
 
 def update_label(*, session: Session, job_id: int, label: str | None) -> JobRead:

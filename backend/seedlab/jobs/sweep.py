@@ -308,16 +308,18 @@ def advance(*, session: Session, job: Job) -> None:
     added = list(range(seeds[-1] + 1, int(state["base"]) + total))
     template = {run.config: run for run in runs}
     max_attempts = runs[0].max_attempts if runs else 1
-    for run in new_runs(
-        job=job,
-        seeds=added,
-        configs=left,
-        full_params=lambda c: dict(template[c].params or job.params),
-        repeats=1,
-        max_attempts=max_attempts,
-        queued_at=utcnow(),
-    ):
-        job.runs.append(run)
+    # Added to the session, not to job.runs: relationships are lazy="raise" (architecture.md).
+    session.add_all(
+        new_runs(
+            job=job,
+            seeds=added,
+            configs=left,
+            full_params=lambda c: dict(template[c].params or job.params),
+            repeats=1,
+            max_attempts=max_attempts,
+            queued_at=utcnow(),
+        )
+    )
     job.run_count = len(runs) + len(added) * len(left)
     job.seed_plan = SeedPlan(tuple(seeds + added), 1).to_json()
     job.sweep = {**decided, "rounds": [*state["rounds"], {"seeds": total, "alive": len(left)}]}

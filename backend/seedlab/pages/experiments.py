@@ -18,7 +18,7 @@ from seedlab.config import Settings
 from seedlab.deps import ReadSession, SettingsDep
 from seedlab.errors import NotFound
 from seedlab.experiments import service as experiments_service
-from seedlab.jobs import repository as jobs_repository
+from seedlab.jobs import service as jobs_service
 from seedlab.jobs.models import Job
 from seedlab.pages.templating import render_page
 from seedlab.runs import service as runs_service
@@ -53,7 +53,7 @@ def experiment_context(
     session: Session, settings: Settings, name: str, metric: str, profile: str, params: list[str]
 ) -> dict[str, Any]:
     """The experiment's jobs (filtered), the metric's history chart and the filter choices."""
-    every = jobs_repository.experiment_jobs(session=session, experiment=name, profile=None)
+    every = jobs_service.experiment_jobs(session=session, experiment=name)
     known = experiments_service.server_catalog(session=session, settings=settings)
     if not every and name not in {item.name for item in known}:
         raise NotFound(f"experiment {name!r} is neither in the catalog nor used by any job")

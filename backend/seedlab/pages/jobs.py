@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -20,15 +20,13 @@ from seedlab.datasets import service as datasets_service
 from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
 from seedlab.errors import InvalidInput, NotFound
 from seedlab.experiments import service as experiments_service
-from seedlab.fingerprints import service as fingerprints_service
 from seedlab.jobs import creation as jobs_creation
 from seedlab.jobs import decompose as jobs_decompose
 from seedlab.jobs import replay as jobs_replay
 from seedlab.jobs import report as jobs_report
-from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs import sweep as jobs_sweep
-from seedlab.jobs.schemas import JobReport
+from seedlab.jobs.schemas import JobFilter, JobReport
 from seedlab.pages.forms import new_job_context
 from seedlab.pages.templating import (
     PAGE_SIZE,
@@ -203,7 +201,7 @@ def job_context(
         difference=chosen.get("difference"),
     )
     # Already in the session's identity map: the label and start time the report leaves out.
-    job = jobs_repository.get_job(session=session, job_id=job_id)
+    job = jobs_service.get_job(session=session, job_id=job_id)
     terminal = report.status in TERMINAL_JOB_STATUSES
     seed_count = max((m.n for m in report.metrics.values()), default=0)
     runs_page = report.runs[runs_offset : runs_offset + RUNS_PAGE]
@@ -308,12 +306,11 @@ def decompose_seeds(seed_plan: dict[str, Any]) -> str:
 
 def _variation(session: Session, job_id: int, cache: ResultCache, *, terminal: bool) -> Any:
     """The job's environment variation; a finished job's comes from the cache once computed."""
-    job = jobs_repository.get_job(session=session, job_id=job_id)
+    job = jobs_service.get_job(session=session, job_id=job_id)
     key = (job.id, job.finished_at)
     if terminal and (cached := cache.variations.get(key)) is not None:
         return cached
-    runs = jobs_repository.job_with_runs(session=session, job_id=job_id).runs
-    variation = fingerprints_service.job_variation(session=session, job_id=job.id, runs=runs)
+    variation = jobs_service.job_variation(session=session, job_id=job_id)
     if terminal:
         cache.variations.put(key, variation)
     return variation
@@ -368,33 +365,15 @@ def jobs_page(
     request: Request,
     session: ReadSession,
     settings: SettingsDep,
+    filters: Annotated[JobFilter, Query()],
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    experiment: str = "",
-    status: str = "",
-    verdict: str = "",
-    profile: str = "",
-    q: str = "",
 ) -> Response:
     """Jobs matching the filters, newest first, a page at a time; a banner for sources live
     agents failed to load."""
-    filters = {
-        "experiment": experiment.strip(),
-        "status": status.strip(),
-        "verdict": verdict.strip(),
-        "profile": profile.strip(),
-        "q": q.strip(),
-    }
     jobs, total = jobs_service.list_jobs(
-        session=session,
-        limit=PAGE_SIZE,
-        offset=offset,
-        status=filters["status"] or None,
-        experiment=filters["experiment"] or None,
-        verdict=filters["verdict"] or None,
-        profile=filters["profile"] or None,
-        label_text=filters["q"] or None,
+        session=session, limit=PAGE_SIZE, offset=offset, filters=filters
     )
-    active = {key: value for key, value in filters.items() if value}
+    active = filters.active()
     return templates.TemplateResponse(
         request,
         "jobs.html",
@@ -403,12 +382,13 @@ def jobs_page(
             "failed_sources": experiments_service.failed_sources(
                 session=session, settings=settings
             ),
-            "filters": filters,
+            # The form's fields: each filter's text, blank when not filtered.
+            "filters": {key: value or "" for key, value in filters.model_dump().items()},
             "filtered": bool(active),
             # Pager links keep the filters: only the offset changes.
             "query": urlencode(active),
             "choices": {
-                **jobs_repository.job_filter_choices(session=session),
+                **jobs_service.filter_choices(session=session),
                 "statuses": [s.value for s in JobStatus],
                 "verdicts": list(jobs_service.VERDICTS),
             },

@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 
 from seedlab.deps import IdPath, ReadSession
 from seedlab.errors import NotFound
-from seedlab.fingerprints import repository as fingerprints_repository
+from seedlab.fingerprints import service as fingerprints_service
 from seedlab.pages.templating import render_fragments, render_page
-from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.status import TERMINAL_RUN_STATUSES
 
@@ -67,13 +66,13 @@ def fingerprint_rows(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def run_context(session: Session, run_id: int) -> dict[str, Any]:
     """Everything the run page and its live fragment render."""
-    run = runs_service.run_read(runs_repository.get_run(session=session, run_id=run_id))
+    run = runs_service.read_run(session=session, run_id=run_id)
     fingerprint: dict[str, Any] | None = None
     if run.fingerprint_hash:
         try:
-            fingerprint = fingerprints_repository.get_fingerprint(
+            fingerprint = fingerprints_service.get_fingerprint(
                 session=session, fingerprint_hash=run.fingerprint_hash
-            ).data
+            )["data"]
         except NotFound:
             fingerprint = None  # the run still renders; the section says it is missing
     return {

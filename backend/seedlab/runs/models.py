@@ -91,9 +91,14 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     traceback: Mapped[str | None] = mapped_column(Text, default=None)
 
-    job: Mapped[Job] = relationship(back_populates="runs")
+    # lazy="raise": every relationship is loaded explicitly by the repository that reads it
+    # (selectinload), so a query hidden in an attribute access fails loudly instead.
+    job: Mapped[Job] = relationship(back_populates="runs", lazy="raise")
     attempts: Mapped[list[RunAttempt]] = relationship(
-        back_populates="run", order_by="RunAttempt.attempt", cascade="all, delete-orphan"
+        back_populates="run",
+        order_by="RunAttempt.attempt",
+        cascade="all, delete-orphan",
+        lazy="raise",
     )
 
 
@@ -112,7 +117,7 @@ class RunAttempt(Base):
     outcome: Mapped[str | None] = mapped_column(String(40), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
 
-    run: Mapped[Run] = relationship(back_populates="attempts")
+    run: Mapped[Run] = relationship(back_populates="attempts", lazy="raise")
 
 
 class RunTrace(Base):

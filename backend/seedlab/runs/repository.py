@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from itertools import chain, groupby, repeat
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from seedlab.analysis.spread import CurveArrays, as_arrays
 from seedlab.analysis.types import RunData
 from seedlab.errors import NotFound
-from seedlab.runs.models import MetricPoint, Run, RunCurve, RunTrace
+from seedlab.runs.models import MetricPoint, Run, RunAttempt, RunCurve, RunTrace
 from seedlab.status import RunStatus
 
 Curves = dict[str, list[tuple[int, float]]]
@@ -21,10 +22,63 @@ Curves = dict[str, list[tuple[int, float]]]
 
 def get_run(*, session: Session, run_id: int) -> Run:
     """The run with its attempts and job, or NotFound."""
-    run = session.get(Run, run_id, options=[selectinload(Run.attempts), selectinload(Run.job)])
+    # A query, not session.get: a run already in the identity map gets its relationships too.
+    query = (
+        select(Run)
+        .where(Run.id == run_id)
+        .options(selectinload(Run.attempts), selectinload(Run.job))
+    )
+    run = session.scalars(query).one_or_none()
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
     return run
+
+
+def run_for_update(*, session: Session, run_id: int) -> Run:
+    """The run locked until the transaction ends, or NotFound."""
+    run = session.scalars(select(Run).where(Run.id == run_id).with_for_update()).one_or_none()
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def reread_run(*, session: Session, run_id: int) -> Run:
+    """The run as the database has it now (after a Core UPDATE the identity map missed)."""
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def has_queued_runs(*, session: Session, job_id: int) -> bool:
+    """Whether any run of the job waits in the queue."""
+    query = select(exists().where(Run.job_id == job_id, Run.status == RunStatus.QUEUED.value))
+    return bool(session.scalar(query))
+
+
+def open_attempt(*, session: Session, run: Run, agent_id: int, now: datetime) -> RunAttempt:
+    """Record the run's current attempt as claimed by the agent."""
+    attempt = RunAttempt(run_id=run.id, attempt=run.attempt, agent_id=agent_id, started_at=now)
+    session.add(attempt)
+    return attempt
+
+
+def close_attempt(
+    *, session: Session, run: Run, outcome: str, error: str | None, now: datetime
+) -> None:
+    """Close the run's current attempt with its outcome (no-op when it was never recorded)."""
+    attempt = session.scalars(
+        select(RunAttempt).where(RunAttempt.run_id == run.id, RunAttempt.attempt == run.attempt)
+    ).one_or_none()
+    if attempt is not None:
+        attempt.ended_at = now
+        attempt.outcome = outcome
+        attempt.error = error
+
+
+def store_trace(*, session: Session, trace: RunTrace) -> None:
+    """Keep a succeeded attempt's trace (merge: a resent finish replaces, never duplicates)."""
+    session.merge(trace)
 
 
 _SQLITE_INSERT_POINTS = (

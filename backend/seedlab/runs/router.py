@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from seedlab.deps import IdPath, ReadSession
-from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunMetrics, RunRead
 
@@ -15,7 +14,7 @@ router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 @router.get("/{run_id}")
 def get_run(run_id: IdPath, session: ReadSession) -> RunRead:
     """A run: status, attempts, final metrics, applied profile, error and traceback."""
-    return runs_service.run_read(runs_repository.get_run(session=session, run_id=run_id))
+    return runs_service.read_run(session=session, run_id=run_id)
 
 
 @router.get("/{run_id}/metrics")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,7 @@ from seedlab.runs import repository as runs_repository
 from seedlab.runs.models import Run
 from seedlab.runs.repository import Curves
 from seedlab.runs.schemas import AttemptRead, MetricSeries, RunMetrics, RunRead, RunSummary
+from seedlab.status import RunStatus, transition_run
 
 
 def run_summary(run: Run) -> RunSummary:
@@ -68,6 +71,11 @@ def run_read(run: Run) -> RunRead:
     )
 
 
+def read_run(*, session: Session, run_id: int) -> RunRead:
+    """A run with everything its page shows, or NotFound."""
+    return run_read(runs_repository.get_run(session=session, run_id=run_id))
+
+
 def run_metrics(
     *, session: Session, run_id: int, keys: Sequence[str] | None, max_points: int
 ) -> RunMetrics:
@@ -96,3 +104,88 @@ def as_run_data(run: Run, curves: Curves | None) -> RunData:
         epoch_checksums=list(run.epoch_checksums or []),
         curves=curves or {},
     )
+
+
+# The writes of a run's columns while agents work on it: the queue decides when, these decide
+# what each event sets.
+
+
+def set_progress(run: Run, *, epoch: int | None, epochs: int | None) -> None:
+    """Record the epoch reached (never backwards) and the number of epochs."""
+    if epoch is not None and (run.epoch is None or epoch > run.epoch):
+        run.epoch = epoch
+    if epochs is not None:
+        run.epochs_total = epochs
+
+
+def extend_lease(
+    run: Run, *, lease_expires_at: datetime, epoch: int | None, epochs: int | None
+) -> None:
+    """A heartbeat: the lease runs on, with the progress it reported."""
+    run.lease_expires_at = lease_expires_at
+    set_progress(run, epoch=epoch, epochs=epochs)
+
+
+def record_started(
+    run: Run,
+    *,
+    applied_profile: dict[str, Any],
+    fingerprint_hash: str,
+    isolation: str | None,
+    isolation_reason: str | None,
+    experiment_version: str | None,
+) -> None:
+    """What the run process applied, where it ran, and which experiment version it loaded."""
+    run.applied_profile = applied_profile
+    run.fingerprint_hash = fingerprint_hash
+    run.isolation = isolation
+    run.isolation_reason = isolation_reason
+    run.experiment_version = experiment_version
+
+
+def record_outcome(
+    run: Run,
+    *,
+    status: RunStatus,
+    now: datetime,
+    final_metrics: dict[str, float] | None,
+    weights_checksum: str | None,
+    epoch_checksums: list[str] | None,
+    predictions: dict[str, Any] | None,
+    warnings: list[dict[str, str]] | None,
+    seconds: float | None,
+    seconds_per_epoch: float | None,
+    error: str | None,
+    traceback: str | None,
+) -> None:
+    """Close the run with its outcome (succeeded, failed or cancelled) and what it reported."""
+    transition_run(run, status)
+    run.finished_at = now
+    run.lease_expires_at = None
+    run.final_metrics = final_metrics
+    run.weights_checksum = weights_checksum
+    run.epoch_checksums = epoch_checksums
+    run.predictions = predictions
+    run.warnings = warnings
+    run.seconds = seconds
+    run.seconds_per_epoch = seconds_per_epoch
+    run.error = error
+    run.traceback = traceback
+    if status is RunStatus.SUCCEEDED and epoch_checksums:
+        run.epoch = len(epoch_checksums)
+
+
+def release(run: Run, *, lost: str, now: datetime) -> None:
+    """The run lost its agent: cancelled if asked, failed when out of attempts, else queued."""
+    run.lease_expires_at = None
+    run.agent_id = None
+    if run.cancel_requested:
+        transition_run(run, RunStatus.CANCELLED)
+        run.finished_at = now
+    elif run.attempt >= run.max_attempts:
+        transition_run(run, RunStatus.FAILED)
+        run.finished_at = now
+        run.error = f"{lost}; gave up after {run.max_attempts} attempts"
+    else:
+        transition_run(run, RunStatus.QUEUED)
+        run.epoch = None

@@ -7,11 +7,11 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seedlab.db import utcnow
 from seedlab.errors import Conflict, NotFound
+from seedlab.tokens import repository as tokens_repository
 from seedlab.tokens.models import ApiToken, Scope
 from seedlab.tokens.schemas import TokenCreated, TokenRead
 
@@ -29,26 +29,24 @@ def hash_token(token: str) -> str:
 
 def create_token(*, session: Session, name: str, scope: Scope) -> TokenCreated:
     """Store a new token's hash; the returned secret is never stored or shown again."""
-    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+    if tokens_repository.by_name(session=session, name=name) is not None:
         raise Conflict(f"a token named {name!r} exists; pick another name or revoke it first")
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, scope=scope, token_hash=hash_token(secret))
-    session.add(token)
-    session.flush()
+    tokens_repository.add(session=session, token=token)
     return TokenCreated(**_read(token).model_dump(), token=secret)
 
 
 def list_tokens(*, session: Session) -> list[TokenRead]:
     """Every token, revoked ones included, oldest first."""
-    return [_read(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]
+    return [_read(t) for t in tokens_repository.all_tokens(session=session)]
 
 
 def revoke_token(*, session: Session, name_or_id: str) -> TokenRead:
     """Revoke a token by name or id; revoking twice keeps the first time."""
-    query = select(ApiToken).where(ApiToken.name == name_or_id)
-    token = session.scalar(query)
+    token = tokens_repository.by_name(session=session, name=name_or_id)
     if token is None and name_or_id.isdigit() and len(name_or_id) < 19:
-        token = session.get(ApiToken, int(name_or_id))
+        token = tokens_repository.by_id(session=session, token_id=int(name_or_id))
     if token is None:
         raise NotFound(
             f"no token named or numbered {name_or_id!r}; `seedlab token list` shows them"
@@ -62,7 +60,7 @@ def revoke_token(*, session: Session, name_or_id: str) -> TokenRead:
 def authenticate(*, session: Session, secret: str) -> ApiToken | None:
     """The live token with this secret, or None (reads only)."""
     digest = hash_token(secret)
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    token = tokens_repository.by_hash(session=session, token_hash=digest)
     if token is None or token.revoked_at is not None:
         return None
     # The lookup is by hash; compare_digest keeps the final check constant-time anyway.
@@ -76,7 +74,7 @@ def needs_touch(token: ApiToken) -> bool:
 
 def touch_token(*, session: Session, token_id: int) -> None:
     """Record that the token was just used."""
-    token = session.get(ApiToken, token_id)
+    token = tokens_repository.by_id(session=session, token_id=token_id)
     if token is not None:
         token.last_used_at = utcnow()
         session.flush()
@@ -88,5 +86,5 @@ def _read(token: ApiToken) -> TokenRead:
 
 def live_token(*, session: Session, token_id: int) -> ApiToken | None:
     """The token with this id unless it was revoked."""
-    token = session.get(ApiToken, token_id)
+    token = tokens_repository.by_id(session=session, token_id=token_id)
     return None if token is None or token.revoked_at is not None else token
