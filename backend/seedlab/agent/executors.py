@@ -50,8 +50,7 @@ class RunProcess(Protocol):
 
 
 class Executor(Protocol):
-    """Where an agent's runs execute: local processes (runner.launcher.Launcher) or Ray tasks
-    (runner.raylauncher.RayLauncher)."""
+    """Where an agent's runs execute: local processes (Launcher) or Ray tasks (RayLauncher)."""
 
     def slots(self) -> int:
         """How many runs it executes at once now (read before each claim)."""
@@ -171,8 +170,7 @@ def help_text() -> str:
 
 
 class LocalFactory:
-    """The local executor: --concurrency workers on this host, each with its own zygotes and
-    its share of --gpus."""
+    """The local executor: --concurrency workers, each with its zygotes and share of --gpus."""
 
     def check(self, options: AgentOptions) -> None:
         """Refuse Ray's option, an unknown --warm preset and too few GPUs for --concurrency."""

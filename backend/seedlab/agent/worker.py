@@ -130,8 +130,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class AgentWorker:
-    """One agent: executes as many runs at once as its executor has slots (the local executor:
-    one, in the claim loop's thread; Ray: one thread per run)."""
+    """One agent: runs as many runs at once as its executor has slots (more than one: threads)."""
 
     def __init__(
         self,
@@ -229,8 +228,7 @@ class AgentWorker:
             log.info("zygote %s warm for profile %s", pid, self.warm_profile)
 
     def run_once(self) -> bool:
-        """Claim one run when the executor has a free slot and execute it; False when it has
-        none or the queue is empty (the caller then waits a poll interval)."""
+        """Claim and execute a run when the executor has a free slot; False: no slot or no run."""
         self._inflight = [thread for thread in self._inflight if thread.is_alive()]
         # Read each time: a Ray node that joins or dies changes the cluster's capacity.
         slots = self.executor.slots()

@@ -33,8 +33,7 @@ def load_entrypoint(entrypoint: str) -> Callable[[Any, RunContext], None]:
 
 
 def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int:
-    """Execute one run (its spec, or the spec's JSON) in this process, reporting on event_fd;
-    returns the exit code. A malformed spec fails the run with an `error` naming the problems."""
+    """Execute one run (a spec or its JSON; a malformed one fails the run) here; the exit code."""
     events = EventWriter(event_fd)
     context: RunContext | None = None
     try:

@@ -128,8 +128,7 @@ def hook_environment(spec: RunSpec, experiment: ExperimentSpec, fd: int) -> dict
 
 
 def run_command(spec: RunSpec | str | bytes, event_fd: int) -> int:
-    """Run one command experiment (its spec or the spec's JSON) to its end, reporting on
-    event_fd; returns the exit code."""
+    """Run one command experiment (a spec or its JSON) to its end; returns the exit code."""
     events = _Events(event_fd)
     try:
         return _run(spec if isinstance(spec, RunSpec) else RunSpec.parse(spec), events)

@@ -64,8 +64,7 @@ def materialise_datasets(contents: dict[str, Any]) -> dict[str, str]:
 
 
 def run_on_ray(spec_json: str, datasets: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Run the spec (its JSON) in this worker process; yield its events, then
-    {"event": "exit", "code"}. A malformed spec fails the task with RunSpecError."""
+    """Run the spec's JSON in this worker; yield its events, then {"event": "exit", "code"}."""
     from seedlab.runner.child import run_child
 
     spec = RunSpec.parse(spec_json).model_copy(
