@@ -64,7 +64,7 @@ def main() -> None:
                 )
                 for _ in range(args.runs):
                     agent.run_once()
-            agent.launcher.close()
+            agent.executor.close()
             client.close()
         finally:
             live.stop()

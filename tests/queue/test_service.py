@@ -32,7 +32,7 @@ def test_claims_oldest_first_and_returns_none_when_empty(
     assert (first.seed, first.attempt) == (1, 1)
     assert (second.seed, second.attempt) == (2, 1)
     assert first.job_id == job_id and first.experiment == "seed_card_mlp"
-    assert first.profile["op_determinism"] is True
+    assert first.profile.op_determinism is True  # the typed run spec
     assert claim(database, settings, agent) is None
     with database.read() as session:
         assert session.get(Job, job_id).status == "running"  # type: ignore[union-attr]

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedlab.profiles import Profile, ProfileSpec, resolve_profile
-from seedlab.runner.launcher import Launcher, RunHandle, RunSpec
+from seedlab.runner.launcher import Launcher, RunHandle
+from seedlab.runspec import RunSpec
 
 # Small parameters: every built-in finishes in a few seconds, two epochs each.
 SMALL_PARAMS: dict[str, dict[str, Any]] = {
@@ -30,7 +31,7 @@ def spec(experiment: str, *, seed: int = 42, params: dict[str, Any] | None = Non
         experiment=experiment,
         params=SMALL_PARAMS.get(experiment, {}) if params is None else params,
         seed=seed,
-        profile=(run_profile or profile()).model_dump(),
+        profile=run_profile or profile(),
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from seedlab.runner.launcher import Launcher
@@ -16,7 +14,7 @@ TRACED = profile("full", trace=True)
 
 def _run(launcher: Launcher, experiment: str, init: int, order: int, split: int) -> RunResult:
     base = spec(experiment, seed=init, run_profile=TRACED)
-    return run(launcher, replace(base, order_seed=order, split_seed=split))
+    return run(launcher, base.model_copy(update={"order_seed": order, "split_seed": split}))
 
 
 def _inputs(result: RunResult) -> list[str]:
@@ -54,9 +52,8 @@ def test_a_run_without_its_own_split_seed_keeps_the_pinned_split(launcher: Launc
     # given one (a decompose job's) moves the split by it.
     assert given["data_hash"] != plain["data_hash"]
     assert given["trace"]["initial"] == plain["trace"]["initial"]
-    order_only = run(
-        launcher, replace(spec("credit_risk_mlp", seed=42, run_profile=TRACED), order_seed=42)
-    ).done
+    base = spec("credit_risk_mlp", seed=42, run_profile=TRACED)
+    order_only = run(launcher, base.model_copy(update={"order_seed": 42})).done
     assert order_only["weights_checksum"] == plain["weights_checksum"]
 
 

@@ -1,69 +1,48 @@
-"""The Ray-executor agent: one agent for a whole Ray cluster, many runs in flight."""
+"""The Ray executor's factory: one agent for a whole Ray cluster, many runs in flight.
+
+The agent's worker (agent/worker.py) claims as many runs as the cluster has free slots and runs
+each in a thread of its own, with the same heartbeats, point batches and fenced finish as a
+local run; runner/raylauncher.py submits each as a Ray task.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-from typing import Any
+import os
+import socket
 
-from seedlab.agent.client import SeedlabClient
-from seedlab.agent.worker import AgentWorker
-from seedlab.queue.schemas import RunAssignment
-from seedlab.runner.raylauncher import RayLauncher
-
-log = logging.getLogger("seedlab.agent.ray")
-
-# How long a stopping agent waits for its runs to report that they were interrupted.
-DRAIN_SECONDS = 30.0
+from seedlab.agent.executors import (
+    AgentOptions,
+    ExecutorOptionError,
+    ExecutorUnavailable,
+    Placement,
+)
 
 
-class RayAgentWorker(AgentWorker):
-    """Claims as many runs as the cluster has free slots for; each executes as a Ray task.
+class RayFactory:
+    """`seedlab agent --executor ray`: joins the cluster at --ray-address."""
 
-    Every run goes through AgentWorker.execute in its own thread: the same heartbeats, point
-    batches and fenced finish as a local run, with the Ray task in place of the run process.
-    """
-
-    def __init__(self, client: SeedlabClient, *, launcher: RayLauncher, **options: Any) -> None:
-        super().__init__(
-            client,
-            launcher=launcher,
-            warm_profile=None,  # every run gets a fresh Ray worker: nothing to warm
-            cpus=launcher.slots(),
-            gpus=list(range(launcher.gpu_count())),
-            **options,
-        )
-        self.ray = launcher
-        self._inflight: list[threading.Thread] = []
-
-    def run_once(self) -> bool:
-        """Start one more run when the cluster has a free slot; False when it has none or the
-        queue is empty (the caller then waits a poll interval)."""
-        self._inflight = [thread for thread in self._inflight if thread.is_alive()]
-        # Read each time: a node that joins or dies changes the cluster's capacity.
-        if len(self._inflight) >= self.ray.slots():
-            return False
-        assignment = self.claim()
-        if assignment is None:
-            return False
-        thread = threading.Thread(
-            target=self._execute, args=(assignment,), name=f"run-{assignment.run_id}", daemon=True
-        )
-        thread.start()
-        self._inflight.append(thread)
-        return True
-
-    def _execute(self, assignment: RunAssignment) -> None:
-        """One run's thread: a failure here must not pass silently (its lease then expires
-        and the run is retried as the next attempt)."""
-        try:
-            self.execute(assignment)
-        except Exception:
-            log.exception(
-                "run %s attempt %s: the agent failed", assignment.run_id, assignment.attempt
+    def check(self, options: AgentOptions) -> None:
+        """A cluster address is needed; the cluster, not --concurrency or --gpus, decides."""
+        if not (options.ray_address or options.settings.ray_address):
+            raise ExecutorOptionError(
+                "--executor ray needs --ray-address (or $SEEDLAB_RAY_ADDRESS): host:port of the "
+                "Ray head, or 'auto' for the cluster started on this host"
+            )
+        if options.concurrency != 1 or options.gpus:
+            raise ExecutorOptionError(
+                "--concurrency and --gpus apply to the local executor; with --executor ray the "
+                "cluster's free CPUs and its GPUs decide"
             )
 
-    def drain(self) -> None:
-        """After a stop: let each run cancel its task and report `interrupted` to the server."""
-        for thread in self._inflight:
-            thread.join(DRAIN_SECONDS)
+    def build(self, options: AgentOptions) -> list[Placement]:
+        """One worker for the cluster (every run gets a fresh Ray worker: nothing to warm)."""
+        from seedlab.runner.raylauncher import RayLauncher, RayUnavailable
+
+        address = options.ray_address or options.settings.ray_address
+        assert address, "checked by check()"
+        try:
+            launcher = RayLauncher(address)
+        except RayUnavailable as exc:
+            raise ExecutorUnavailable(str(exc)) from None
+        name = options.name or f"ray-{socket.gethostname()}-{os.getpid()}"
+        return [Placement(name, launcher, warm=None)]

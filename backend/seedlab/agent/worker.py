@@ -1,4 +1,4 @@
-"""The agent: claims runs over HTTP, launches each in its own process, streams points back."""
+"""The agent: claims runs over HTTP, launches each through its executor, streams points back."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seedlab import __version__
 from seedlab.agent.client import ApiError, SeedlabClient, ServerUnreachable, StaleAttempt
 from seedlab.agent.datasets import DatasetFetchError, cache_dir, fetch_for_run
+from seedlab.agent.executors import Executor, RunProcess
 from seedlab.agent.protocol import AgentApi
 from seedlab.config import get_settings
 from seedlab.profiles import resolve_profile
@@ -31,7 +32,8 @@ from seedlab.queue.schemas import (
     SourceReport,
 )
 from seedlab.runner.events import RunEvent
-from seedlab.runner.launcher import Launcher, RunLauncher, RunProcess, RunSpec
+from seedlab.runner.launcher import Launcher
+from seedlab.runspec import RunSpec
 
 if TYPE_CHECKING:
     from seedlab.experiments.inspect import CatalogReport
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("seedlab.agent")
 
 TRACEBACK_TAIL = 4000
+# How long a stopping agent waits for each run in flight to report that it was interrupted.
+DRAIN_SECONDS = 30.0
 
 
 @dataclass
@@ -126,22 +130,20 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class AgentWorker:
-    """One agent executes one run at a time; run several agents for parallel runs."""
+    """One agent: runs as many runs at once as its executor has slots (more than one: threads)."""
 
     def __init__(
         self,
         client: SeedlabClient,
         *,
         name: str | None = None,
-        launcher: RunLauncher | None = None,
+        executor: Executor | None = None,
         poll_interval: float = 0.25,
         flush_interval: float = 0.5,
         max_batch: int = 5000,
         warm_profile: str | None = None,
         dataset_cache: Path | None = None,
         catalog: CatalogReport | None = None,
-        cpus: int | None = None,
-        gpus: list[int] | None = None,
         labels: list[str] | None = None,
     ) -> None:
         self.client = client
@@ -149,7 +151,7 @@ class AgentWorker:
         # What `seedlab agent` loaded; None: loaded at registration, the same way.
         self.catalog = catalog
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.launcher: RunLauncher = launcher or Launcher()
+        self.executor: Executor = executor or Launcher()
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.max_batch = max_batch
@@ -160,10 +162,10 @@ class AgentWorker:
         self.stop = threading.Event()
         # Where uploaded data sets are cached on this host (None: <data dir>/cache/datasets).
         self.dataset_cache = dataset_cache
-        # Capabilities sent at registration; the server hands out only runs they satisfy.
-        self.cpus = cpus
-        self.gpus = list(gpus or [])
+        # Capabilities sent at registration (with the executor's CPUs and GPUs); the server
+        # hands out only runs they satisfy.
         self.labels = list(labels or [])
+        self._inflight: list[threading.Thread] = []
 
     def register(self) -> int:
         """Announce this agent to the server."""
@@ -176,8 +178,8 @@ class AgentWorker:
                 version=__version__,
                 experiments=experiments,
                 sources=sources,
-                cpus=self.cpus,
-                gpus=self.gpus,
+                cpus=self.executor.cpus(),
+                gpus=self.executor.gpus(),
                 labels=self.labels,
             )
         )
@@ -206,17 +208,19 @@ class AgentWorker:
                     stop.wait(self.poll_interval)
         finally:
             self.drain()
-            self.launcher.close()
+            self.executor.close()
 
     def drain(self) -> None:
-        """Wait for runs still reporting after a stop (none here: run_once runs to the end)."""
+        """After a stop: let each run in flight cancel itself and report `interrupted`."""
+        for thread in self._inflight:
+            thread.join(DRAIN_SECONDS)
 
     def _warm(self) -> None:
         """Start the default profile's zygote before the first claim, so the first job after
         the agent starts does not wait for TensorFlow to import."""
         assert self.warm_profile is not None
         try:
-            pid = self.launcher.warm(resolve_profile(self.warm_profile))
+            pid = self.executor.warm(resolve_profile(self.warm_profile))
         except Exception:  # the first run will start it (or report why it cannot)
             log.exception("could not warm a zygote for profile %s", self.warm_profile)
             return
@@ -224,12 +228,34 @@ class AgentWorker:
             log.info("zygote %s warm for profile %s", pid, self.warm_profile)
 
     def run_once(self) -> bool:
-        """Claim one run and execute it; False when the queue was empty."""
+        """Claim and execute a run when the executor has a free slot; False: no slot or no run."""
+        self._inflight = [thread for thread in self._inflight if thread.is_alive()]
+        # Read each time: a Ray node that joins or dies changes the cluster's capacity.
+        slots = self.executor.slots()
+        if len(self._inflight) >= slots:
+            return False
         assignment = self.claim()
         if assignment is None:
             return False
-        self.execute(assignment)
+        if slots == 1:
+            self.execute(assignment)  # one at a time: to its end, here
+            return True
+        thread = threading.Thread(
+            target=self._execute, args=(assignment,), name=f"run-{assignment.run_id}", daemon=True
+        )
+        thread.start()
+        self._inflight.append(thread)
         return True
+
+    def _execute(self, assignment: RunAssignment) -> None:
+        """One run's thread: a failure here must not pass silently (its lease then expires
+        and the run is retried as the next attempt)."""
+        try:
+            self.execute(assignment)
+        except Exception:
+            log.exception(
+                "run %s attempt %s: the agent failed", assignment.run_id, assignment.attempt
+            )
 
     def claim(self) -> RunAssignment | None:
         """Lease the next run this agent can execute (registering first); None when idle."""
@@ -246,17 +272,7 @@ class AgentWorker:
             lease_seconds=assignment.lease_seconds,
         )
         log.info("run %s attempt %s: seed %s", state.run_id, state.attempt, assignment.seed)
-        spec = RunSpec(
-            run_id=state.run_id,
-            attempt=state.attempt,
-            experiment=assignment.experiment,
-            params=assignment.params,
-            seed=assignment.seed,
-            profile=assignment.profile,
-            gpus=assignment.gpus,
-            order_seed=assignment.order_seed,
-            split_seed=assignment.split_seed,
-        )
+        spec = assignment.only_spec()
         started = time.monotonic()
         done = threading.Event()
         # Heartbeats start before the launch: starting a zygote can take longer than a lease.
@@ -269,7 +285,7 @@ class AgentWorker:
         )
         watcher.start()
         try:
-            spec = replace(spec, datasets=self._fetch_datasets(spec))
+            spec = spec.model_copy(update={"datasets": self._fetch_datasets(spec)})
         except DatasetFetchError as exc:
             log.exception("could not fetch the data sets of run %s", state.run_id)
             done.set()
@@ -277,7 +293,7 @@ class AgentWorker:
             self._finish(state, status="failed", error=str(exc))
             return
         try:
-            handle = self.launcher.start(spec)
+            handle = self.executor.start(spec)
         except Exception as exc:  # a launch failure fails this run, not the agent
             log.exception("could not launch run %s", state.run_id)
             done.set()

@@ -131,7 +131,8 @@ def check(
 
     from seedlab.experiments.loader import SOURCES_ENV, load_catalog
     from seedlab.profiles import ProfileSpec, resolve_profile
-    from seedlab.runner.launcher import Launcher, RunSpec
+    from seedlab.runner.launcher import Launcher
+    from seedlab.runspec import RunSpec
 
     sources = configured_sources(experiments)
     # User modules may import TensorFlow here; its start-up chatter is not the check's output.
@@ -172,7 +173,7 @@ def check(
                 experiment=name,
                 params=params,
                 seed=CHECK_SEED,
-                profile=profile.model_dump(),
+                profile=profile,
             )
         )
         events = list(handle.events())

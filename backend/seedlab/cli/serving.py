@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
+from seedlab.agent import executors
 from seedlab.agent.client import SeedlabClient
 from seedlab.cli.output import ServerOpt, fail, server_url, setup_logging
 from seedlab.cli.sources import ExperimentsOpt, configured_sources, print_sources
@@ -43,13 +43,6 @@ AuthOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-class Executor(StrEnum):
-    """Where an agent executes the runs it claims."""
-
-    LOCAL = "local"
-    RAY = "ray"
 
 
 def is_loopback(host: str) -> bool:
@@ -225,6 +218,15 @@ def server(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, auth: AuthOpt = No
     _serve(host, port, serving_settings(host, auth, get_settings()))
 
 
+def _known_executor(value: str) -> str:
+    """The --executor name when the registry has it; BadParameter listing the allowed ones."""
+    try:
+        executors.resolve(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 def agent(
     server: ServerOpt = None,
     token: Annotated[
@@ -274,12 +276,13 @@ def agent(
         bool, typer.Option("--quiet-sources", help="do not print the loaded sources", hidden=True)
     ] = False,
     executor: Annotated[
-        Executor,
+        str,
         typer.Option(
-            help="where runs execute: local processes forked from a zygote, or Ray tasks on a "
-            "Ray cluster (one agent claims as many runs as the cluster has free CPUs)"
+            help=executors.help_text(),
+            metavar="[" + "|".join(executors.EXECUTORS) + "]",
+            callback=_known_executor,
         ),
-    ] = Executor.LOCAL,
+    ] = executors.DEFAULT_EXECUTOR,
     ray_address: Annotated[
         str | None,
         typer.Option(
@@ -291,68 +294,51 @@ def agent(
 ) -> None:
     """Run an agent: claim runs from the server and execute them (--concurrency at once)."""
     from seedlab.agent.worker import AgentWorker
-    from seedlab.profiles import resolve_profile
-    from seedlab.runner.launcher import Launcher
 
     settings = get_settings()
-    if executor is Executor.RAY:
-        _ray_agent(
-            server=server,
-            token=token or settings.agent_token or settings.token,
-            name=name,
-            address=ray_address or settings.ray_address,
-            experiments=experiments,
-            label=label,
-            concurrency=concurrency,
-            gpus=gpus,
-            quiet_sources=quiet_sources,
-        )
-        return
-    if ray_address is not None:
-        raise typer.BadParameter("--ray-address applies only with --executor ray")
-    if warm:
-        try:
-            resolve_profile(warm)  # the one check of preset names, with its message
-        except ValueError as exc:
-            raise typer.BadParameter(f"{exc}, or '' for none") from None
-    gpu_ids = parse_gpus(gpus)
-    if gpu_ids and len(gpu_ids) < concurrency:
-        raise typer.BadParameter(
-            f"--concurrency {concurrency} needs at least {concurrency} GPUs in --gpus "
-            f"(got {len(gpu_ids)}): each worker gets its own"
-        )
+    options = executors.AgentOptions(
+        settings=settings,
+        name=name,
+        concurrency=concurrency,
+        gpus=parse_gpus(gpus),
+        warm=warm or None,
+        max_zygotes=max_zygotes,
+        ray_address=ray_address,
+    )
+    factory = executors.resolve(executor).load()
+    try:
+        factory.check(options)
+    except executors.ExecutorOptionError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
     setup_logging()
     if settings.parent_pid:  # started by `seedlab up`: die with it
         die_with_parent(settings.parent_pid)
     report = load_sources(configured_sources(experiments), quiet=quiet_sources)
+    try:
+        placements = factory.build(options)
+    except executors.ExecutorUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    base = name or f"{socket.gethostname()}-{os.getpid()}"
-    cpus = max(1, (os.cpu_count() or 1) // concurrency)
-    workers = []
-    for index in range(concurrency):
-        share = gpu_ids[index::concurrency]
-        env = dict(os.environ)
-        if gpu_ids:
-            # Pinned before the zygote imports TensorFlow: its runs see only these devices.
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
-        workers.append(
-            AgentWorker(
-                SeedlabClient(
-                    server_url(server),
-                    token=token or settings.agent_token or settings.token,
-                    stop=stop,
-                ),
-                name=base if concurrency == 1 else f"{base}-{index + 1}",
-                launcher=Launcher(max_zygotes=max_zygotes or settings.max_zygotes, base_env=env),
-                warm_profile=warm or None,
-                catalog=report,
-                cpus=cpus,
-                gpus=share,
-                labels=list(label or []),
-            )
+    workers = [
+        AgentWorker(
+            SeedlabClient(
+                server_url(server), token=token or settings.agent_token or settings.token, stop=stop
+            ),
+            name=placement.name,
+            executor=placement.executor,
+            warm_profile=placement.warm,
+            catalog=report,
+            labels=list(label or []),
         )
+        for placement in placements
+    ]
+    for worker in workers:
+        line = worker.executor.describe()
+        if line is not None:
+            typer.echo(f"agent {worker.name}: {line}", err=True)
     threads = [
         threading.Thread(target=w.run_forever, args=(stop,), name=w.name, daemon=True)
         for w in workers
@@ -365,71 +351,12 @@ def agent(
                 thread.join(timeout=0.5)
     except KeyboardInterrupt:
         stop.set()
+        # Runs in flight cancel their work and report `interrupted` (Ray: up to a drain each).
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=60)
     finally:
         for w in workers:
             w.client.close()
-
-
-def _ray_agent(
-    *,
-    server: str | None,
-    token: str | None,
-    name: str | None,
-    address: str | None,
-    experiments: list[str] | None,
-    label: list[str] | None,
-    concurrency: int,
-    gpus: str | None,
-    quiet_sources: bool,
-) -> None:
-    """One agent that executes every run it claims as a task on a Ray cluster."""
-    from seedlab.agent.rayworker import RayAgentWorker
-    from seedlab.runner.raylauncher import RayLauncher, RayUnavailable
-
-    if not address:
-        raise typer.BadParameter(
-            "--executor ray needs --ray-address (or $SEEDLAB_RAY_ADDRESS): host:port of the "
-            "Ray head, or 'auto' for the cluster started on this host"
-        )
-    if concurrency != 1 or gpus:
-        raise typer.BadParameter(
-            "--concurrency and --gpus apply to the local executor; with --executor ray the "
-            "cluster's free CPUs and its GPUs decide"
-        )
-    setup_logging()
-    report = load_sources(configured_sources(experiments), quiet=quiet_sources)
-    try:
-        launcher = RayLauncher(address)
-    except RayUnavailable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    client = SeedlabClient(server_url(server), token=token, stop=stop)
-    worker = RayAgentWorker(
-        client,
-        launcher=launcher,
-        name=name or f"ray-{socket.gethostname()}-{os.getpid()}",
-        catalog=report,
-        labels=list(label or []),
-    )
-    typer.echo(
-        f"agent {worker.name}: Ray cluster at {address}, {worker.ray.slots()} run slots, "
-        f"{worker.ray.gpu_count()} GPUs",
-        err=True,
-    )
-    thread = threading.Thread(target=worker.run_forever, args=(stop,), name=worker.name)
-    try:
-        thread.start()
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-    except KeyboardInterrupt:
-        stop.set()
-        thread.join(timeout=60)
-    finally:
-        client.close()
 
 
 def parse_gpus(text: str | None) -> list[int]:

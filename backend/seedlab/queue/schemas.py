@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seedlab.bounds import MAX_INT32, FiniteFloat, Id, Int32, JsonObject, Seconds
+from seedlab.runspec import RunSpec
 
 # Bounds of an advertisement: the server stores it per agent and reads it on every catalog view.
 MAX_ADVERTISED_EXPERIMENTS = 500
@@ -169,24 +170,16 @@ class ClaimRequest(BaseModel):
     agent_id: Id
 
 
-class RunAssignment(BaseModel):
-    """A claimed run: everything the agent needs to launch it."""
+class RunAssignment(RunSpec):
+    """A claimed run: its spec (what the run process gets) plus the job, repeat and lease."""
 
-    run_id: int
+    # The agent keeps reading the claims of a newer server that adds a key; the spec it hands
+    # the run process (`only_spec()`) is strict.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     job_id: int
-    attempt: int
-    experiment: str
-    params: dict[str, Any]
-    seed: int
     repeat: int
-    profile: dict[str, Any]
     lease_seconds: float
-    # GPUs the job requires (an executor that schedules them, like Ray, asks for this many).
-    gpus: int = 0
-    # Decompose jobs: the data-order and split seeds when they are the run's own; None follows
-    # `seed`, which is always the init seed (Python, NumPy and TF's global seeds).
-    order_seed: int | None = None
-    split_seed: int | None = None
 
 
 class AttemptFenced(BaseModel):

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
 from seedlab.runner.events import EventWriter, RunEvent
+from seedlab.runspec import RunSpec
 
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
@@ -33,25 +32,24 @@ def load_entrypoint(entrypoint: str) -> Callable[[Any, RunContext], None]:
     return function
 
 
-def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
-    """Execute one run in this process, reporting on event_fd; returns the exit code."""
+def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int:
+    """Execute one run (a spec or its JSON; a malformed one fails the run) here; the exit code."""
     events = EventWriter(event_fd)
     context: RunContext | None = None
     try:
+        if not isinstance(spec, RunSpec):
+            spec = RunSpec.parse(spec)
         # Imported here, not at module level: the profile must be applied before anything
         # that could run a TF op, and setup imports TF itself.
         from seedlab.runner.setup import apply_profile
 
-        profile = Profile.model_validate(spec["profile"])
-        seed = int(spec["seed"])  # the init seed
-        order_seed = _optional_int(spec.get("order_seed"))
-        split_seed = _optional_int(spec.get("split_seed"))
+        profile = spec.profile
         applied = apply_profile(
             profile,
-            seed=seed,
+            seed=spec.seed,  # the init seed
             isolation=isolation,
-            order_seed=order_seed,
-            split_seed=split_seed,
+            order_seed=spec.order_seed,
+            split_seed=spec.split_seed,
         )
         events.emit(RunEvent.APPLIED, profile=applied)
 
@@ -59,26 +57,26 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         from seedlab.runner.autolog import install_fit_hook
         from seedlab.runner.fingerprint import capture
 
-        experiment = get_experiment(spec["experiment"])
+        experiment = get_experiment(spec.experiment)
         _hash, fingerprint = capture(
             experiment=experiment.name,
             version=experiment.version,
             entrypoint=experiment.entrypoint,
-            ray=spec.get("ray"),
+            ray=spec.ray,
         )
         context = RunContext(
-            seed=seed,
+            seed=spec.seed,
             shuffle_seed=applied["order_seed"] if profile.tf_data_seed else None,
-            order_seed=order_seed,
-            split_seed=split_seed,
+            order_seed=spec.order_seed,
+            split_seed=spec.split_seed,
             events=events,
             fingerprint=fingerprint,
             trace=profile.trace,
-            datasets=spec.get("datasets") or {},
+            datasets=dict(spec.datasets),
         )
         context.applied_profile = applied
         train = load_entrypoint(experiment.entrypoint)
-        params = experiment.params_model.model_validate(spec["params"])
+        params = experiment.params_model.model_validate(spec.params)
         # Every Keras fit reports to the context, whether or not the experiment remembered
         # ctx.keras_callback() (a fit that has it is left alone).
         install_fit_hook(context)
@@ -101,17 +99,12 @@ def run_child(spec: dict[str, Any], event_fd: int, isolation: str) -> int:
         events.close()
 
 
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 def main() -> None:
     """Cold-spawn entry: `python -m seedlab.runner.child --event-fd N`, RunSpec JSON on stdin."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--event-fd", type=int, required=True, help="write end of the event pipe")
     args = parser.parse_args()
-    spec = json.loads(sys.stdin.read())
-    sys.exit(run_child(spec, args.event_fd, "process"))
+    sys.exit(run_child(sys.stdin.buffer.read(), args.event_fd, "process"))
 
 
 if __name__ == "__main__":

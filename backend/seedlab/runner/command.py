@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import seedlab
-from seedlab.profiles import Profile
 from seedlab.runner.context import steady_seconds_per_epoch
 from seedlab.runner.events import EventWriter, RunEvent
-from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV, SEED_ENV
+from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV, SEED_ENV, HookSpec
+from seedlab.runspec import RunSpec
 
 if TYPE_CHECKING:
     from seedlab.experiments.spec import ExperimentSpec
@@ -101,11 +101,9 @@ def metrics_line(text: str) -> dict[str, Any] | None:
     return value
 
 
-def hook_environment(
-    spec: dict[str, Any], experiment: ExperimentSpec, fd: int
-) -> dict[str, str]:
+def hook_environment(spec: RunSpec, experiment: ExperimentSpec, fd: int) -> dict[str, str]:
     """The command's environment: this one plus the seed, the hook and op determinism."""
-    profile = Profile.model_validate(spec["profile"])
+    profile = spec.profile
     command = experiment.command
     assert command is not None  # checked by the caller
     package_root = str(Path(seedlab.__file__).resolve().parent.parent)
@@ -116,30 +114,24 @@ def hook_environment(
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     env[HOOK_DIR_ENV] = str(HOOK_DIR)
     env[EVENT_FD_ENV] = str(fd)
-    env[SEED_ENV] = str(spec["seed"])
-    env[HOOK_SPEC_ENV] = json.dumps(
-        {
-            "seed": spec["seed"],
-            "profile": spec["profile"],
-            "experiment": experiment.name,
-            "version": experiment.version,
-            "entrypoint": experiment.entrypoint,
-            "source_digest": command.sources_digest or None,
-            # The template, not the argv: the argv carries the seed, and the fingerprint must
-            # be the same for every seed of a job.
-            "command_template": command.template,
-        }
-    )
+    env[SEED_ENV] = str(spec.seed)
+    env[HOOK_SPEC_ENV] = HookSpec(
+        run=spec,
+        version=experiment.version,
+        entrypoint=experiment.entrypoint,
+        source_digest=command.sources_digest or None,
+        command_template=command.template,
+    ).model_dump_json()
     if profile.op_determinism:
         env["TF_DETERMINISTIC_OPS"] = "1"  # read by TF itself, even before the hook runs
     return env
 
 
-def run_command(spec: dict[str, Any], event_fd: int) -> int:
-    """Run one command experiment to its end, reporting on event_fd; returns the exit code."""
+def run_command(spec: RunSpec | str | bytes, event_fd: int) -> int:
+    """Run one command experiment (a spec or its JSON) to its end; returns the exit code."""
     events = _Events(event_fd)
     try:
-        return _run(spec, events)
+        return _run(spec if isinstance(spec, RunSpec) else RunSpec.parse(spec), events)
     except BaseException as exc:  # a failure of the supervisor itself is the run's failure
         with contextlib.suppress(Exception):
             events.emit(
@@ -152,18 +144,18 @@ def run_command(spec: dict[str, Any], event_fd: int) -> int:
         events.writer.close()
 
 
-def _run(spec: dict[str, Any], events: _Events) -> int:
+def _run(spec: RunSpec, events: _Events) -> int:
     from seedlab.experiments.project import find_command_experiment
 
     # The launcher started us in the project directory of this experiment.
-    experiment = find_command_experiment(spec["experiment"], [Path.cwd()])
+    experiment = find_command_experiment(spec.experiment, [Path.cwd()])
     if experiment is None or experiment.command is None:
         raise ValueError(
-            f"experiment {spec['experiment']!r} is not declared in {Path.cwd()}'s project file"
+            f"experiment {spec.experiment!r} is not declared in {Path.cwd()}'s project file"
         )
     command = experiment.command
-    params = experiment.validate_params(spec["params"])
-    argv = command.argv(params, seed=int(spec["seed"]), python=sys.executable)
+    params = experiment.validate_params(spec.params)
+    argv = command.argv(params, seed=spec.seed, python=sys.executable)
     if command.metrics_file is not None:
         # A file left by an earlier run would be read as this run's metrics.
         command.metrics_file.unlink(missing_ok=True)
@@ -358,8 +350,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--event-fd", type=int, required=True, help="write end of the event pipe")
     args = parser.parse_args()
-    spec = json.loads(sys.stdin.read())
-    sys.exit(run_command(spec, args.event_fd))
+    sys.exit(run_command(sys.stdin.buffer.read(), args.event_fd))
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Literal, Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any, Literal
 
 from seedlab.config import DEFAULT_MAX_ZYGOTES
 from seedlab.profiles import Profile
+from seedlab.runspec import RunSpec
 
 STDERR_TAIL_BYTES = 4096
 # Each zygote holds an imported TensorFlow (about 640 MB here); an audit with an environment
@@ -38,30 +38,6 @@ HASH_SEED_OFF = (
 )
 
 ZygoteKey = tuple[tuple[str, str | None], ...]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything the run process needs."""
-
-    run_id: int
-    attempt: int
-    experiment: str
-    params: dict[str, Any]
-    seed: int
-    profile: dict[str, Any]
-    # sha256 -> local path of each data set the agent downloaded (and verified) for the run.
-    datasets: dict[str, str] = field(default_factory=dict)
-    # GPUs the job requires; the Ray executor asks the cluster for them.
-    gpus: int = 0
-    # Seeds of the data order and the split when they differ from `seed` (the init seed); None
-    # follows `seed`. Set by decompose jobs.
-    order_seed: int | None = None
-    split_seed: int | None = None
-
-    def to_json(self) -> str:
-        """Serialised form sent to the run process."""
-        return json.dumps(asdict(self))
 
 
 def command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
@@ -126,46 +102,6 @@ def _tail(log: IO[bytes], limit: int) -> str:
         return os.pread(log.fileno(), limit, max(0, size - limit)).decode(errors="replace")
     except (OSError, ValueError):
         return ""
-
-
-class RunProcess(Protocol):
-    """What the agent needs of a started run, wherever it executes (here or on Ray)."""
-
-    isolation: str
-    isolation_reason: str | None
-    lost_reason: str | None
-
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The run's events until it stops talking."""
-        ...
-
-    def kill(self) -> None:
-        """Stop the run at once."""
-        ...
-
-    def wait(self) -> int:
-        """The exit code."""
-        ...
-
-    def stderr_tail(self) -> str:
-        """The last output of a run that ended without a result."""
-        ...
-
-
-class RunLauncher(Protocol):
-    """Starts runs: local processes (Launcher) or Ray tasks (RayLauncher)."""
-
-    def start(self, spec: RunSpec) -> RunProcess:
-        """Start the run."""
-        ...
-
-    def warm(self, profile: Profile) -> int | None:
-        """Prepare for runs of this profile before the first claim."""
-        ...
-
-    def close(self) -> None:
-        """Stop whatever the launcher keeps running."""
-        ...
 
 
 class RunHandle:
@@ -305,7 +241,7 @@ class Zygote:
             self._current.wait()
         read_fd, write_fd = os.pipe()
         stderr_file = _temporary_log()
-        body = spec.to_json().encode()
+        body = spec.model_dump_json().encode()
         try:
             socket.send_fds(
                 self._sock, [len(body).to_bytes(4, "big") + body], [write_fd, stderr_file.fileno()]
@@ -354,8 +290,9 @@ class Zygote:
 
 
 class Launcher:
-    """Starts runs; owns one zygote per pre-import environment, the least recently used first
-    to go when more than `max_zygotes` would be alive."""
+    """The local executor: starts one run at a time on this host; owns one zygote per
+    pre-import environment, the least recently used first to go when more than `max_zygotes`
+    would be alive."""
 
     def __init__(
         self,
@@ -364,9 +301,15 @@ class Launcher:
         base_env: Mapping[str, str] | None = None,
         zygote_start_timeout: float = ZYGOTE_START_TIMEOUT,
         max_zygotes: int = DEFAULT_MAX_ZYGOTES,
+        cpus: int | None = None,
+        gpus: Sequence[int] = (),
     ) -> None:
         if max_zygotes < 1:
             raise ValueError(f"max_zygotes must be at least 1, not {max_zygotes}")
+        # What the agent advertises for this launcher: its share of the host's CPUs and the
+        # GPU indices its runs see (pinned in base_env by whoever made it).
+        self._cpus = cpus
+        self._gpus = list(gpus)
         self.python = python or sys.executable
         # Environment every run process starts from (the profile's changes go on top); None
         # means this process's environment at the time of each start.
@@ -378,9 +321,25 @@ class Launcher:
         self._fork_unsafe: dict[ZygoteKey, str] = {}
         self._lock = threading.Lock()
 
+    def slots(self) -> int:
+        """One run at a time: a zygote forks the next run once the previous one ended."""
+        return 1
+
+    def cpus(self) -> int | None:
+        """The CPUs advertised for this launcher's runs (None: not said)."""
+        return self._cpus
+
+    def gpus(self) -> list[int]:
+        """The GPU indices this launcher's runs see."""
+        return list(self._gpus)
+
+    def describe(self) -> str | None:
+        """Nothing to add to the agent's start-up output."""
+        return None
+
     def start(self, spec: RunSpec) -> RunHandle:
         """Launch the run with the isolation its profile asks for (or the honest fallback)."""
-        profile = Profile.model_validate(spec.profile)
+        profile = spec.profile
         changes = profile.pre_import_env()
         command_dir = command_project_dir(
             spec.experiment, os.environ if self.base_env is None else self.base_env
@@ -483,7 +442,7 @@ class Launcher:
         assert proc.stdin is not None
         # A child that dies before reading its spec shows up in its exit code and stderr.
         with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(spec.to_json().encode())
+            proc.stdin.write(spec.model_dump_json().encode())
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
         return RunHandle(

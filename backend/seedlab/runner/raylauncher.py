@@ -11,13 +11,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from seedlab.config import Settings, env_name
 from seedlab.profiles import Profile
-from seedlab.runner.launcher import RunSpec, command_project_dir
+from seedlab.runner.launcher import command_project_dir
+from seedlab.runspec import RunSpec
 
 log = logging.getLogger("seedlab.agent.ray")
 
@@ -139,7 +139,7 @@ class RayRunHandle:
 
 
 class RayLauncher:
-    """Submits runs to a Ray cluster and says how many more it has room for."""
+    """The Ray executor: submits runs to a Ray cluster and says how many it has room for."""
 
     def __init__(self, address: str, *, cpus_per_run: float = 1.0) -> None:
         try:
@@ -168,25 +168,32 @@ class RayLauncher:
         """How many runs the cluster can execute at once."""
         return int(self.resources().get("CPU", 0.0) // self.cpus_per_run)
 
-    def gpu_count(self) -> int:
-        """The cluster's GPUs."""
-        return int(self.resources().get("GPU", 0.0))
+    def cpus(self) -> int:
+        """The CPUs advertised for the cluster: one run slot each."""
+        return self.slots()
+
+    def gpus(self) -> list[int]:
+        """The cluster's GPUs, numbered 0..n-1 (Ray places each run on a node that has them)."""
+        return list(range(int(self.resources().get("GPU", 0.0))))
+
+    def describe(self) -> str:
+        """The cluster as the agent's start-up line shows it."""
+        return f"Ray cluster at {self.address}, {self.slots()} run slots, {len(self.gpus())} GPUs"
 
     def start(self, spec: RunSpec) -> RayRunHandle:
         """Submit the run as a Ray task with the job's resources and the profile's variables."""
 
         refuse_command_experiment(spec.experiment, os.environ)
-        profile = Profile.model_validate(spec.profile)
         # The agent's data set files may not exist on the node that runs the task: ship them
         # (Ray keeps large arguments in its object store).
         contents = {sha: Path(path).read_bytes() for sha, path in spec.datasets.items()}
-        # The spec as the run process reads it; its data sets are re-pointed on the node.
-        payload = {k: v for k, v in asdict(spec).items() if k not in ("datasets", "gpus")}
+        # The spec's JSON as the run process reads it; its data sets are re-pointed on the node.
+        payload = spec.model_copy(update={"datasets": {}}).model_dump_json()
         with self._lock:
             generator = self._task.options(
                 num_cpus=self.cpus_per_run,
                 num_gpus=spec.gpus,
-                runtime_env=runtime_env(profile),
+                runtime_env=runtime_env(spec.profile),
                 name=f"seedlab-run-{spec.run_id}-attempt-{spec.attempt}",
             ).remote(payload, contents)
         return RayRunHandle(generator)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from seedlab.runspec import RunSpec
+
 # The last item of the stream: the run process's exit code (not a RunEvent of the protocol).
 EXIT_EVENT = "exit"
 ISOLATION = "ray"
@@ -61,11 +63,13 @@ def materialise_datasets(contents: dict[str, Any]) -> dict[str, str]:
     return paths
 
 
-def run_on_ray(spec: dict[str, Any], datasets: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Run the spec in this worker process; yield its events, then {"event": "exit", "code"}."""
+def run_on_ray(spec_json: str, datasets: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Run the spec's JSON in this worker; yield its events, then {"event": "exit", "code"}."""
     from seedlab.runner.child import run_child
 
-    spec = {**spec, "datasets": materialise_datasets(datasets), "ray": ray_node()}
+    spec = RunSpec.parse(spec_json).model_copy(
+        update={"datasets": materialise_datasets(datasets), "ray": ray_node()}
+    )
     read_fd, write_fd = os.pipe()
     outcome: dict[str, int] = {}
 

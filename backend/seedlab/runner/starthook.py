@@ -15,7 +15,6 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
-import json
 import os
 import sys
 import traceback
@@ -23,10 +22,12 @@ from collections.abc import Sequence
 from types import ModuleType, TracebackType
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from seedlab.controls import CONTROLS
-from seedlab.profiles import Profile
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter, RunEvent
+from seedlab.runspec import RunSpec, RunSpecError, parse_spec
 
 HOOK_SPEC_ENV = "SEEDLAB_HOOK_SPEC"
 EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
@@ -40,6 +41,20 @@ ERROR_MESSAGE_LIMIT = 2000
 WATCHED = frozenset({"tensorflow", "keras", *(w for row in CONTROLS for w in row.frameworks())})
 
 
+class HookSpec(BaseModel):
+    """What the hook reads from SEEDLAB_HOOK_SPEC: the run's spec and the command it runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: RunSpec
+    version: str
+    entrypoint: str
+    source_digest: str | None
+    # The template, not the argv: the argv carries the seed, and the fingerprint must be the
+    # same for every seed of a job.
+    command_template: str
+
+
 def start() -> None:
     """Apply the profile at interpreter start when this interpreter runs a command experiment."""
     raw, fd = os.environ.pop(HOOK_SPEC_ENV, None), os.environ.pop(EVENT_FD_ENV, None)
@@ -47,7 +62,15 @@ def start() -> None:
     if raw is None or fd is None:
         return  # an interpreter the script started itself: it is not the run
     os.set_inheritable(int(fd), False)  # the script's own subprocesses must not report
-    StartHook(json.loads(raw), EventWriter(int(fd))).at_interpreter_start()
+    events = EventWriter(int(fd))
+    try:
+        spec = parse_spec(HookSpec, raw)
+    except RunSpecError as exc:
+        # The script must not run without its seeds and controls: the run fails, saying why.
+        events.emit(RunEvent.ERROR, error=f"{type(exc).__name__}: {exc}", traceback="")
+        events.close()
+        os._exit(1)
+    StartHook(spec, events).at_interpreter_start()
 
 
 def _unhook_children() -> None:
@@ -65,10 +88,10 @@ def _unhook_children() -> None:
 class StartHook:
     """The profile of one command run, applied in stages as the script imports things."""
 
-    def __init__(self, spec: dict[str, Any], events: EventWriter) -> None:
+    def __init__(self, spec: HookSpec, events: EventWriter) -> None:
         self.spec = spec
-        self.seed = int(spec["seed"])
-        self.profile = Profile.model_validate(spec["profile"])
+        self.seed = spec.run.seed
+        self.profile = spec.run.profile
         self.events = events
         # The frameworks the script imported so far (whose control steps ran).
         self.imported: set[str] = set()
@@ -158,13 +181,13 @@ class StartHook:
             self.profile, seed=self.seed, isolation="process", tensorflow=tensorflow
         )
         _hash, fingerprint = capture(
-            experiment=self.spec["experiment"],
-            version=self.spec["version"],
-            entrypoint=self.spec["entrypoint"],
-            source_digest=self.spec["source_digest"],
+            experiment=self.spec.run.experiment,
+            version=self.spec.version,
+            entrypoint=self.spec.entrypoint,
+            source_digest=self.spec.source_digest,
             tensorflow=tensorflow,
         )
-        fingerprint["experiment"]["command"] = self.spec["command_template"]
+        fingerprint["experiment"]["command"] = self.spec.command_template
         self.context = RunContext(
             seed=self.seed,
             shuffle_seed=self.seed if self.profile.tf_data_seed else None,
@@ -217,13 +240,13 @@ class StartHook:
         )
         self.events.emit(RunEvent.APPLIED, profile={**applied, "how": self._how()})
         _hash, fingerprint = capture(
-            experiment=self.spec["experiment"],
-            version=self.spec["version"],
-            entrypoint=self.spec["entrypoint"],
-            source_digest=self.spec["source_digest"],
+            experiment=self.spec.run.experiment,
+            version=self.spec.version,
+            entrypoint=self.spec.entrypoint,
+            source_digest=self.spec.source_digest,
             tensorflow=False,
         )
-        fingerprint["experiment"]["command"] = self.spec["command_template"]
+        fingerprint["experiment"]["command"] = self.spec.command_template
         fingerprint["data_hash"] = None
         self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
 

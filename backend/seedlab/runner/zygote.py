@@ -67,8 +67,8 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall((json.dumps(message) + "\n").encode())
 
 
-def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
-    """One request (spec and the fds sent with it), or None when the launcher has gone."""
+def _receive(sock: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One request (the spec's JSON, read by the run, and its fds); None: the launcher left."""
     data, fds, _flags, _address = socket.recv_fds(sock, 1 << 16, MAX_FDS)
     try:
         while len(data) < HEADER.size:
@@ -85,7 +85,7 @@ def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         for fd in fds:
             os.close(fd)
         return None
-    return json.loads(body), list(fds)
+    return body, list(fds)
 
 
 def _die_with_parent(zygote_pid: int) -> None:
@@ -100,7 +100,7 @@ def _die_with_parent(zygote_pid: int) -> None:
 
 
 def _run_forked(
-    sock: socket.socket, spec: dict[str, Any], event_fd: int, stderr_fd: int, zygote_pid: int
+    sock: socket.socket, spec: bytes, event_fd: int, stderr_fd: int, zygote_pid: int
 ) -> NoReturn:
     """Child side of the fork: run the spec and leave without running the zygote's cleanup."""
     code = 1
@@ -112,7 +112,7 @@ def _run_forked(
         _leave(code)
 
 
-def _start_run(spec: dict[str, Any], event_fd: int, stderr_fd: int) -> NoReturn:
+def _start_run(spec: bytes, event_fd: int, stderr_fd: int) -> NoReturn:
     # stdout too, as in a cold spawn: whatever the experiment prints is crash evidence.
     os.dup2(stderr_fd, 1)
     os.dup2(stderr_fd, 2)
@@ -187,11 +187,10 @@ class Spare:
         self.pid = pid
         self._sock = ours
 
-    def start(self, spec: dict[str, Any], fds: list[int]) -> bool:
-        """Hand the spec and fds to the waiting child; False when it is gone."""
-        body = json.dumps(spec).encode()
+    def start(self, spec: bytes, fds: list[int]) -> bool:
+        """Hand the spec's JSON and fds to the waiting child; False when it is gone."""
         try:
-            socket.send_fds(self._sock, [HEADER.pack(len(body)) + body], fds)
+            socket.send_fds(self._sock, [HEADER.pack(len(spec)) + spec], fds)
         except OSError:
             self.discard()
             return False
@@ -255,7 +254,7 @@ def serve(control_fd: int) -> None:
             spare.discard()
 
 
-def _fork_now(sock: socket.socket, spec: dict[str, Any], fds: list[int], zygote_pid: int) -> int:
+def _fork_now(sock: socket.socket, spec: bytes, fds: list[int], zygote_pid: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
