@@ -17,17 +17,25 @@ install: $(BIN)/python
 up: install
 	$(BIN)/seedlab up
 
-test-deps: $(BIN)/python
+# The editable install is redone only when pyproject.toml changed since the last one (a stamp).
+test-deps: $(VENV)/.test-deps
 	./.ci/install-test-deps.sh
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,mlflow,ray]'
+	touch $@
 
 lint: test-deps
 	$(BIN)/ruff check backend tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two xdist workers: one runs the tests that train models (marked tf or serial, one xdist group,
+# in order), the other everything else beside it. PYTEST_PARALLEL= runs the suite in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 test: lint
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: test-deps
 	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability; do \
