@@ -30,9 +30,10 @@ lint: test-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Two xdist workers: one runs the tests that train models (marked tf or serial, one xdist group,
-# in order), the other everything else beside it. PYTEST_PARALLEL= runs the suite in one process.
-PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+# Off by default: `PYTEST_PARALLEL="-n 2 --dist loadgroup"` would run the tests that train models
+# (marked tf or serial, one xdist group) in one worker and the rest beside them, but pytest-xdist
+# 3.8's loadgroup does not group under pytest 9.2 (the nodeid suffix it sets is not read back).
+PYTEST_PARALLEL ?=
 
 test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_PARALLEL) $(PYTEST_ARGS)
