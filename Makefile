@@ -19,17 +19,26 @@ install: $(BIN)/python
 up: install
 	$(BIN)/seedlab up $(if $(PORT),--port $(PORT))
 
-test-deps: $(BIN)/python
+# The editable install is redone only when pyproject.toml changed since the last one (a stamp).
+test-deps: $(VENV)/.test-deps
 	./.ci/install-test-deps.sh
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,mlflow,ray]'
+	touch $@
 
 lint: test-deps
 	$(BIN)/ruff check backend tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Off by default: `PYTEST_PARALLEL="-n 2 --dist loadgroup"` would run the tests that train models
+# (marked tf or serial, one xdist group) in one worker and the rest beside them, but pytest-xdist
+# 3.8's loadgroup does not group under pytest 9.2 (the nodeid suffix it sets is not read back).
+PYTEST_PARALLEL ?=
+
 test: lint
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: test-deps
 	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability bench_patterns; do \

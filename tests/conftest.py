@@ -1,4 +1,22 @@
-"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, an app client."""
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, an app client, and one live
+seedlab system (server + two agents) shared by the end-to-end tests of a session.
+
+How a new end-to-end test uses the shared live system (`shared_live`, see its docstring):
+- take `shared_live` instead of starting a `LiveSystem` when the test needs no settings of its
+  own: it has the plugin experiments (`tests.plugin_experiments`), 30 s leases, the agent token
+  `tests.livesystem.TOKEN`, no auth, SQLite, and two agents "one" and "two";
+- find what the test made by its own ids (job id, run ids, a label unique to the test), never by
+  counting everything on the server: other tests' jobs are there too, before and after;
+- leave it as it was: cancel what the test leaves queued, do not stop or kill its processes,
+  do not start more agents on it, do not change its environment;
+- a test that needs short leases, auth, PostgreSQL, a killed agent or server, other agents or
+  another working directory starts its own `LiveSystem` (tests/livesystem.py) and stops it.
+
+Tests marked `tf` (they train real models) and `serial` are put in one pytest-xdist group, so
+that `-n 2 --dist loadgroup` would run them one after the other in one worker (one shared live
+system) and the rest beside them. Not on by default: xdist 3.8's loadgroup does not group under
+pytest 9.2 (see the Makefile).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +30,11 @@ import pytest
 from seedlab.config import LOOPBACK_HOSTS, Settings
 from seedlab.db import Database
 from seedlab.migrate import upgrade_to_head
+from tests.livesystem import LiveSystem
+
+REPO = Path(__file__).resolve().parents[1]
+# The xdist group of the tests that must not run beside each other (see the module docstring).
+SERIAL_GROUP = "serial"
 
 PG_ADMIN_URL = os.environ.get(
     "SEEDLAB_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -87,3 +110,36 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # FastAPI's TestClient sends Host "testserver"; never part of the default allow-list.
         allowed_hosts=[*LOOPBACK_HOSTS, "testserver"],
     )
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Put every `tf` or `serial` test in one xdist group: one worker runs them in order."""
+    # Here, not in pytest_collection_modifyitems: xdist reads the group in that hook, first.
+    if item.get_closest_marker("tf") or item.get_closest_marker("serial"):
+        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
+
+
+@pytest.fixture(scope="session")
+def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
+    """One real server and two agents ("one", "two") for the session's end-to-end tests.
+
+    Starting a server and two agents (each warming a TensorFlow zygote) costs tens of seconds on
+    a 2-core machine; tests that need nothing special share this one. Rules in this module's
+    docstring: find your own jobs by id, leave nothing queued, start your own LiveSystem for
+    special settings.
+    """
+    live = LiveSystem(
+        tmp_path_factory.mktemp("shared-live"),
+        lease_seconds=30,
+        extra_env={
+            "SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
+            # This checkout's package first (a worktree serves its own code, not an installed
+            # copy), then the repository for tests.plugin_experiments.
+            "PYTHONPATH": os.pathsep.join([str(REPO / "backend"), str(REPO)]),
+        },
+    )
+    live.start_server()
+    live.start_agent("one")
+    live.start_agent("two")
+    yield live
+    live.stop()

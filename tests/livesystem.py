@@ -1,4 +1,9 @@
-"""Start the real server and agents as processes for end-to-end and browser tests."""
+"""Start the real server and agents as processes for end-to-end and browser tests.
+
+Most end-to-end tests should not start one: the `shared_live` fixture (tests/conftest.py) is one
+server and two agents for the whole session. Start a LiveSystem only for settings of your own
+(short leases, auth, PostgreSQL, a process to kill, another working directory), and stop it.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# `pip wheel` and `pip install -e` of the checkout rewrite build/ and backend/*.egg-info, which
+# the agents of the tf tests read their entry points from: never beside them.
+pytestmark = pytest.mark.serial
+
 SERVE_SCRIPT = """
 import sys, seedlab
 from pathlib import Path

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +50,10 @@ def gitlab_script() -> str:
     return "\n".join(job["script"])
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(
-        tmp_path_factory.mktemp("ci"),
-        extra_env={"PYTHONPATH": f"{REPO / 'backend'}:{REPO}"},
-    )
-    live.start_server()
-    live.start_agent("one")
-    live.start_agent("two")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def shell(
@@ -107,6 +99,7 @@ def test_github_workflow(system: LiveSystem, tmp_path: Path) -> None:
     suite, cases = junit(tmp_path / "reports" / "seedlab-compare.xml")
     assert (suite.get("tests"), suite.get("failures")) == ("1", "0")
     assert "PASS not_worse:0.5" in pr.stdout
+    # Only this test labels jobs `main` on the shared live system: its one job is that baseline.
     main = httpx.get(f"{system.url}/api/v1/jobs", params={"label": "main"}).json()["items"]
     assert f"against baseline job {main[0]['id']}" not in pr.stdout  # no summary outside GitHub
     assert len(main) == 1

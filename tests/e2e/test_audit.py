@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,14 +13,10 @@ from tests.livesystem import LiveSystem
 pytestmark = pytest.mark.tf
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(tmp_path_factory.mktemp("audit"), lease_seconds=30)
-    live.start_server()
-    live.start_agent("one")
-    live.start_agent("two")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def _audit(system: LiveSystem, experiment: str, *extra: str) -> dict:  # type: ignore[type-arg]

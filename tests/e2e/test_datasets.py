@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-import seedlab
 from tests.livesystem import LiveSystem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,19 +21,10 @@ WALKTHROUGH = REPO / "examples" / "csv_walkthrough"
 pytestmark = pytest.mark.tf
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    # Absolute paths: the walkthrough's commands run from the example's folder.
-    package_root = Path(seedlab.__file__).resolve().parents[1]
-    live = LiveSystem(
-        tmp_path_factory.mktemp("e2e-datasets"),
-        extra_env={"PYTHONPATH": os.pathsep.join([str(package_root), str(REPO)])},
-    )
-    live.start_server()
-    live.start_agent("one")
-    live.start_agent("two")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def walkthrough_commands() -> list[list[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,14 +15,10 @@ pytestmark = pytest.mark.tf
 PLAN = "decompose credit_risk_mlp: 4 groups \u00d7 3 runs + 3 all-vary = 15 runs"
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(tmp_path_factory.mktemp("decompose"), lease_seconds=30)
-    live.start_server()
-    live.start_agent("one")
-    live.start_agent("two")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def test_credit_risk_decomposition_with_real_training(system: LiveSystem) -> None:

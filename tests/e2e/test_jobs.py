@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,22 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.tf
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(
-        tmp_path_factory.mktemp("e2e"),
-        extra_env={
-            "SEEDLAB_EXPERIMENT_MODULES": "tests.plugin_experiments",
-            # The repository (for tests.plugin_experiments) and its own backend, so a worktree
-            # serves its own code rather than the installed copy.
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "backend")]),
-        },
-    )
-    live.start_server()
-    live.start_agent("one")
-    live.start_agent("two")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def _submit_wait(system: LiveSystem, *args: str) -> dict:  # type: ignore[type-arg]

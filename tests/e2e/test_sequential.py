@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +19,10 @@ TARGET = 0.02
 MAX_SEEDS = 7
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    live = LiveSystem(
-        tmp_path_factory.mktemp("e2e-sequential"),
-        # Its own backend first, so a worktree serves its own code rather than the installed one.
-        extra_env={"PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "backend")])},
-    )
-    live.start_server()
-    live.start_agent("one")
-    yield live
-    live.stop()
+@pytest.fixture
+def system(shared_live: LiveSystem) -> LiveSystem:
+    """The session's shared server and two agents (tests/conftest.py)."""
+    return shared_live
 
 
 def halfwidth(values: list[float]) -> float:
