@@ -223,6 +223,12 @@ class MetricSpreadOut(BaseModel):
     range: float | None
     ci95: list[float] | None
     seeds: list[int] = Field(default_factory=list)
+    ci_method: str = Field(
+        default="t",
+        description="How ci95 was computed: 't' (Student's t), 'hall-t-clipped' (metrics bounded "
+        "in [0, 1]: Hall's skewness-corrected t, clipped to [0, 1]) or 't-clipped' (bounded, "
+        "two seeds)",
+    )
 
 
 class SeedLotteryOut(BaseModel):
