@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:
-#   make up     install seedlab into .venv and start it (SQLite in ./seedlab-data, local agents)
+#   make up     install seedlab into .venv and start it (SQLite in the user data directory, local agents)
 #   make test   install everything the tests need (incl. Debian's chromium) and run the suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,8 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# No --quiet: installing TensorFlow and the rest takes minutes, pip's progress shows them.
 install: $(BIN)/python
-	$(BIN)/pip install --quiet .
+	@echo "== installing seedlab and its dependencies into $(VENV) (TensorFlow: a few minutes)"
+	$(BIN)/pip install --progress-bar on .
+	@echo "== installed: start it with 'make up' or '$(BIN)/seedlab up'"
 
 up: install
 	$(BIN)/seedlab up
