@@ -19,6 +19,14 @@ def get_job(*, session: Session, job_id: int) -> Job:
     return job
 
 
+def job_status(*, session: Session, job_id: int) -> str:
+    """The job's stored status (one indexed read), or NotFound."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id))
+    if status is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return status
+
+
 def job_with_runs(*, session: Session, job_id: int) -> Job:
     """The job with its runs loaded in one more query, or NotFound."""
     job = session.get(Job, job_id, options=[selectinload(Job.runs)])
