@@ -33,7 +33,7 @@ test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 bench: test-deps
-	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability; do \
+	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability bench_cli; do \
 		$(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:

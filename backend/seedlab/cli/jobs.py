@@ -24,7 +24,6 @@ from seedlab.cli.output import (
     server_url,
 )
 from seedlab.cli.sources import ExperimentsOpt, experiments_local
-from seedlab.jobs.decompose import sentence as decomposition_sentence
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -103,6 +102,8 @@ def print_report(report: dict[str, Any]) -> None:
             )
     print_seed_science(report)
     for name, section in (report.get("decomposition") or {}).items():
+        from seedlab.jobs.decompose import sentence as decomposition_sentence
+
         typer.echo(f"  variance of {decomposition_sentence(name, section)}")
     for warning in report.get("warnings", []):
         typer.echo(f"  warning {warning['code']} ({warning['where']}): {warning['message']}")
