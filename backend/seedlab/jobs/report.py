@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
-from seedlab.analysis.runwarnings import job_warnings
+from seedlab.analysis.runwarnings import grouped_warnings, job_warnings
 from seedlab.analysis.seedscience import (
     percentile_of,
     prediction_churn,
@@ -37,6 +37,7 @@ from seedlab.jobs.schemas import (
     PercentileOut,
     SeedLotteryOut,
     SeedsNeededOut,
+    WarningGroupOut,
     WarningOut,
 )
 from seedlab.profiles import TOGGLES
@@ -238,6 +239,10 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
+        ],
+        warning_groups=[
+            WarningGroupOut(**g)
+            for g in grouped_warnings([(run.id, run.warnings or []) for run in job.runs])
         ],
         created_at=job.created_at,
         finished_at=job.finished_at,

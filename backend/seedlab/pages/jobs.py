@@ -231,7 +231,16 @@ def job_context(
         "sequential_chart": sequential_chart(report),
         "decomposition": decomposition_rows(report),
         "decompose_seeds": decompose_seeds(job.seed_plan),
+        "replay_metric": main_validation_metric(list(report.metrics)),
     }
+
+
+def main_validation_metric(names: list[str]) -> str | None:
+    """What "replay the best" ranks by first: val_auc, val_accuracy, another val_ metric, ..."""
+    for name in DEFAULT_METRIC_ORDER:
+        if name in names and name.startswith("val_"):
+            return name
+    return next((n for n in names if n.startswith("val_")), names[0] if names else None)
 
 
 SOURCE_LABELS = {"init": "init", "order": "data order", "split": "split", "kernels": "kernels"}
