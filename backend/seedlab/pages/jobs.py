@@ -232,7 +232,23 @@ def job_context(
         "decomposition": decomposition_rows(report),
         "decompose_seeds": decompose_seeds(job.seed_plan),
         "replay_metric": main_validation_metric(list(report.metrics)),
+        "dataset_names": _dataset_names(session, report.params),
     }
+
+
+def _dataset_names(session: Session, params: dict[str, Any]) -> dict[str, str]:
+    """Parameters holding an uploaded data set's sha256 (tabular_csv), with its name."""
+    names = {}
+    for key, value in params.items():
+        if isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value):
+            try:
+                names[key] = datasets_service.find_dataset(session=session, ref=value).name
+            except NotFound:
+                continue  # deleted since, or a hash that names no data set: shown as it is
+    return names
+
+
+HEX = frozenset("0123456789abcdef")
 
 
 def main_validation_metric(names: list[str]) -> str | None:
