@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:
-#   make up     install seedlab into .venv and start it (SQLite in ./seedlab-data, local agents;
-#               PORT=8765 for another port)
+#   make up     install seedlab into .venv and start it (SQLite in the user data directory, local
+#               agents; PORT=8765 for another port)
 #   make test   install everything the tests need (incl. Debian's chromium) and run the suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,8 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# No --quiet: installing TensorFlow and the rest takes minutes, pip's progress shows them.
 install: $(BIN)/python
-	$(BIN)/pip install --quiet .
+	@echo "== installing seedlab and its dependencies into $(VENV) (TensorFlow: a few minutes)"
+	$(BIN)/pip install --progress-bar on .
+	@echo "== installed: start it with 'make up' or '$(BIN)/seedlab up'"
 
 # make up PORT=8765 listens on another port (default 8000)
 up: install
@@ -41,7 +44,7 @@ test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: test-deps
-	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability bench_patterns; do \
+	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability bench_patterns bench_cli; do \
 		$(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:

@@ -19,14 +19,38 @@ from tests.livesystem import TOKEN, LiveSystem
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def _checked(response: httpx.Response, what: str) -> dict:  # type: ignore[type-arg]
+    """The answer's JSON; a failed call stops the benchmark with the server's answer."""
+    if response.status_code >= 400:
+        raise SystemExit(f"{what}: HTTP {response.status_code} {response.text[:500]}")
+    if response.status_code == 204:  # a claim with nothing queued
+        return {}
+    return response.json()  # type: ignore[no-any-return]
+
+
 def _prepare_runs(url: str, senders: int) -> list[tuple[int, int]]:
     """Create a job and claim one run per sender so each sender owns a running attempt."""
+    # The agent token may only call the agent protocol: the job is submitted as the local user
+    # (tokenless on loopback), the agent calls carry the agent token.
+    with httpx.Client(base_url=url, timeout=60) as user:
+        job = _checked(
+            user.post(
+                "/api/v1/jobs", json={"experiment": "seed_card_mlp", "seeds": f"1:{senders}x1"}
+            ),
+            "create the job",
+        )
     with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as http:
-        http.post("/api/v1/jobs", json={"experiment": "seed_card_mlp", "seeds": f"1:{senders}x1"})
-        agent = http.post("/api/v1/agent/register", json={"name": "bench", "hostname": "b"}).json()
+        agent = _checked(
+            http.post("/api/v1/agent/register", json={"name": "bench", "hostname": "b"}),
+            "register the agent",
+        )
         runs = []
         for _ in range(senders):
-            claim = http.post("/api/v1/agent/claim", json={"agent_id": agent["id"]}).json()
+            claim = _checked(
+                http.post("/api/v1/agent/claim", json={"agent_id": agent["id"]}), "claim a run"
+            )
+            if claim.get("run_id") is None:
+                raise SystemExit(f"claim a run of job {job['id']}: nothing to claim ({claim})")
             runs.append((claim["run_id"], claim["attempt"]))
         return runs
 
@@ -41,7 +65,7 @@ def _send(url: str, run_id: int, attempt: int, total: int, batch: int, out: list
             response = http.post(
                 f"/api/v1/agent/runs/{run_id}/points", json={"attempt": attempt, "series": series}
             )
-            response.raise_for_status()
+            _checked(response, f"send points of run {run_id}")
             out.append(time.perf_counter() - started)
             step += batch
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -123,7 +124,28 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         "verdict and the spread across seeds.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # pages/apidocs serves /docs from installed files; FastAPI's own pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    generate_openapi = app.openapi
+
+    def openapi_with_tokens() -> dict[str, Any]:
+        # Declares the bearer token, so /docs offers "Authorize" and sends it on "Try it out".
+        if app.openapi_schema is None:
+            schema = generate_openapi()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["token"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token (seedlab token create); none on a tokenless server",
+            }
+            schema["security"] = [{"token": []}, {}]
+            return schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_tokens  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.database = database
     app.state.cache = ResultCache()

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
@@ -33,7 +34,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    data_dir: Path = Field(default=Path("./seedlab-data"))
+    # One place per user (e.g. ~/.local/share/seedlab), whatever the current directory; a
+    # project keeps its own with SEEDLAB_DATA_DIR=./seedlab-data.
+    data_dir: Path = Field(default_factory=lambda: user_data_path("seedlab"))
     database_url: str | None = None
     agent_token: str | None = None
     # Ray cluster `seedlab agent --executor ray` joins (host:port of the head, or "auto").

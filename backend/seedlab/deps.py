@@ -114,6 +114,7 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
+DatabaseDep = Annotated[Database, Depends(_database)]
 WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from seedlab.resources import packaged_path
@@ -25,9 +26,17 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Apply every migration on the given engine (idempotent)."""
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision; None for a database never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_to_head(engine: Engine) -> tuple[str | None, str | None]:
+    """Apply every migration on the given engine (idempotent); the revisions before and after."""
+    before = current_revision(engine)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    return before, current_revision(engine)

@@ -85,7 +85,7 @@ def test_to_dict_is_strict_json() -> None:
     assert spread["bad"]["mean"] is None and spread["bad"]["ci95"] is None
     assert spread["bad"]["n"] == 2
     ok = spread["ok"]
-    assert set(ok) == {"n", "mean", "std", "min", "max", "range", "ci95", "seeds"}
+    assert set(ok) == {"n", "mean", "std", "min", "max", "range", "ci95", "seeds", "ci_method"}
     assert ok["mean"] == 1.5 and isinstance(ok["ci95"], list) and len(ok["ci95"]) == 2
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from scipy import stats
 
 from seedlab.analysis.seedscience import seeds_for_halfwidth
+from seedlab.analysis.spread import bounded_ci95
 from seedlab.config import Settings
 from seedlab.db import Database
 from seedlab.errors import InvalidInput
@@ -26,10 +27,9 @@ WIDE: Callable[[int], float] = lambda seed: 0.9 + (0.05 if seed % 2 else -0.05) 
 
 
 def halfwidth(values: list[float]) -> float:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    """Half the width of val_auc's 95% CI: bounded in [0, 1], so Hall's t (spread.py)."""
+    low, high = bounded_ci95(np.asarray([values], dtype=np.float64))
+    return float(high[0] - low[0]) / 2
 
 
 def run_round(

@@ -56,3 +56,22 @@ def test_form_renders_data_set_widgets(client: TestClient) -> None:
     ]
     assert 'data-kind="column" data-source="dataset"' in page
     assert 'data-kind="columns" data-source="dataset" multiple' in page
+
+
+def test_a_tabular_csv_job_page_names_its_data_set_with_the_hash_beside(
+    client: TestClient,
+) -> None:
+    stored = client.post(
+        "/api/v1/datasets?name=people", files={"file": ("p.csv", CSV, "text/csv")}
+    ).json()
+    job = client.post(
+        "/api/v1/jobs",
+        json={"experiment": "tabular_csv", "seeds": "1:2x1",
+              "params": {"dataset": "people", "target": "label", "epochs": 1}},
+    )
+    assert job.status_code == 201, job.text
+    page = client.get(f"/jobs/{job.json()['id']}").text
+    cell = re.search(r'<tr><th scope="row">dataset</th><td>(.*?)</td></tr>', page, re.S)
+    assert cell, page
+    assert 'data-dataset="people"' in cell.group(1) and "<strong>people</strong>" in cell.group(1)
+    assert stored["sha256"][:12] in cell.group(1) and f"sha256 {stored['sha256']}" in cell.group(1)

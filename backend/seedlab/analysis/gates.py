@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from seedlab.analysis.significance import seeds_for_halfwidth, seeds_for_power
-
 Outcome = Literal["held", "failed", "inconclusive"]
 
 VERDICTS = ("bitwise", "within_tolerance", "nondeterministic", "not_checked")
@@ -225,6 +223,9 @@ def evaluate_metric(gate: MetricGate, report: Mapping[str, Any]) -> GateResult:
     std = spread.get("std")
     if gate.stat == "ci95_halfwidth" and gate.op in ("<=", "<") and std:
         # More seeds narrow the interval: the gate is undecided, not failed.
+        # Imported here: scipy.stats takes seconds to import, and `seedlab submit` imports gates.
+        from seedlab.analysis.significance import seeds_for_halfwidth
+
         needed = seeds_for_halfwidth(float(std), gate.threshold)
         return GateResult(
             gate.text, "inconclusive", value,
@@ -281,6 +282,8 @@ def evaluate_compare(
     pooled = math.sqrt(
         ((float(comparison["std_a"] or 0.0)) ** 2 + (float(comparison["std_b"] or 0.0)) ** 2) / 2
     )
+    from seedlab.analysis.significance import seeds_for_power
+
     needed = seeds_for_power((diff - threshold) / pooled) if pooled > 0 else None
     more = f"about {needed} seeds per job would decide" if needed else "more seeds would decide"
     return GateResult(

@@ -220,6 +220,24 @@ def fit_warnings(facts: FitFacts) -> list[dict[str, Any]]:
     return _unique(found)
 
 
+# Preprocessing layers that count with (Dense)Bincount: tf.one_hot advice does not reach inside
+# them; what helps is their output_mode, or moving them out of the trained model.
+LOOKUP_LAYER_ADVICE = (
+    "this {layer} layer counts with bincount because of its output_mode ('multi_hot', 'count' "
+    "or 'tf_idf'): give it output_mode='int' and encode the indices in the model (an "
+    "Embedding, or tf.one_hot), or apply the layer in the tf.data pipeline "
+    "(dataset.map(lambda x, y: (layer(x), y))) so the op runs on the CPU outside the model"
+)
+LOOKUP_LAYERS = frozenset(
+    {"IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization"}
+)
+
+
+def _layer_class(op: GraphOp, layers: Sequence[LayerFact]) -> str | None:
+    layer = layer_of(op.name, [item.name for item in layers])
+    return next((item.class_name for item in layers if item.name == layer), None)
+
+
 def _gpu_kernel_warnings(facts: FitFacts) -> list[dict[str, Any]]:
     found = []
     for op in facts.ops:
@@ -227,6 +245,9 @@ def _gpu_kernel_warnings(facts: FitFacts) -> list[dict[str, Any]]:
             if op.type.startswith("FusedBatchNormGrad") and op.is_training is not False:
                 continue  # training-mode backprop has a deterministic GPU kernel
             source, fix = NO_GPU_DETERMINISM[op.type]
+            layer_class = _layer_class(op, facts.layers)
+            if op.type in ("Bincount", "DenseBincount") and layer_class in LOOKUP_LAYERS:
+                fix = LOOKUP_LAYER_ADVICE.format(layer=layer_class)
             found.append(
                 _warning(
                     NO_DETERMINISTIC_GPU_KERNEL,

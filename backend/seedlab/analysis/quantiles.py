@@ -39,12 +39,18 @@ def curve_quantiles(
         grid[row, np.searchsorted(steps, run_steps)] = values
     grid[~np.isfinite(grid)] = np.nan
     counts = np.sum(~np.isnan(grid), axis=0)
-    out: dict[float, FloatArray] = {}
+    table = np.full((len(quantiles), len(steps)), np.nan, dtype=np.float64)
+    qs = np.asarray(quantiles, dtype=np.float64)
+    # Steps every run logged (the usual case): np.quantile sorts all columns in one call.
+    # np.nanquantile loops over columns in Python (73% of a 100-run overlay when called per
+    # quantile), so only steps some runs have not logged go through it, all quantiles at once;
+    # both interpolate the same way, so the values are the same to the bit.
+    full = counts == len(curves)
+    partial = (counts > 0) & ~full
     with np.errstate(all="ignore"):
-        for q in quantiles:
-            column = np.full(len(steps), np.nan, dtype=np.float64)
-            logged = counts > 0
-            if bool(logged.any()):
-                column[logged] = np.nanquantile(grid[:, logged], q, axis=0)
-            out[q] = column
+        if bool(full.any()):
+            table[:, full] = np.quantile(grid[:, full], qs, axis=0)
+        if bool(partial.any()):
+            table[:, partial] = np.nanquantile(grid[:, partial], qs, axis=0)
+    out: dict[float, FloatArray] = {q: table[i] for i, q in enumerate(quantiles)}
     return CurveQuantiles([int(s) for s in steps], [int(c) for c in counts], out)

@@ -52,3 +52,33 @@ def job_warnings(runs: Sequence[tuple[int, Sequence[dict[str, Any]]]]) -> list[d
             }
         )
     return out
+
+
+# Facts about the machine rather than the model: shown once, beside the environment.
+MACHINE_CODES = frozenset({"onednn_enabled"})
+
+
+def grouped_warnings(runs: Sequence[tuple[int, Sequence[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """One entry per warning code: how many runs, the places (layers, stages) and the messages.
+
+    A model with five lookup layers gives one line, not five paragraphs saying the same thing.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for run_id, warnings in runs:
+        for warning in warnings:
+            code = str(warning["code"])
+            group = groups.setdefault(code, {"runs": set(), "wheres": {}, "messages": {}})
+            group["runs"].add(run_id)
+            group["wheres"].setdefault(str(warning["where"]), None)
+            group["messages"].setdefault(str(warning["message"]), None)
+    return [
+        {
+            "code": code,
+            "runs": len(group["runs"]),
+            "total": len(runs),
+            "wheres": list(group["wheres"]),
+            "messages": list(group["messages"]),
+            "machine": code in MACHINE_CODES,
+        }
+        for code, group in sorted(groups.items())
+    ]

@@ -25,7 +25,6 @@ from seedlab.cli.output import (
 )
 from seedlab.cli.sources import ExperimentsOpt, experiments_local
 from seedlab.controls import toggles_help
-from seedlab.jobs.decompose import sentence as decomposition_sentence
 from seedlab.status import TERMINAL_JOB_STATUSES
 
 
@@ -104,6 +103,8 @@ def print_report(report: dict[str, Any]) -> None:
             )
     print_seed_science(report)
     for name, section in (report.get("decomposition") or {}).items():
+        from seedlab.jobs.decompose import sentence as decomposition_sentence
+
         typer.echo(f"  variance of {decomposition_sentence(name, section)}")
     for warning in report.get("warnings", []):
         typer.echo(f"  warning {warning['code']} ({warning['where']}): {warning['message']}")
@@ -299,21 +300,26 @@ def check_gates(
     return exit_code(results)
 
 
+# How long one long poll may wait: progress lines appear at least this often.
+WAIT_POLL_SECONDS = 5.0
+
+
 def wait_for_report(client: SeedlabClient, job_id: int, timeout: float) -> dict[str, Any]:
+    """Long-poll the job's end (GET .../wait answers within ~25 ms of it), then its report."""
     deadline = time.monotonic() + timeout
     last = ""
     while True:
-        report = fetch_report(client, job_id)
-        done = sum(report["run_counts"].get(s, 0) for s in TERMINAL_JOB_STATUSES)
-        line = f"job {job_id}: {report['status']} ({done}/{len(report['runs'])} runs done)"
+        left = max(0.0, deadline - time.monotonic())
+        job = client.get(f"/api/v1/jobs/{job_id}/wait", timeout=min(WAIT_POLL_SECONDS, left))
+        done = sum(job["run_counts"].get(s, 0) for s in TERMINAL_JOB_STATUSES)
+        line = f"job {job_id}: {job['status']} ({done}/{job['run_count']} runs done)"
         if line != last:
             typer.echo(line, err=True)
             last = line
-        if report["status"] in TERMINAL_JOB_STATUSES:
-            return report
-        if time.monotonic() > deadline:
-            raise fail(f"job {job_id} still {report['status']} after {timeout:.0f} s", 4)
-        time.sleep(1.0)
+        if job["status"] in TERMINAL_JOB_STATUSES:
+            return fetch_report(client, job_id)
+        if time.monotonic() >= deadline:
+            raise fail(f"job {job_id} still {job['status']} after {timeout:.0f} s", 4)
 
 
 def status(

@@ -49,6 +49,8 @@ def setup_logging(verbose: bool = False) -> None:
     )
     # An idle agent polls every quarter second; one log line per poll would bury the real ones.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic logs each migration step at INFO; `seedlab up` prints one line for them instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

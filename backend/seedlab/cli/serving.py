@@ -153,6 +153,8 @@ def up(
         arg for source in configured_sources(experiments) for arg in ("--experiments", source)
     ]
 
+    started_at = _print_start(settings)
+
     def start_agents(server: Any) -> None:
         while not server.started:
             time.sleep(0.05)
@@ -170,6 +172,7 @@ def up(
                     },
                 )
             )
+        _print_agents_ready(settings, [f"local-{i + 1}" for i in range(count)], started_at)
         typer.echo(f"seedlab is up at {url} with {count} local agent(s); Ctrl-C stops it")
 
     def stop_agents() -> None:
@@ -190,6 +193,60 @@ def up(
     finally:
         stop_agents()
         _requeue_local_runs(settings, [f"local-{i + 1}" for i in range(len(children))])
+
+
+def _print_start(settings: Settings) -> Any:
+    """Migrate now and print the data directory, the database and the migrations, one line each."""
+    from seedlab.db import Database, utcnow
+    from seedlab.jobs import service as jobs_service
+    from seedlab.migrate import upgrade_to_head
+
+    started_at = utcnow()
+    database = Database(settings.resolved_database_url())
+    try:
+        before, after = upgrade_to_head(database.engine)
+        with database.read() as session:
+            jobs = jobs_service.job_count(session=session)
+        url = database.engine.url
+    finally:
+        database.dispose()
+    where = (
+        f"SQLite at {url.database}"
+        if url.get_backend_name() == "sqlite"
+        else f"{url.get_backend_name()} at {url.render_as_string(hide_password=True)}"
+    )
+    typer.echo(f"data directory: {settings.data_dir.resolve()} ({jobs} job(s))")
+    typer.echo(f"database: {where}")
+    if before == after:
+        typer.echo(f"migrations: current ({after})")
+    else:
+        typer.echo(f"migrations: applied, {before or 'empty database'} -> {after}")
+    return started_at
+
+
+def _print_agents_ready(settings: Settings, names: list[str], since: Any) -> None:
+    """One line per local agent once it has registered (given up on after 60 s)."""
+    from seedlab.db import Database
+    from seedlab.queue import service as queue_service
+
+    waiting = set(names)
+    deadline = time.monotonic() + 60
+    database = Database(settings.resolved_database_url())
+    try:
+        while waiting and time.monotonic() < deadline:
+            with database.read() as session:
+                ready = queue_service.agents_ready(
+                    session=session, names=sorted(waiting), since=since
+                )
+            for name in sorted(ready):
+                typer.echo(f"agent {name}: ready")
+            waiting -= ready
+            if waiting:
+                time.sleep(0.1)
+    finally:
+        database.dispose()
+    for name in sorted(waiting):
+        typer.echo(f"agent {name}: not registered after 60 s (see its lines above)")
 
 
 def _requeue_local_runs(settings: Settings, names: list[str]) -> None:

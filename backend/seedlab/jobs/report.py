@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.audit import BASELINE, AuditRun, audit_report
-from seedlab.analysis.runwarnings import job_warnings
+from seedlab.analysis.runwarnings import grouped_warnings, job_warnings
 from seedlab.analysis.seedscience import (
     percentile_of,
     prediction_churn,
@@ -38,6 +38,7 @@ from seedlab.jobs.schemas import (
     SeedLotteryOut,
     SeedsNeededOut,
     SweepOut,
+    WarningGroupOut,
     WarningOut,
 )
 from seedlab.profiles import AUDITED_TOGGLES
@@ -240,6 +241,10 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         warnings=[
             WarningOut(**w)
             for w in job_warnings([(run.id, run.warnings or []) for run in job.runs])
+        ],
+        warning_groups=[
+            WarningGroupOut(**g)
+            for g in grouped_warnings([(run.id, run.warnings or []) for run in job.runs])
         ],
         created_at=job.created_at,
         finished_at=job.finished_at,

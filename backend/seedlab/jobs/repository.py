@@ -20,6 +20,14 @@ def get_job(*, session: Session, job_id: int) -> Job:
     return job
 
 
+def job_status(*, session: Session, job_id: int) -> str:
+    """The job's stored status (one indexed read), or NotFound."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id))
+    if status is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return status
+
+
 def job_with_runs(*, session: Session, job_id: int) -> Job:
     """The job with its runs loaded in one more query, or NotFound."""
     # A query, not session.get: a job already in the identity map without its runs gets them.
@@ -125,3 +133,8 @@ def open_sequential_jobs(*, session: Session) -> list[Job]:
             .order_by(Job.id)
         )
     )
+
+
+def count_jobs(*, session: Session) -> int:
+    """How many jobs the database holds."""
+    return session.scalar(select(func.count()).select_from(Job)) or 0

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from seedlab.deps import MAX_OFFSET, CacheDep, IdPath, ReadSession, SettingsDep, WriteSession
+from seedlab.deps import (
+    MAX_OFFSET,
+    CacheDep,
+    DatabaseDep,
+    IdPath,
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+)
 from seedlab.fingerprints.schemas import JobVariation
 from seedlab.jobs import creation, lifecycle, replay, report
 from seedlab.jobs import service as jobs_service
@@ -66,6 +74,19 @@ def list_jobs(
 def get_job(job_id: IdPath, session: ReadSession) -> JobRead:
     """One job with run counts per status."""
     return jobs_service.read_job(session=session, job_id=job_id)
+
+
+@router.get("/{job_id}/wait")
+async def wait_for_job(
+    job_id: IdPath,
+    database: DatabaseDep,
+    timeout: float = Query(
+        25.0, ge=0, le=60, description="seconds to wait at most; the job as it is then"
+    ),
+) -> JobRead:
+    """Long poll: answers as soon as the job has ended (within about 25 ms), else after timeout
+    seconds with the job as it is; a client calls again until the status is terminal."""
+    return await jobs_service.wait_for_end(database=database, job_id=job_id, timeout=timeout)
 
 
 @router.patch("/{job_id}")

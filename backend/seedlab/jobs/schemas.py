@@ -377,6 +377,12 @@ class MetricSpreadOut(BaseModel):
     range: float | None
     ci95: list[float] | None
     seeds: list[int] = Field(default_factory=list)
+    ci_method: str = Field(
+        default="t",
+        description="How ci95 was computed: 't' (Student's t), 'hall-t-clipped' (metrics bounded "
+        "in [0, 1]: Hall's skewness-corrected t, clipped to [0, 1]) or 't-clipped' (bounded, "
+        "two seeds)",
+    )
 
 
 class SeedLotteryOut(BaseModel):
@@ -450,6 +456,17 @@ class WarningOut(BaseModel):
     message: str = Field(description="What it means and what to do")
 
 
+class WarningGroupOut(BaseModel):
+    """The job's warnings of one code: the page shows one line per code."""
+
+    code: str
+    runs: int = Field(description="Runs with this warning")
+    total: int = Field(description="Runs of the job")
+    wheres: list[str] = Field(description="Each layer, stage or op it concerns, once")
+    messages: list[str] = Field(description="The distinct explanations, each once")
+    machine: bool = Field(description="A fact about the machine (oneDNN), not the model")
+
+
 class SourceShareOut(BaseModel):
     """One source's share of a metric's variance."""
 
@@ -496,6 +513,7 @@ class JobReport(BaseModel):
         description="Per final metric with 2+ seeds: the expected best score of k seeds",
     )
     warnings: list[WarningOut] = Field(default_factory=list)
+    warning_groups: list[WarningGroupOut] = Field(default_factory=list)
     churn: ChurnOut | None = Field(
         default=None, description="Present when 2+ seeds recorded validation predictions"
     )

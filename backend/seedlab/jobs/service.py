@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 from sqlalchemy.orm import Session
 
 from seedlab.analysis.verdict import BITWISE, NONDETERMINISTIC, NOT_CHECKED, WITHIN_TOLERANCE
+from seedlab.db import Database
 from seedlab.errors import InvalidInput
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.fingerprints.schemas import JobVariation
@@ -25,7 +28,7 @@ from seedlab.profiles import PRESETS, ProfileSpec
 from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.runs.schemas import RunSummary
-from seedlab.status import JobStatus
+from seedlab.status import TERMINAL_JOB_STATUSES, JobStatus
 
 
 def job_read(job: Job, counts: dict[str, int]) -> JobRead:
@@ -69,6 +72,32 @@ def sequential_out(job: Job) -> SequentialOut | None:
         reason=state.get("reason"),
         rounds=[SequentialRound(**r) for r in state["rounds"]],
     )
+
+
+# How often a waiting request reads the job's status: a 25 ms primary-key read, so a client
+# learns of the end within this plus a round trip, and no session stays open in between.
+WAIT_POLL_SECONDS = 0.025
+
+
+async def wait_for_end(*, database: Database, job_id: int, timeout: float) -> JobRead:
+    """The job once it has ended, or as it is when timeout seconds have passed (a long poll)."""
+    terminal = {s.value for s in TERMINAL_JOB_STATUSES}
+
+    def status() -> str:
+        with database.read() as session:
+            return jobs_repository.job_status(session=session, job_id=job_id)
+
+    deadline = time.monotonic() + timeout
+    while await anyio.to_thread.run_sync(status) not in terminal:
+        if time.monotonic() >= deadline:
+            break
+        await anyio.sleep(WAIT_POLL_SECONDS)
+
+    def read() -> JobRead:
+        with database.read() as session:
+            return read_job(session=session, job_id=job_id)
+
+    return await anyio.to_thread.run_sync(read)
 
 
 def read_job(*, session: Session, job_id: int) -> JobRead:
@@ -189,3 +218,8 @@ def resubmission(*, session: Session, job_id: int) -> JobCreate:
         label=job.label,
         audit=AuditSpec.model_validate(job.audit) if job.kind == "audit" and job.audit else None,
     )
+
+
+def job_count(*, session: Session) -> int:
+    """How many jobs the database holds (`seedlab up` prints it beside the data directory)."""
+    return jobs_repository.count_jobs(session=session)

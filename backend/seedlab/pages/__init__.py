@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from seedlab.pages import (
     agents,
+    apidocs,
     compare,
     datasets,
     experiments,
@@ -15,5 +16,8 @@ from seedlab.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (static, signin, jobs, runs, run_pair, compare, datasets, experiments, agents):
+# apidocs first: static's /static/{version}/{name} would also match /static/swagger-ui-V/NAME.
+for module in (
+    apidocs, static, signin, jobs, runs, run_pair, compare, datasets, experiments, agents
+):
     router.include_router(module.router)

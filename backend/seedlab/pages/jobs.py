@@ -232,6 +232,8 @@ def job_context(
         "decomposition": decomposition_rows(report),
         "decompose_seeds": decompose_seeds(job.seed_plan),
         "sweep": sweep_view(report),
+        "replay_metric": main_validation_metric(list(report.metrics)),
+        "dataset_names": _dataset_names(session, report.params),
     }
 
 
@@ -268,6 +270,29 @@ def sweep_view(report: JobReport) -> dict[str, Any] | None:
             for name in names
         ],
     }
+
+
+def _dataset_names(session: Session, params: dict[str, Any]) -> dict[str, str]:
+    """Parameters holding an uploaded data set's sha256 (tabular_csv), with its name."""
+    names = {}
+    for key, value in params.items():
+        if isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value):
+            try:
+                names[key] = datasets_service.find_dataset(session=session, ref=value).name
+            except NotFound:
+                continue  # deleted since, or a hash that names no data set: shown as it is
+    return names
+
+
+HEX = frozenset("0123456789abcdef")
+
+
+def main_validation_metric(names: list[str]) -> str | None:
+    """What "replay the best" ranks by first: val_auc, val_accuracy, another val_ metric, ..."""
+    for name in DEFAULT_METRIC_ORDER:
+        if name in names and name.startswith("val_"):
+            return name
+    return next((n for n in names if n.startswith("val_")), names[0] if names else None)
 
 
 SOURCE_LABELS = {"init": "init", "order": "data order", "split": "split", "kernels": "kernels"}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from seedlab.analysis.divergence import divergence_sentence
+from seedlab.analysis.spread import CI_METHODS
 from seedlab.errors import NotFound
 from seedlab.pages.static import asset_url, plotly_url
 from seedlab.resources import packaged_path
@@ -78,6 +79,7 @@ templates.env.globals.update(
     status_counts=ordered_status_counts,
     csp_nonce=csp_nonce,
     csrf_token=csrf_token,
+    ci_methods=CI_METHODS,
 )
 templates.env.filters.update(
     num=fmt_num, dt=fmt_dt, value=fmt_value, divergence=divergence_sentence

@@ -153,3 +153,9 @@ def runs_of_agents(
             .with_for_update(skip_locked=True)
         )
     )
+
+
+def names_seen_since(*, session: Session, names: Sequence[str], since: datetime) -> set[str]:
+    """Which of these agent names registered or reported at or after `since`."""
+    query = select(Agent.name).where(Agent.name.in_(names), Agent.last_seen_at >= since)
+    return set(session.scalars(query))

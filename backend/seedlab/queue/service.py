@@ -349,3 +349,8 @@ def _release(
     for job_id in sorted(touched_jobs):
         job = jobs_repository.get_job(session=session, job_id=job_id)
         jobs_lifecycle.refresh_status(session=session, job=job)
+
+
+def agents_ready(*, session: Session, names: Sequence[str], since: datetime) -> set[str]:
+    """The local agents among `names` that registered since `since` (`seedlab up`'s lines)."""
+    return queue_repository.names_seen_since(session=session, names=names, since=since)

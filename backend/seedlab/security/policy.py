@@ -60,8 +60,12 @@ RULES: tuple[Rule, ...] = (
     Rule(r"/api/v1/tokens(/.*)?", Access.ADMIN),
     Rule(r"/api/v1/datasets/[^/]+/content", Access.AGENT_READ),
     Rule(r"/api/v1/datasets(/.*)?", Access.API, BodyLimit.ROUTE),
+    # The long poll of `submit --wait`: a read, held open up to 60 s (no session held).
+    Rule(r"/api/v1/jobs/[^/]+/wait", Access.API),
     Rule(r"/api/v1/.*", Access.API),
-    Rule(r"/openapi\.json|/docs(/.*)?|/redoc", Access.API),
+    Rule(r"/openapi\.json", Access.API),
+    # A page: a browser without a session is sent to sign in, then Swagger UI calls with it.
+    Rule(r"/docs", Access.PAGE),
     Rule(r"/static/.*", Access.PUBLIC),
     Rule(r"/signin|/signout", Access.PUBLIC),
     Rule(r"/", Access.PAGE),
