@@ -189,3 +189,31 @@ def test_each_attempt_records_who_wrote_it(server: Server) -> None:
     report = server.client.get(f"/api/v1/jobs/{job_id}/report", headers=read).json()
     summary = next(r for r in report["runs"] if r["id"] == run["run_id"])
     assert {key: summary[key] for key in writer} == writer
+
+
+def test_diff_names_the_writer_of_each_run(server: Server) -> None:
+    from seedlab.cli.diagnosis import format_diff
+
+    _job(server)
+    agent = server.register("t-owner", "owner").json()["id"]
+    runs = [server.claim("t-owner", agent).json() for _ in range(2)]
+    for run in runs:
+        started = server.client.post(
+            f"/api/v1/agent/runs/{run['run_id']}/started",
+            json={
+                "attempt": run["attempt"],
+                "applied_profile": {},
+                "fingerprint_hash": "b" * 64,
+                "fingerprint": {"python": "3"},
+                "isolation": "fork",
+            },
+            headers=server.token("t-owner"),
+        )
+        assert started.status_code == 204, started.text
+    a, b = (run["run_id"] for run in runs)
+    diff = server.client.get(f"/api/v1/runs/{a}/diff/{b}", headers=server.token("r", "read"))
+    assert diff.status_code == 200, diff.text
+    body = diff.json()
+    assert body["writer_a"].startswith(f"agent owner (id {agent}) with token #")
+    text = format_diff(body)
+    assert f"run {a} written by agent owner" in text and f"run {b} written by" in text
