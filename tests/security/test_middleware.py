@@ -118,11 +118,21 @@ def test_scopes(locked: tuple[TestClient, dict[str, str]]) -> None:
         headers=agent,
     )
     assert registered.status_code == 201
-    # The shared SEEDLAB_AGENT_TOKEN keeps working as an agent credential.
+    # The shared SEEDLAB_AGENT_TOKEN keeps working as an agent credential, for the agents it
+    # registered: an agent is bound to the token that registered it (issue 19).
+    local = client.post(
+        "/api/v1/agent/register", json={"name": "local", "hostname": "box-7", "pid": 4242},
+        headers=_bearer("shared-agent"),
+    )
+    assert local.status_code == 201
+    assert client.post(
+        "/api/v1/agent/claim", json={"agent_id": local.json()["id"]},
+        headers=_bearer("shared-agent"),
+    ).status_code in (200, 204)
     assert client.post(
         "/api/v1/agent/claim", json={"agent_id": registered.json()["id"]},
         headers=_bearer("shared-agent"),
-    ).status_code in (200, 204)
+    ).status_code == 403
     assert client.post("/api/v1/agent/claim", json={"agent_id": 1}, headers=read).status_code == 403
     # Token management is admin only.
     assert client.get("/api/v1/tokens", headers=submit).status_code == 403

@@ -104,8 +104,13 @@ def format_diff(result: Mapping[str, Any]) -> str:
     """A run diff as a readable table, riskiest fields first, then the package changes."""
     run_a, run_b = result["run_a"], result["run_b"]
     fields = result["fields"]
+    written = [
+        f"run {run} written by {result[key]}"
+        for run, key in ((run_a, "writer_a"), (run_b, "writer_b"))
+        if result.get(key)
+    ]
     if result["identical"]:
-        return f"runs {run_a} and {run_b}: identical environments"
+        return "\n".join([f"runs {run_a} and {run_b}: identical environments", *written])
     counts = {risk: sum(1 for f in fields if f["risk"] == risk) for risk in ("high", "low", "none")}
     lines = [
         f"runs {run_a} and {run_b}: {len(fields)} field(s) differ "
@@ -125,6 +130,7 @@ def format_diff(result: Mapping[str, Any]) -> str:
     lines += [f"+ {entry}" for entry in packages.get("added", [])]
     lines += [f"- {entry}" for entry in packages.get("removed", [])]
     lines += [f"~ {c['name']} {c['a']} -> {c['b']}" for c in packages.get("changed", [])]
+    lines += written
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -48,6 +48,9 @@ class RunDiff(BaseModel):
     identical: bool
     fields: list[FieldDiffOut]
     packages: PackageDiffOut
+    # Provenance: the agent and credential that wrote each run's current attempt.
+    writer_a: str | None = None
+    writer_b: str | None = None
 
 
 class ValueCountOut(BaseModel):

@@ -18,6 +18,7 @@ from seedlab.fingerprints.diff import (
 )
 from seedlab.fingerprints.schemas import JobVariation, RunDiff, VaryingFieldOut
 from seedlab.runs import repository as runs_repository
+from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run
 
 
@@ -61,6 +62,8 @@ def diff_runs(*, session: Session, run_a: int, run_b: int) -> RunDiff:
             "seed_b": second.seed,
             "fingerprint_a": first.fingerprint_hash,
             "fingerprint_b": second.fingerprint_hash,
+            "writer_a": runs_service.writer_text(first),
+            "writer_b": runs_service.writer_text(second),
         }
     )
 

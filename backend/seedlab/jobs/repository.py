@@ -31,7 +31,12 @@ def job_status(*, session: Session, job_id: int) -> str:
 def job_with_runs(*, session: Session, job_id: int) -> Job:
     """The job with its runs loaded in one more query, or NotFound."""
     # A query, not session.get: a job already in the identity map without its runs gets them.
-    query = select(Job).where(Job.id == job_id).options(selectinload(Job.runs))
+    # Attempts too: a run's summary names the agent (and credential) that wrote it.
+    query = (
+        select(Job)
+        .where(Job.id == job_id)
+        .options(selectinload(Job.runs).selectinload(Run.attempts))
+    )
     job = session.scalars(query).one_or_none()
     if job is None:
         raise NotFound(f"job {job_id} does not exist")

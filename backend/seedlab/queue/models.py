@@ -27,3 +27,8 @@ class Agent(Base):
     gpus: Mapped[list[int]] = mapped_column(JSON, default=list)
     gpu_count: Mapped[int] = mapped_column(default=0, server_default="0")
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The credential that registered it ("token", "shared" or "anonymous", see
+    # queue.schemas.AgentCredential) and the API token's id; only that credential may act as
+    # this agent. Null for agents registered before 0013 (unbound).
+    credential: Mapped[str | None] = mapped_column(String(20), default=None)
+    token_id: Mapped[int | None] = mapped_column(default=None)

@@ -33,13 +33,33 @@ def get_agent(*, session: Session, agent_id: int) -> Agent:
 
 
 def predecessors(*, session: Session, agent: Agent) -> list[int]:
-    """Earlier agents of the same name on the same host (a restarted agent supersedes them)."""
+    """Earlier agents of the same name on the same host registered with the same credential
+    (or before credentials were recorded): a restarted agent supersedes them."""
+    same_credential = (Agent.credential == agent.credential) & (
+        Agent.token_id.is_(None) if agent.token_id is None else Agent.token_id == agent.token_id
+    )
     return list(
         session.scalars(
             select(Agent.id).where(
-                Agent.name == agent.name, Agent.hostname == agent.hostname, Agent.id != agent.id
+                Agent.name == agent.name,
+                Agent.hostname == agent.hostname,
+                Agent.id != agent.id,
+                same_credential | Agent.credential.is_(None),
             )
         )
+    )
+
+
+def token_hosts(*, session: Session, token_id: int) -> set[str]:
+    """The hosts of the agents an API token registered."""
+    query = select(Agent.hostname).where(Agent.credential == "token", Agent.token_id == token_id)
+    return set(session.scalars(query.distinct()))
+
+
+def agents_named(*, session: Session, name: str, hostname: str) -> list[Agent]:
+    """Agents registered under this name on this host, any credential."""
+    return list(
+        session.scalars(select(Agent).where(Agent.name == name, Agent.hostname == hostname))
     )
 
 

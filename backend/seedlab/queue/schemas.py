@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -356,3 +357,16 @@ class RunFinished(AttemptFenced):
     predictions: PredictionsIn | None = None
     error: str | None = Field(default=None, max_length=10_000)
     traceback: str | None = Field(default=None, max_length=20_000)
+
+
+@dataclass(frozen=True)
+class AgentCredential:
+    """The credential an agent call came with: what an agent is bound to at registration.
+
+    kind: "token" (an API token: token_id names it), "shared" (the server's
+    SEEDLAB_AGENT_TOKEN, which the local agents of `seedlab up` use) or "anonymous" (tokenless
+    loopback mode, where every local process is trusted alike).
+    """
+
+    kind: Literal["token", "shared", "anonymous"]
+    token_id: int | None = None

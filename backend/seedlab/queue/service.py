@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from seedlab import __version__
 from seedlab.config import Settings
 from seedlab.db import utcnow
-from seedlab.errors import Conflict
+from seedlab.errors import Conflict, Forbidden
 from seedlab.experiments import catalog as experiments_catalog
 from seedlab.experiments import repository as experiments_repository
 from seedlab.experiments import service as experiments_service
@@ -23,6 +23,7 @@ from seedlab.queue import repository as queue_repository
 from seedlab.queue.models import Agent
 from seedlab.queue.schemas import (
     AgentAdvertisement,
+    AgentCredential,
     AgentRead,
     AgentRegister,
     AgentStatus,
@@ -38,20 +39,32 @@ from seedlab.runs import repository as runs_repository
 from seedlab.runs import service as runs_service
 from seedlab.runs.models import Run, RunTrace
 from seedlab.status import RunStatus, check_run_transition
+from seedlab.tokens import service as tokens_service
+
+# In-process callers (tests, tools on the server's machine) act as the tokenless local user;
+# the agent endpoints always pass the credential of the request.
+LOCAL = AgentCredential(kind="anonymous")
 
 # A job whose requirements no agent seen this recently meets shows why its runs wait.
 QUEUED_REASON_SECONDS = 600
 
 
-def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
-    """Record a new agent with its advertisement; it supersedes earlier agents of its name."""
+def register_agent(
+    *, session: Session, payload: AgentRegister, credential: AgentCredential = LOCAL
+) -> Agent:
+    """Record a new agent, bound to the credential it came with, with its advertisement; it
+    supersedes earlier agents of its name, host and credential."""
     for advert in payload.experiments:
         experiments_service.check_advert(
             name=advert.name, params_schema=advert.params_schema, defaults=advert.defaults
         )
+    hostname = payload.hostname or socket.gethostname()
+    _check_identity(session, payload.name, hostname, credential)
     agent = Agent(
+        credential=credential.kind,
+        token_id=credential.token_id,
         name=payload.name,
-        hostname=payload.hostname or socket.gethostname(),
+        hostname=hostname,
         pid=payload.pid,
         version=payload.version or __version__,
         cpus=payload.cpus,
@@ -60,15 +73,68 @@ def register_agent(*, session: Session, payload: AgentRegister) -> Agent:
         labels=list(payload.labels),
     )
     queue_repository.add_agent(session=session, agent=agent)
-    # A restarted agent (same name on the same host) replaces its predecessor's advertisement,
-    # so restarts do not pile up stale catalogs.
+    # A restarted agent (same name on the same host, same credential) replaces its
+    # predecessor's advertisement, so restarts do not pile up stale catalogs.
     predecessors = queue_repository.predecessors(session=session, agent=agent)
     _store_advertisement(session, agent.id, payload, superseded=predecessors)
     return agent
 
 
-def advertise(*, session: Session, agent_id: int, payload: AgentAdvertisement) -> None:
-    """Replace a registered agent's advertisement (it reloaded its experiments)."""
+def _check_identity(
+    session: Session, name: str, hostname: str, credential: AgentCredential
+) -> None:
+    """403 when an API token registers from a second host, or when the name on this host
+    belongs to an agent of another live API token (it would take over that agent's name)."""
+    if credential.kind == "token" and credential.token_id is not None:
+        hosts = queue_repository.token_hosts(session=session, token_id=credential.token_id)
+        if hosts and hostname not in hosts:
+            raise Forbidden(
+                f"this token registered agents on {', '.join(sorted(hosts))}; a token belongs "
+                f"to one agent host, so {hostname!r} needs its own agent token "
+                "(`seedlab token create --scope agent`)"
+            )
+    for other in queue_repository.agents_named(session=session, name=name, hostname=hostname):
+        if _owned_by(other, credential) or other.credential != "token":
+            continue
+        if other.token_id is not None and tokens_service.live_token(
+            session=session, token_id=other.token_id
+        ):
+            raise Forbidden(
+                f"agent {name!r} on {hostname!r} belongs to another agent token; "
+                "choose another --name"
+            )
+
+
+def _owned_by(agent: Agent, credential: AgentCredential) -> bool:
+    """Whether the credential may act as the agent: the one it registered with (agents from
+    before 0013, registered with no credential recorded, accept any agent credential)."""
+    if agent.credential is None:
+        return True
+    if agent.credential != credential.kind:
+        return False
+    return agent.credential != "token" or agent.token_id == credential.token_id
+
+
+def _own_agent(session: Session, agent_id: int, credential: AgentCredential) -> Agent:
+    """The agent, when the credential is the one it registered with; else 403."""
+    agent = queue_repository.get_agent(session=session, agent_id=agent_id)
+    if not _owned_by(agent, credential):
+        raise Forbidden(
+            f"agent {agent_id} was registered with another credential; "
+            "an agent token acts only as the agents it registered"
+        )
+    return agent
+
+
+def advertise(
+    *,
+    session: Session,
+    agent_id: int,
+    payload: AgentAdvertisement,
+    credential: AgentCredential = LOCAL,
+) -> None:
+    """Replace a registered agent's advertisement (it reloaded its experiments); owner only."""
+    _own_agent(session, agent_id, credential)
     for advert in payload.experiments:
         experiments_service.check_advert(
             name=advert.name, params_schema=advert.params_schema, defaults=advert.defaults
@@ -146,10 +212,18 @@ def _requirement_text(gpus: int, labels: list[str]) -> str:
     return (" with " + " and ".join(parts)) if parts else ""
 
 
-def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssignment | None:
-    """Atomically take the oldest queued run and lease it to the agent; None when idle."""
+def claim_run(
+    *,
+    session: Session,
+    agent_id: int,
+    settings: Settings,
+    credential: AgentCredential = LOCAL,
+) -> RunAssignment | None:
+    """Atomically take the oldest queued run and lease it to the agent; None when idle.
+    Only the credential the agent registered with may claim as it (403)."""
     now = utcnow()
-    agent = _touch_agent(session, agent_id, now)
+    agent = _own_agent(session, agent_id, credential)
+    agent.last_seen_at = now
     reap_expired_leases(session=session, now=now)
     check_run_transition(RunStatus.QUEUED.value, RunStatus.RUNNING)
     claimed = queue_repository.claim_next(
@@ -162,7 +236,15 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
     if claimed is None:
         return None
     run = runs_repository.reread_run(session=session, run_id=claimed)
-    runs_repository.open_attempt(session=session, run=run, agent_id=agent_id, now=now)
+    runs_repository.open_attempt(
+        session=session,
+        run=run,
+        agent_id=agent_id,
+        agent_name=agent.name,
+        credential=agent.credential,
+        token_id=agent.token_id,
+        now=now,
+    )
     job = jobs_repository.get_job(session=session, job_id=run.job_id)
     jobs_lifecycle.refresh_status(session=session, job=job)
     return RunAssignment(
@@ -181,22 +263,40 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
     )
 
 
-def _fenced_run(session: Session, run_id: int, attempt: int) -> Run:
-    """The running run locked for update, or 409 when the write carries a stale attempt."""
+def _fenced_run(
+    session: Session, run_id: int, attempt: int, credential: AgentCredential
+) -> Run:
+    """The running run locked for update: 409 when the write carries a stale attempt, 403 when
+    the current lease is held by an agent of another credential."""
     run = runs_repository.run_for_update(session=session, run_id=run_id)
     if run.attempt != attempt or run.status != RunStatus.RUNNING.value:
         raise Conflict(
             f"run {run_id} is at attempt {run.attempt} with status {run.status}; "
             f"writes from attempt {attempt} are refused"
         )
+    holder = (
+        queue_repository.get_agent(session=session, agent_id=run.agent_id)
+        if run.agent_id is not None
+        else None
+    )
+    if holder is None or not _owned_by(holder, credential):
+        raise Forbidden(
+            f"run {run_id} attempt {attempt} is leased to another agent; an agent writes only "
+            "the runs whose current lease it holds"
+        )
     return run
 
 
 def heartbeat(
-    *, session: Session, run_id: int, payload: Heartbeat, settings: Settings
+    *,
+    session: Session,
+    run_id: int,
+    payload: Heartbeat,
+    settings: Settings,
+    credential: AgentCredential = LOCAL,
 ) -> HeartbeatReply:
     """Extend the lease, record progress, and tell the agent whether to stop."""
-    run = _fenced_run(session, run_id, payload.attempt)
+    run = _fenced_run(session, run_id, payload.attempt, credential)
     now = utcnow()
     runs_service.extend_lease(
         run,
@@ -209,9 +309,15 @@ def heartbeat(
     return HeartbeatReply(lease_expires_at=run.lease_expires_at, cancel=run.cancel_requested)
 
 
-def record_started(*, session: Session, run_id: int, payload: RunStarted) -> None:
+def record_started(
+    *,
+    session: Session,
+    run_id: int,
+    payload: RunStarted,
+    credential: AgentCredential = LOCAL,
+) -> None:
     """Store what the run process applied and its fingerprint (once per content hash)."""
-    run = _fenced_run(session, run_id, payload.attempt)
+    run = _fenced_run(session, run_id, payload.attempt, credential)
     fingerprints_repository.store(
         session=session, fingerprint_hash=payload.fingerprint_hash, data=payload.fingerprint
     )
@@ -225,9 +331,15 @@ def record_started(*, session: Session, run_id: int, payload: RunStarted) -> Non
     )
 
 
-def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int:
+def ingest_points(
+    *,
+    session: Session,
+    run_id: int,
+    payload: PointsBatch,
+    credential: AgentCredential = LOCAL,
+) -> int:
     """Store a batch of points for the current attempt; returns how many the batch carried."""
-    run = _fenced_run(session, run_id, payload.attempt)
+    run = _fenced_run(session, run_id, payload.attempt, credential)
     runs_repository.insert_series(
         session=session,
         run_id=run_id,
@@ -238,9 +350,15 @@ def ingest_points(*, session: Session, run_id: int, payload: PointsBatch) -> int
     return payload.point_count
 
 
-def finish_run(*, session: Session, run_id: int, payload: RunFinished) -> None:
+def finish_run(
+    *,
+    session: Session,
+    run_id: int,
+    payload: RunFinished,
+    credential: AgentCredential = LOCAL,
+) -> None:
     """Close the attempt with its outcome and update the job."""
-    run = _fenced_run(session, run_id, payload.attempt)
+    run = _fenced_run(session, run_id, payload.attempt, credential)
     now = utcnow()
     if payload.status == "interrupted":
         reason = payload.error or "agent stopped"

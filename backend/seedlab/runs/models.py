@@ -116,6 +116,11 @@ class RunAttempt(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     outcome: Mapped[str | None] = mapped_column(String(40), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Provenance: the agent's name and the credential it wrote this attempt with (copied at the
+    # claim, so they stay true when the agent row or the token changes). Null before 0013.
+    agent_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    credential: Mapped[str | None] = mapped_column(String(20), default=None)
+    token_id: Mapped[int | None] = mapped_column(default=None)
 
     run: Mapped[Run] = relationship(back_populates="attempts", lazy="raise")
 

@@ -56,9 +56,26 @@ def has_queued_runs(*, session: Session, job_id: int) -> bool:
     return bool(session.scalar(query))
 
 
-def open_attempt(*, session: Session, run: Run, agent_id: int, now: datetime) -> RunAttempt:
-    """Record the run's current attempt as claimed by the agent."""
-    attempt = RunAttempt(run_id=run.id, attempt=run.attempt, agent_id=agent_id, started_at=now)
+def open_attempt(
+    *,
+    session: Session,
+    run: Run,
+    agent_id: int,
+    agent_name: str,
+    credential: str | None,
+    token_id: int | None,
+    now: datetime,
+) -> RunAttempt:
+    """Record the run's current attempt as claimed by the agent, with its credential."""
+    attempt = RunAttempt(
+        run_id=run.id,
+        attempt=run.attempt,
+        agent_id=agent_id,
+        agent_name=agent_name,
+        credential=credential,
+        token_id=token_id,
+        started_at=now,
+    )
     session.add(attempt)
     return attempt
 

@@ -33,6 +33,12 @@ class RunSummary(BaseModel):
     warnings: list[dict[str, str]] = Field(
         default_factory=list, description="What the run process noticed: {code, where, message}"
     )
+    # Provenance of the current attempt (null before it was claimed, or before 0013): the
+    # agent that holds or wrote it and the credential it used (see docs/security.md).
+    agent_id: int | None = None
+    agent_name: str | None = None
+    credential: str | None = None
+    token_id: int | None = None
 
 
 class AttemptRead(BaseModel):
@@ -40,6 +46,12 @@ class AttemptRead(BaseModel):
 
     attempt: int
     agent_id: int | None
+    # Provenance: who wrote this attempt (null for attempts before agents were bound).
+    agent_name: str | None = None
+    credential: str | None = Field(
+        None, description="'token' (an API token), 'shared' (SEEDLAB_AGENT_TOKEN) or 'anonymous'"
+    )
+    token_id: int | None = None
     started_at: datetime
     ended_at: datetime | None
     outcome: str | None

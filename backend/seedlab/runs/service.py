@@ -37,7 +37,34 @@ def run_summary(run: Run) -> RunSummary:
         error=run.error,
         experiment_version=run.experiment_version,
         warnings=list(run.warnings or []),
+        **_writer(run),
     )
+
+
+def writer_text(run: Run) -> str | None:
+    """Who wrote the run's current attempt, in words: 'agent NAME (id N) with token #T'."""
+    writer = _writer(run)
+    if not writer:
+        return None
+    how = {
+        "token": f"with token #{writer['token_id']}",
+        "shared": "with the shared agent token",
+        "anonymous": "without a token (local)",
+    }.get(writer["credential"] or "", "before agents were bound")
+    return f"agent {writer['agent_name'] or '?'} (id {writer['agent_id']}) {how}"
+
+
+def _writer(run: Run) -> dict[str, Any]:
+    """Provenance of the run's current attempt: the agent and credential that hold or wrote it."""
+    current = next((a for a in run.attempts if a.attempt == run.attempt), None)
+    if current is None:
+        return {}
+    return {
+        "agent_id": current.agent_id,
+        "agent_name": current.agent_name,
+        "credential": current.credential,
+        "token_id": current.token_id,
+    }
 
 
 def run_read(run: Run) -> RunRead:
@@ -61,6 +88,9 @@ def run_read(run: Run) -> RunRead:
             AttemptRead(
                 attempt=a.attempt,
                 agent_id=a.agent_id,
+                agent_name=a.agent_name,
+                credential=a.credential,
+                token_id=a.token_id,
                 started_at=a.started_at,
                 ended_at=a.ended_at,
                 outcome=a.outcome,

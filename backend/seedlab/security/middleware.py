@@ -54,6 +54,8 @@ class Principal:
     name: str
     via: str  # "token", "agent-token", "session" or "anonymous"
     csrf: str | None = None
+    # The API token's id (via "token" or "session"): what an agent is bound to.
+    token_id: int | None = None
 
 
 ANONYMOUS = Principal(scope="admin", name="local user", via="anonymous")
@@ -173,7 +175,9 @@ class SecurityMiddleware:
             token = tokens_service.authenticate(session=session, secret=secret)
             if token is None:
                 return None
-            principal = Principal(scope=token.scope, name=token.name, via="token")
+            principal = Principal(
+                scope=token.scope, name=token.name, via="token", token_id=token.id
+            )
             stale, token_id = tokens_service.needs_touch(token), token.id
         if stale:
             try:
@@ -194,7 +198,13 @@ class SecurityMiddleware:
             token = tokens_service.live_token(session=session, token_id=token_id)
             if token is None:
                 return None  # revoked since sign-in: the session ends with it
-            return Principal(scope=token.scope, name=token.name, via="session", csrf=data.csrf)
+            return Principal(
+                scope=token.scope,
+                name=token.name,
+                via="session",
+                csrf=data.csrf,
+                token_id=token.id,
+            )
 
     def _authorize(
         self,
