@@ -35,6 +35,9 @@ def test_the_code_keeps_every_contract() -> None:
     ("module", "line", "contract"),
     [
         ("jobs/service.py", "import tensorflow", "TensorFlow and Keras are imported only under"),
+        # The server and the agent stay free of PyTorch and JAX (issue 22).
+        ("queue/service.py", "import torch", "TensorFlow and Keras are imported only under"),
+        ("agent/worker.py", "import jax", "TensorFlow and Keras are imported only under"),
         ("analysis/spread.py", "import fastapi", "analysis/ is pure"),
         ("charts/overlay.py", "from seedlab.runs import service", "charts/ imports only"),
         ("jobs/service.py", "from seedlab.pages import jobs", "domain packages return data"),
