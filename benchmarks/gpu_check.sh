@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# GPU check of seedlab's PyTorch and Keras-3-on-JAX controls (issue 22), on a GPU machine that
+# has PyTorch, JAX and CUDA but no TensorFlow and no network.
+#
+# Prepare the wheels here first (benchmarks/gpu_wheels.sh), then on the GPU machine, from the
+# repository root:
+#   bash benchmarks/gpu_check.sh            # wheels from benchmarks/wheels
+#   SEEDLAB_WHEELS=/path/to/wheels PYTHON=/usr/bin/python3 bash benchmarks/gpu_check.sh
+#
+# It makes a virtualenv on top of that Python (--system-site-packages: its torch, jax and CUDA
+# are used as they are), installs seedlab WITHOUT TensorFlow from the wheel folder only, starts a
+# server and two agents that own GPU 0 (one per example folder), and runs examples/torch_script and examples/keras_jax
+# under `none` and `full` with seeds 42:3x2. It prints each job's verdict and checksums, and the
+# GPU fingerprint. Everything lives in a temporary folder that is removed at the end.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WHEELS="${SEEDLAB_WHEELS:-$ROOT/benchmarks/wheels}"
+PYTHON="${PYTHON:-python3}"
+JOB_TIMEOUT="${JOB_TIMEOUT:-240}"   # seconds per job
+WORK="$(mktemp -d /tmp/seedlab-gpu-check.XXXXXX)"
+PORT="${PORT:-8765}"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" != "1" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+step() { echo; echo "== $*"; }
+
+step "machine"
+"$PYTHON" --version
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: none"
+"$PYTHON" - <<'PYEOF'
+import importlib
+for name in ("torch", "jax", "tensorflow"):
+    try:
+        module = importlib.import_module(name)
+        print(f"{name} {module.__version__}")
+    except ImportError:
+        print(f"{name}: not installed")
+PYEOF
+
+step "install seedlab without TensorFlow from $WHEELS (no network)"
+test -f "$WHEELS/requirements-gpu.txt" || { echo "no $WHEELS/requirements-gpu.txt: run benchmarks/gpu_wheels.sh first"; exit 2; }
+"$PYTHON" -m venv --system-site-packages "$WORK/venv"
+VPY="$WORK/venv/bin/python"
+"$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements-gpu.txt"
+"$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps seedlab
+"$VPY" -c "import seedlab, sys; print('seedlab from', seedlab.__file__); assert 'tensorflow' not in sys.modules"
+
+step "project folders: the two examples"
+mkdir -p "$WORK/data"
+cp -r "$ROOT/examples/torch_script" "$ROOT/examples/keras_jax" "$WORK/"
+
+step "server and two GPU agents"
+export SEEDLAB_DATA_DIR="$WORK/data" SEEDLAB_AGENT_TOKEN="gpu-check-token"
+# JAX would take 75% of the GPU's memory per run process; two runs share the GPU here.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false KERAS_BACKEND=jax
+(cd "$WORK" && exec "$VPY" -m seedlab.cli server --port "$PORT") >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 1 60); do
+    "$VPY" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$PORT/api/v1/health').status_code != 200)" 2>/dev/null && break
+    sleep 0.5
+    [ "$i" = 60 ] && { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
+done
+# One agent per example: an agent serves the command experiments of the project file in the
+# folder it starts in. Both own GPU 0, so a torch run and a JAX run share it.
+for name in torch_script keras_jax; do
+    (cd "$WORK/$name" && exec "$VPY" -m seedlab.cli agent --server "http://127.0.0.1:$PORT" \
+        --name "gpu-$name" --gpus 0) >"$WORK/agent-$name.log" 2>&1 &
+    PIDS+=($!)
+done
+
+step "jobs: torch_script and keras_jax, profiles none and full, seeds 42:3x2"
+set +e
+timeout $((JOB_TIMEOUT * 4 + 60)) "$VPY" "$ROOT/benchmarks/gpu_check.py" \
+    --server "http://127.0.0.1:$PORT" --timeout "$JOB_TIMEOUT"
+status=$?
+set -e
+if [ "$status" != 0 ]; then
+    step "logs (exit $status)"
+    tail -n 40 "$WORK"/*.log
+fi
+exit "$status"
