@@ -15,12 +15,7 @@ from typing import Any
 
 import httpx
 
-JOBS = (
-    ("torch_script", "none", {"epochs": 3, "device": "cuda"}),
-    ("torch_script", "full", {"epochs": 3, "device": "cuda"}),
-    ("keras_jax", "none", {"epochs": 3}),
-    ("keras_jax", "full", {"epochs": 3}),
-)
+PROFILES = ("none", "full")
 SEEDS = "42:3x2"
 TORCH_CONTROLS = ("torch_seed", "torch_deterministic", "torch_tf32_off", "torch_loader_seed")
 JAX_CONTROLS = ("keras_seed", "xla_deterministic", "python_seed", "single_thread")
@@ -43,12 +38,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--server", required=True)
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per job")
+    parser.add_argument("--device", default="cuda", help="the PyTorch script's device")
     args = parser.parse_args()
+    jobs = [
+        (name, profile, params)
+        for name, params in (
+            ("torch_script", {"epochs": 3, "device": args.device}),
+            ("keras_jax", {"epochs": 3}),
+        )
+        for profile in PROFILES
+    ]
     started = time.monotonic()
     with httpx.Client(base_url=args.server, timeout=30) as http:
-        wait_for_catalog(http, {name for name, _, _ in JOBS}, 120)
+        wait_for_catalog(http, {name for name, _, _ in jobs}, 120)
         ids = []
-        for name, profile, params in JOBS:
+        for name, profile, params in jobs:
             job = http.post(
                 "/api/v1/jobs",
                 json={"experiment": name, "params": params, "seeds": SEEDS, "profile": profile,
@@ -56,7 +60,7 @@ def main() -> int:
             )
             job.raise_for_status()
             ids.append(job.json()["id"])
-        deadline = time.monotonic() + args.timeout * len(JOBS)
+        deadline = time.monotonic() + args.timeout * len(jobs)
         reports: dict[int, dict[str, Any]] = {}
         while len(reports) < len(ids):
             for job_id in ids:
@@ -71,7 +75,7 @@ def main() -> int:
             time.sleep(1)
 
         ok = True
-        for (name, profile, _params), job_id in zip(JOBS, ids, strict=True):
+        for (name, profile, _params), job_id in zip(jobs, ids, strict=True):
             report = reports.get(job_id)
             print()
             if report is None:

@@ -6,6 +6,7 @@
 # repository root:
 #   bash benchmarks/gpu_check.sh            # wheels from benchmarks/wheels
 #   SEEDLAB_WHEELS=/path/to/wheels PYTHON=/usr/bin/python3 bash benchmarks/gpu_check.sh
+#   (JOB_TIMEOUT=240 seconds per job; TORCH_DEVICE=cpu to try it on a machine without a GPU)
 #
 # It makes a virtualenv on top of that Python (--system-site-packages: its torch, jax and CUDA
 # are used as they are), installs seedlab WITHOUT TensorFlow from the wheel folder only, starts a
@@ -50,9 +51,15 @@ step "install seedlab without TensorFlow from $WHEELS (no network)"
 test -f "$WHEELS/requirements-gpu.txt" || { echo "no $WHEELS/requirements-gpu.txt: run benchmarks/gpu_wheels.sh first"; exit 2; }
 "$PYTHON" -m venv --system-site-packages "$WORK/venv"
 VPY="$WORK/venv/bin/python"
+# $PYTHON may itself be a virtualenv (e.g. /opt/torch/.venv): --system-site-packages reaches only
+# its base interpreter, so its own site-packages (torch, jax, CUDA libraries) are added by a .pth
+# file, after the new venv's own folder.
+"$PYTHON" -c 'import site, sys; print("\n".join(p for p in site.getsitepackages() if "site-packages" in p or "dist-packages" in p))' \
+    > "$("$VPY" -c 'import site; print(site.getsitepackages()[0])')/zz_gpu_python.pth"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements-gpu.txt"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps seedlab
 "$VPY" -c "import seedlab, sys; print('seedlab from', seedlab.__file__); assert 'tensorflow' not in sys.modules"
+"$VPY" -c "import torch, jax; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), '| jax', jax.__version__, jax.default_backend())"
 
 step "project folders: the two examples"
 mkdir -p "$WORK/data"
@@ -80,7 +87,7 @@ done
 step "jobs: torch_script and keras_jax, profiles none and full, seeds 42:3x2"
 set +e
 timeout $((JOB_TIMEOUT * 4 + 60)) "$VPY" "$ROOT/benchmarks/gpu_check.py" \
-    --server "http://127.0.0.1:$PORT" --timeout "$JOB_TIMEOUT"
+    --server "http://127.0.0.1:$PORT" --timeout "$JOB_TIMEOUT" --device "${TORCH_DEVICE:-cuda}"
 status=$?
 set -e
 if [ "$status" != 0 ]; then
