@@ -59,6 +59,9 @@ VPY="$WORK/venv/bin/python"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements-gpu.txt"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps seedlab
 "$VPY" -c "import seedlab, sys; print('seedlab from', seedlab.__file__); assert 'tensorflow' not in sys.modules"
+# Keras 3 for the JAX example, from the wheel folder when that Python has none.
+"$VPY" -c "import keras" 2>/dev/null || "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" keras
+"$VPY" -c "import torch, jax, keras; print('keras', keras.__version__)"
 "$VPY" -c "import torch, jax; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), '| jax', jax.__version__, jax.default_backend())"
 
 step "project folders: the two examples"
@@ -76,11 +79,12 @@ for i in $(seq 1 60); do
     sleep 0.5
     [ "$i" = 60 ] && { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
 done
+# No TensorFlow zygote to warm (--warm ''): command runs start cold anyway.
 # One agent per example: an agent serves the command experiments of the project file in the
 # folder it starts in. Both own GPU 0, so a torch run and a JAX run share it.
 for name in torch_script keras_jax; do
     (cd "$WORK/$name" && exec "$VPY" -m seedlab.cli agent --server "http://127.0.0.1:$PORT" \
-        --name "gpu-$name" --gpus 0) >"$WORK/agent-$name.log" 2>&1 &
+        --name "gpu-$name" --gpus 0 --warm '') >"$WORK/agent-$name.log" 2>&1 &
     PIDS+=($!)
 done
 

@@ -36,6 +36,12 @@ cat "$OUT/requirements-gpu.txt"
     --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64 \
     --platform manylinux_2_28_x86_64 --platform any \
     -r "$OUT/requirements-gpu.txt"
+# Keras 3 for examples/keras_jax, installed there only when that Python lacks it.
+"$PY" -m pip download --quiet --only-binary=:all: --dest "$OUT" \
+    --python-version "$PYTHON_VERSION" --platform manylinux2014_x86_64 \
+    --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64 \
+    --platform manylinux_2_28_x86_64 --platform any \
+    "keras>=3.5"
 # Their own NumPy/SciPy pins are already met on the GPU machine; they only add weight here.
 rm -f "$OUT"/numpy-*.whl "$OUT"/scipy-*.whl
 echo "== $(ls "$OUT"/*.whl | wc -l) wheels, $(du -sh "$OUT" | cut -f1) in $OUT"
