@@ -49,18 +49,26 @@ PYEOF
 
 step "install seedlab without TensorFlow from $WHEELS (no network)"
 test -f "$WHEELS/requirements-gpu.txt" || { echo "no $WHEELS/requirements-gpu.txt: run benchmarks/gpu_wheels.sh first"; exit 2; }
-"$PYTHON" -m venv --system-site-packages "$WORK/venv"
 VPY="$WORK/venv/bin/python"
+if "$PYTHON" -m venv --system-site-packages "$WORK/venv" 2>"$WORK/venv.err"; then
+    PIP=("$VPY" -m pip)
+else
+    # A Python without ensurepip (Debian's without python3-venv): a venv without pip, filled
+    # by that Python's own pip.
+    cat "$WORK/venv.err"; rm -rf "$WORK/venv"
+    "$PYTHON" -m venv --system-site-packages --without-pip "$WORK/venv"
+    PIP=("$PYTHON" -m pip --python "$VPY")
+fi
 # $PYTHON may itself be a virtualenv (e.g. /opt/torch/.venv): --system-site-packages reaches only
 # its base interpreter, so its own site-packages (torch, jax, CUDA libraries) are added by a .pth
 # file, after the new venv's own folder.
 "$PYTHON" -c 'import site, sys; print("\n".join(p for p in site.getsitepackages() if "site-packages" in p or "dist-packages" in p))' \
     > "$("$VPY" -c 'import site; print(site.getsitepackages()[0])')/zz_gpu_python.pth"
-"$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements-gpu.txt"
-"$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-deps seedlab
+"${PIP[@]}" install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements-gpu.txt"
+"${PIP[@]}" install --quiet --no-index --find-links "$WHEELS" --no-deps seedlab
 "$VPY" -c "import seedlab, sys; print('seedlab from', seedlab.__file__); assert 'tensorflow' not in sys.modules"
 # Keras 3 for the JAX example, from the wheel folder when that Python has none.
-"$VPY" -c "import keras" 2>/dev/null || "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" keras
+"$VPY" -c "import keras" 2>/dev/null || "${PIP[@]}" install --quiet --no-index --find-links "$WHEELS" keras
 "$VPY" -c "import torch, jax, keras; print('keras', keras.__version__)"
 "$VPY" -c "import torch, jax; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), '| jax', jax.__version__, jax.default_backend())"
 
