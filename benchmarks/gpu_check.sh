@@ -22,6 +22,9 @@ JOB_TIMEOUT="${JOB_TIMEOUT:-240}"   # seconds per job
 WORK="$(mktemp -d /tmp/seedlab-gpu-check.XXXXXX)"
 PORT="${PORT:-8765}"
 PIDS=()
+# Keras 3 on JAX everywhere here (with its default, TensorFlow, `import keras` needs TF). JAX
+# would take 75% of the GPU's memory per run process; two runs share the GPU here.
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 cleanup() {
     for pid in "${PIDS[@]:-}"; do
@@ -78,8 +81,6 @@ cp -r "$ROOT/examples/torch_script" "$ROOT/examples/keras_jax" "$WORK/"
 
 step "server and two GPU agents"
 export SEEDLAB_DATA_DIR="$WORK/data" SEEDLAB_AGENT_TOKEN="gpu-check-token"
-# JAX would take 75% of the GPU's memory per run process; two runs share the GPU here.
-export XLA_PYTHON_CLIENT_PREALLOCATE=false KERAS_BACKEND=jax
 (cd "$WORK" && exec "$VPY" -m seedlab.cli server --port "$PORT") >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for i in $(seq 1 60); do
