@@ -27,7 +27,7 @@ test-deps: $(VENV)/.test-deps
 	./.ci/install-test-deps.sh
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,mlflow,ray]'
+	$(BIN)/pip install --quiet -e '.[test,mlflow,ray,torch,jax]' 'torch==2.13.0' 'jax[cpu]'
 	touch $@
 
 lint: test-deps

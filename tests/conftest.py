@@ -143,3 +143,16 @@ def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem
     live.start_agent("two")
     yield live
     live.stop()
+
+
+def require_frameworks() -> None:
+    """PyTorch and JAX (`make test` installs them): fail in CI when missing, else skip loudly."""
+    import importlib.util
+
+    missing = [name for name in ("torch", "jax") if importlib.util.find_spec(name) is None]
+    if missing:
+        skip_or_fail(
+            "SEEDLAB_REQUIRE_FRAMEWORKS",
+            f"{' and '.join(missing)} not installed (make test-deps installs torch==2.13.0 and "
+            "jax[cpu])",
+        )

@@ -98,6 +98,9 @@ def test_a_new_module_must_be_placed(tmp_path: Path) -> None:
     ("module", "line", "contracts"),
     [
         ("jobs/service.py", "import tensorflow", {TENSORFLOW}),
+        # The server and the agent stay free of PyTorch and JAX (issue 22).
+        ("queue/service.py", "import torch", {TENSORFLOW}),
+        ("agent/worker.py", "import jax", {TENSORFLOW}),
         ("analysis/spread.py", "import fastapi", {PURE}),
         ("analysis/spread.py", "import pydantic", {PLAIN_DATA}),
         ("charts/overlay.py", "import sqlalchemy", {PURE}),

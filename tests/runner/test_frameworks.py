@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from seedlab.runner.launcher import Launcher
+from tests.conftest import require_frameworks
 from tests.runner.support import RunResult, profile, run, spec
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH_EXAMPLE = REPO / "examples" / "torch_script"
 KERAS_JAX_EXAMPLE = REPO / "examples" / "keras_jax"
 
-torch = pytest.importorskip("torch")
-jax = pytest.importorskip("jax")
+require_frameworks()
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,8 @@ def test_torch_script_is_bitwise_under_full_and_not_under_none(launcher: Launche
     assert flags["threads"] == 1 and flags["tf32_matmul"] is False
     assert none[0].fingerprint["data"]["frameworks"]["torch"]["deterministic_algorithms"] is False
     assert fingerprint["tensorflow"] is None
+    import torch
+
     if not torch.cuda.is_available():
         assert fingerprint["gpu"]["note"] == "no GPU" and fingerprint["gpu"]["devices"] == []
 
