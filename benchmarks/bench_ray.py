@@ -4,8 +4,10 @@ Usage (as root: the Ray cluster runs in a loopback-only network namespace):
     python benchmarks/bench_ray.py
 Both executors get two run slots on this machine: a two-node Ray cluster with one CPU per node,
 and two local agents whose zygotes are warm. Per run, the time from claim to finish is read from
-the server; the per-run overhead Ray adds is the difference of the medians (a fresh Ray worker
-imports TensorFlow for every run, a forked child inherits it from its zygote).
+the server; the time Ray adds per run is the difference of the medians. A warm Ray worker
+forks each run from the zygote it keeps, as a local agent does; what remains is Ray's own
+scheduling, the streamed events and the code bundle's check. Without root it says why and
+exits 0 (`make bench` runs it as one of the benchmarks).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ def main() -> None:
     """Measure both executors in this one run and print the figures."""
     reason = ray_unavailable()
     if reason is not None:
-        raise SystemExit(f"cannot benchmark Ray here: {reason}")
+        print(f"bench_ray skipped: {reason}")
+        return
     cluster = RayCluster(head_cpus=1, node_cpus=1).start()
     agent_pids: list[int] = []
 
@@ -100,13 +103,14 @@ def main() -> None:
         cluster.stop()
     overhead = median(ray_runs) - median(fork_runs)
     report(
-        f"10-run reference job ({SEEDS}, full): Ray executor vs local fork runner, 2 slots each",
+        f"10-run reference job ({SEEDS}, full): Ray executor vs local fork runner, 2 slots "
+        f"each ({datetime.now().date().isoformat()})",
         [
             ("job wall time, Ray (2 nodes x 1 CPU)", f"{ray_wall:.1f} s"),
             ("job wall time, fork runner (2 workers)", f"{fork_wall:.1f} s"),
             ("median run, claim to finish, Ray", f"{median(ray_runs):.2f} s"),
             ("median run, claim to finish, fork", f"{median(fork_runs):.2f} s"),
-            ("per-run overhead Ray adds (median difference)", f"{overhead:.2f} s"),
+            ("median added time per run, Ray minus fork", f"{overhead:.2f} s"),
             ("same bits on both (weights checksum per seed)", str(ray_sums == fork_sums)),
         ],
     )

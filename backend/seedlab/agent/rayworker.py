@@ -28,20 +28,24 @@ class RayAgentWorker(AgentWorker):
         super().__init__(
             client,
             launcher=launcher,
-            warm_profile=None,  # every run gets a fresh Ray worker: nothing to warm
-            cpus=launcher.slots(),
+            warm_profile=None,  # a Ray worker starts its zygote with its first run
+            # Per run, as for a local agent: the server hands out only runs that one node
+            # can hold (requires.cpus); the cluster's total decides how many run at once.
+            cpus=launcher.largest_node_cpus(),
             gpus=list(range(launcher.gpu_count())),
             **options,
         )
         self.ray = launcher
-        self._inflight: list[threading.Thread] = []
+        # Each run's thread and the CPUs its task reserves (requires.cpus).
+        self._inflight: list[tuple[threading.Thread, int]] = []
 
     def run_once(self) -> bool:
         """Start one more run when the cluster has a free slot; False when it has none or the
         queue is empty (the caller then waits a poll interval)."""
-        self._inflight = [thread for thread in self._inflight if thread.is_alive()]
-        # Read each time: a node that joins or dies changes the cluster's capacity.
-        if len(self._inflight) >= self.ray.slots():
+        self._inflight = [(thread, cpus) for thread, cpus in self._inflight if thread.is_alive()]
+        # Read each time: a node that joins or dies changes the cluster's capacity. A run
+        # claimed while its CPUs are busy waits in Ray's queue, heartbeating, until they free.
+        if sum(cpus for _thread, cpus in self._inflight) >= self.ray.slots():
             return False
         assignment = self.claim()
         if assignment is None:
@@ -50,7 +54,7 @@ class RayAgentWorker(AgentWorker):
             target=self._execute, args=(assignment,), name=f"run-{assignment.run_id}", daemon=True
         )
         thread.start()
-        self._inflight.append(thread)
+        self._inflight.append((thread, assignment.cpus))
         return True
 
     def _execute(self, assignment: RunAssignment) -> None:
@@ -65,5 +69,5 @@ class RayAgentWorker(AgentWorker):
 
     def drain(self) -> None:
         """After a stop: let each run cancel its task and report `interrupted` to the server."""
-        for thread in self._inflight:
+        for thread, _cpus in self._inflight:
             thread.join(DRAIN_SECONDS)

@@ -254,6 +254,7 @@ class AgentWorker:
             seed=assignment.seed,
             profile=assignment.profile,
             gpus=assignment.gpus,
+            cpus=assignment.cpus,
             order_seed=assignment.order_seed,
             split_seed=assignment.split_seed,
         )

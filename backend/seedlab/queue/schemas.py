@@ -183,6 +183,8 @@ class RunAssignment(BaseModel):
     lease_seconds: float
     # GPUs the job requires (an executor that schedules them, like Ray, asks for this many).
     gpus: int = 0
+    # CPU cores each run needs (requires.cpus); the Ray executor reserves this many.
+    cpus: int = 1
     # Decompose jobs: the data-order and split seeds when they are the run's own; None follows
     # `seed`, which is always the init seed (Python, NumPy and TF's global seeds).
     order_seed: int | None = None

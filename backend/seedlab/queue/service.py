@@ -146,16 +146,26 @@ def queued_reason(*, session: Session, job: Job, now: datetime | None = None) ->
     ).all()
     labels = sorted(label.label for label in job.required_labels)
     if any(
-        agent.gpu_count >= job.required_gpus and set(labels) <= set(agent.labels)
+        agent.gpu_count >= job.required_gpus
+        and agent_cpus(agent) >= job.required_cpus
+        and set(labels) <= set(agent.labels)
         for agent in recent
     ):
         return None
     minutes = QUEUED_REASON_SECONDS // 60
-    return f"no agent{_requirement_text(job.required_gpus, labels)} has been seen for {minutes} min"
+    needs = _requirement_text(job.required_gpus, labels, job.required_cpus)
+    return f"no agent{needs} has been seen for {minutes} min"
 
 
-def _requirement_text(gpus: int, labels: list[str]) -> str:
+def agent_cpus(agent: Agent) -> int:
+    """The most CPUs one run can get from the agent (an agent that did not say: one)."""
+    return agent.cpus if agent.cpus is not None else 1
+
+
+def _requirement_text(gpus: int, labels: list[str], cpus: int = 1) -> str:
     parts = []
+    if cpus > 1:
+        parts.append(f"{cpus} CPUs")
     if gpus:
         parts.append(f"{gpus} GPU" + ("s" if gpus > 1 else ""))
     if labels:
@@ -213,6 +223,7 @@ def claim_run(*, session: Session, agent_id: int, settings: Settings) -> RunAssi
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
         gpus=job.required_gpus,
+        cpus=job.required_cpus,
         order_seed=run.order_seed,
         split_seed=run.split_seed,
     )
@@ -233,9 +244,10 @@ def _can_run(agent_id: int) -> Any:
 
 
 def _capable(agent: Agent) -> Any:
-    """The agent has the job's GPUs and every label the job requires."""
+    """The agent has the job's GPUs and CPUs and every label the job requires."""
     return and_(
         Job.required_gpus <= agent.gpu_count,
+        Job.required_cpus <= agent_cpus(agent),
         ~exists().where(JobLabel.job_id == Job.id, JobLabel.label.not_in(list(agent.labels))),
     )
 

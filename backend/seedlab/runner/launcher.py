@@ -54,6 +54,8 @@ class RunSpec:
     datasets: dict[str, str] = field(default_factory=dict)
     # GPUs the job requires; the Ray executor asks the cluster for them.
     gpus: int = 0
+    # CPU cores the job requires per run; the Ray executor reserves them.
+    cpus: int = 1
     # Seeds of the data order and the split when they differ from `seed` (the init seed); None
     # follows `seed`. Set by decompose jobs.
     order_seed: int | None = None

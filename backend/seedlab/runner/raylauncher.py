@@ -192,6 +192,17 @@ class RayLauncher:
         """How many runs the cluster can execute at once."""
         return int(self.resources().get("CPU", 0.0) // self.cpus_per_run)
 
+    def largest_node_cpus(self) -> int:
+        """The most CPUs one node has: what a single run can be given (requires.cpus)."""
+        import ray
+
+        cpus = [
+            float(node.get("Resources", {}).get("CPU", 0.0))
+            for node in ray.nodes()  # type: ignore[no-untyped-call]
+            if node.get("Alive")
+        ]
+        return max(1, int(max(cpus, default=0.0)))
+
     def gpu_count(self) -> int:
         """The cluster's GPUs."""
         return int(self.resources().get("GPU", 0.0))
@@ -209,7 +220,7 @@ class RayLauncher:
             code = self.code()
             task = self._task if spec.gpus else self._warm_task
             generator = task.options(
-                num_cpus=self.cpus_per_run,
+                num_cpus=max(self.cpus_per_run, spec.cpus),
                 num_gpus=spec.gpus,
                 runtime_env=runtime_env(profile),
                 name=f"seedlab-run-{spec.run_id}-attempt-{spec.attempt}",
