@@ -132,14 +132,14 @@ def run_warm(
     local agent does); yield how it started, its events, then {"event": "exit", "code"}."""
     env = code_environment(code, dict(os.environ))
     handle: RunHandle = _launcher(env).start(_payload(spec, datasets))
-    yield {
-        "event": ISOLATION_EVENT,
-        "isolation": handle.isolation,
-        "reason": handle.isolation_reason,
-        "pid": handle.pid,
-    }
     exit_code: int | None = None
     try:
+        yield {
+            "event": ISOLATION_EVENT,
+            "isolation": handle.isolation,
+            "reason": handle.isolation_reason,
+            "pid": handle.pid,
+        }
         yield from handle.events()
         exit_code = handle.wait()
     finally:
