@@ -27,7 +27,7 @@ HOOK_DIR = Path(__file__).resolve().parent.parent / "backend" / "seedlab" / "run
 # older versions): the spec's agent-side fields (datasets, ray) never reach it.
 CLAIM_KEYS = {
     "run_id", "job_id", "attempt", "experiment", "params", "seed", "repeat", "profile",
-    "lease_seconds", "gpus", "order_seed", "split_seed",
+    "lease_seconds", "gpus", "cpus", "order_seed", "split_seed",
 }
 
 
@@ -59,6 +59,10 @@ def test_the_claim_answer_keeps_its_keys_and_reads_back_as_the_spec(client: Test
     spec = RunAssignment.model_validate(answer).only_spec()
     assert type(spec) is RunSpec and spec.seed == 5 and spec.profile == resolve_profile("full")
     assert RunSpec.parse(spec.model_dump_json()) == spec
+    # A spec written before requires.cpus existed still reads back: one CPU per run.
+    older = json.loads(spec.model_dump_json())
+    del older["cpus"]
+    assert RunSpec.parse(json.dumps(older)).cpus == 1
 
 
 def test_agent_side_fields_travel_only_once_set() -> None:

@@ -52,6 +52,9 @@ class RunSpec(BaseModel):
     split_seed: int | None = None
     # GPUs the job requires; an executor that schedules them (Ray) asks for this many.
     gpus: int = 0
+    # CPU cores each run needs (requires.cpus); the Ray executor reserves this many. Defaults
+    # to one so a spec written before the field existed still validates.
+    cpus: int = 1
     # sha256 -> local path of each data set the agent downloaded (and verified) for the run.
     # Filled by the agent, never by the server: left out of the JSON while empty.
     datasets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value)

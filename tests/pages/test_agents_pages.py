@@ -20,7 +20,7 @@ def test_gpu_job_shows_why_it_waits_until_a_gpu_agent_registers(client: TestClie
         json={"experiment": "seed_card_mlp", "seeds": "1:1x1", "requires": {"gpu": 1}},
     )
     assert job.status_code == 201, job.text
-    assert job.json()["requires"] == {"gpu": 1, "labels": []}
+    assert job.json()["requires"] == {"gpu": 1, "cpus": 1, "labels": []}
     job_id = job.json()["id"]
     cpu = _register(client, "cpu", cpus=2)
     assert client.post("/api/v1/agent/claim", json={"agent_id": cpu}).status_code == 204

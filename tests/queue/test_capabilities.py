@@ -107,3 +107,23 @@ def test_invalid_requirements_and_capabilities_are_refused() -> None:
         JobCreate(experiment="x", requires={"labels": ["bad label"]})  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="listed twice: 0"):
         AgentRegister(name="a", hostname="h", gpus=[0, 0])
+
+
+def test_a_run_needing_more_cpus_goes_only_where_one_run_gets_them(
+    database: Database, settings: Settings
+) -> None:
+    job_id, runs = create_job(database, settings, "1:1x1", requires={"cpus": 4})
+    small = register_agent(database, "small", cpus=2)
+    unsaid = register_agent(database, "unsaid")  # an agent that did not say: one CPU
+    assert claim(database, settings, small) is None and claim(database, settings, unsaid) is None
+    # No agent can ever take it: the job page says so instead of leaving it waiting.
+    assert _reason(database, job_id) == "no agent with 4 CPUs has been seen for 10 min"
+    big = register_agent(database, "big", cpus=4)
+    assert _reason(database, job_id) is None
+    taken = claim(database, settings, big)
+    assert taken is not None and taken.run_id == runs[0] and taken.cpus == 4
+    # One CPU, as before, for a job that says nothing.
+    plain = create_job(database, settings, "2:1x1")[1]
+    assert claim(database, settings, unsaid).run_id == plain[0]  # type: ignore[union-attr]
+    with pytest.raises(ValidationError, match="cpus"):
+        JobCreate(experiment="x", requires={"cpus": 0})  # type: ignore[arg-type]

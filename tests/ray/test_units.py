@@ -19,25 +19,27 @@ from seedlab.profiles import ProfileSpec, resolve_profile
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'seedlab[ray]')")
 
 from seedlab.runner.raylauncher import (  # noqa: E402
+    CLIENT_REFUSED,
+    FORKED_REASON,
+    RayLauncher,
     RayRunHandle,
-    refuse_command_experiment,
+    RayUnavailable,
     runtime_env,
 )
 from seedlab.runner.raytask import materialise_datasets  # noqa: E402
 
 
 def test_runtime_env_carries_every_pre_import_control_of_the_profile() -> None:
-    agent = {SOURCES_ENV: '["proj/"]', MODULES_ENV: "mypkg", "HOME": "/x"}
-    full = runtime_env(resolve_profile("full"), agent)
+    full = runtime_env(resolve_profile("full"))
     assert full["env_vars"]["PYTHONHASHSEED"] == "0"
-    # User experiments load there too.
-    assert full["env_vars"][SOURCES_ENV] == '["proj/"]'
-    assert full["env_vars"][MODULES_ENV] == "mypkg"
-    assert "HOME" not in full["env_vars"]
+    # Only the profile's variables: one warm worker per pre-import environment, whatever
+    # the agent's own environment (its experiment sources travel as the code bundle).
+    assert full == runtime_env(resolve_profile("full"))
+    assert SOURCES_ENV not in full["env_vars"] and MODULES_ENV not in full["env_vars"]
     custom = resolve_profile(
         ProfileSpec(preset="full", hash_seed_value=7, env={"TF_ENABLE_ONEDNN_OPTS": "1"})
     )
-    variables = runtime_env(custom, {})["env_vars"]
+    variables = runtime_env(custom)["env_vars"]
     assert variables["PYTHONHASHSEED"] == "7"
     assert variables["TF_ENABLE_ONEDNN_OPTS"] == "1"
     assert variables == {k: v for k, v in custom.pre_import_env().items() if v is not None}
@@ -45,7 +47,7 @@ def test_runtime_env_carries_every_pre_import_control_of_the_profile() -> None:
 
 def test_a_profile_without_hash_seed_leaves_the_worker_its_random_hash() -> None:
     unseeded = resolve_profile(ProfileSpec(preset="full", hash_seed=False))
-    assert "PYTHONHASHSEED" not in runtime_env(unseeded, {})["env_vars"]
+    assert "PYTHONHASHSEED" not in runtime_env(unseeded)["env_vars"]
 
 
 def test_the_agent_side_of_the_ray_executor_never_imports_tensorflow() -> None:
@@ -121,11 +123,34 @@ def test_the_exit_item_carries_the_run_process_exit_code() -> None:
     assert handle.wait() == 0 and handle.lost_reason is None
 
 
-def test_command_experiments_are_refused_with_what_to_do_instead(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "seedlab.toml").write_text('[experiments.script]\ncommand = "python train.py"\n')
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="run command experiments on a local agent"):
-        refuse_command_experiment("script", {})
-    refuse_command_experiment("seed_card_mlp", {})  # a training function goes to Ray
+def test_a_warm_worker_says_how_it_started_the_run() -> None:
+    events = [
+        {"event": "isolation", "isolation": "fork", "reason": None, "pid": 7},
+        {"event": "applied", "profile": {}},
+        {"event": "exit", "code": 1, "stderr": "Traceback: boom"},
+    ]
+    handle = RayRunHandle(iter(events), fetch=_plain)
+    assert [e["event"] for e in handle.events()] == ["applied"]
+    assert handle.isolation == "ray" and handle.isolation_reason == FORKED_REASON
+    # A run that died without a result shows what it printed, as a local run does.
+    assert handle.wait() == 1 and handle.stderr_tail() == "Traceback: boom"
+    cold = RayRunHandle(
+        iter([{"event": "isolation", "isolation": "process", "reason": "hash seed is off"}]),
+        fetch=_plain,
+    )
+    cold.wait()
+    assert cold.isolation_reason == "Ray task: a fresh interpreter on its node (hash seed is off)"
+
+
+@pytest.mark.parametrize("address", ["ray://head:10001", "RAY://10.0.0.5:10001"])
+def test_ray_client_addresses_are_refused_with_what_to_do_instead(address: str) -> None:
+    with pytest.raises(RayUnavailable) as refused:
+        RayLauncher(address)
+    assert str(refused.value) == CLIENT_REFUSED
+    assert "ray start --address=HEAD:6379 --num-cpus=0" in CLIENT_REFUSED
+    result = CliRunner().invoke(
+        app,
+        ["agent", "--server", "http://127.0.0.1:9", "--executor", "ray", "--ray-address", address],
+    )
+    assert result.exit_code == 1, result.output
+    assert "Ray Client addresses (ray://) are not supported" in result.output

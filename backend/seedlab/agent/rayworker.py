@@ -35,7 +35,7 @@ class RayFactory:
             )
 
     def build(self, options: AgentOptions) -> list[Placement]:
-        """One worker for the cluster (every run gets a fresh Ray worker: nothing to warm)."""
+        """One worker for the cluster (a Ray worker starts its zygote with its first run)."""
         from seedlab.runner.raylauncher import RayLauncher, RayUnavailable
 
         address = options.ray_address or options.settings.ray_address

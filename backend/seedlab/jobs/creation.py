@@ -130,6 +130,7 @@ def _submission_fields(payload: JobCreate) -> dict[str, Any]:
         "label": payload.label,
         "requires": requires.model_dump() if requires is not None else None,
         "required_gpus": requires.gpu if requires is not None else 0,
+        "required_cpus": requires.cpus if requires is not None else 1,
         "required_labels": [JobLabel(label=label) for label in sorted(set(labels))],
         "status": JobStatus.QUEUED.value,
         "created_at": utcnow(),

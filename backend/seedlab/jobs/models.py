@@ -55,6 +55,7 @@ class Job(Base):
     requires: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # The same two, as columns the claim query compares with the agent's capabilities.
     required_gpus: Mapped[int] = mapped_column(default=0, server_default="0")
+    required_cpus: Mapped[int] = mapped_column(default=1, server_default="1")
     required_labels: Mapped[list[JobLabel]] = relationship(
         cascade="all, delete-orphan", lazy="raise"
     )

@@ -84,6 +84,13 @@ class JobRequirements(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gpu: int = Field(default=0, ge=0, le=64, description="GPUs the run needs")
+    cpus: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="CPU cores each run needs: only an agent (or, on Ray, a node) with that "
+        "many takes it, and a Ray task reserves them",
+    )
     labels: list[RequiredLabel] = Field(
         default_factory=list, max_length=20, description="labels the agent must carry"
     )

@@ -140,10 +140,16 @@ def _can_run(agent_id: int, builtin: Sequence[str]) -> Any:
     )
 
 
+def agent_cpus(agent: Agent) -> int:
+    """The most CPUs one run can get from the agent (an agent that did not say: one)."""
+    return agent.cpus if agent.cpus is not None else 1
+
+
 def _capable(agent: Agent) -> Any:
-    """The agent has the job's GPUs and every label the job requires."""
+    """The agent has the job's GPUs and CPUs and every label the job requires."""
     return and_(
         Job.required_gpus <= agent.gpu_count,
+        Job.required_cpus <= agent_cpus(agent),
         ~exists().where(JobLabel.job_id == Job.id, JobLabel.label.not_in(list(agent.labels))),
     )
 

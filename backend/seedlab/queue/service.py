@@ -195,16 +195,21 @@ def queued_reason(*, session: Session, job: Job, now: datetime | None = None) ->
     )
     labels = jobs_repository.required_labels(session=session, job_id=job.id)
     if any(
-        agent.gpu_count >= job.required_gpus and set(labels) <= set(agent.labels)
+        agent.gpu_count >= job.required_gpus
+        and queue_repository.agent_cpus(agent) >= job.required_cpus
+        and set(labels) <= set(agent.labels)
         for agent in recent
     ):
         return None
     minutes = QUEUED_REASON_SECONDS // 60
-    return f"no agent{_requirement_text(job.required_gpus, labels)} has been seen for {minutes} min"
+    needs = _requirement_text(job.required_gpus, labels, job.required_cpus)
+    return f"no agent{needs} has been seen for {minutes} min"
 
 
-def _requirement_text(gpus: int, labels: list[str]) -> str:
+def _requirement_text(gpus: int, labels: list[str], cpus: int = 1) -> str:
     parts = []
+    if cpus > 1:
+        parts.append(f"{cpus} CPUs")
     if gpus:
         parts.append(f"{gpus} GPU" + ("s" if gpus > 1 else ""))
     if labels:
@@ -258,6 +263,7 @@ def claim_run(
         profile=run.profile or job.profile,
         lease_seconds=settings.lease_seconds,
         gpus=job.required_gpus,
+        cpus=job.required_cpus,
         order_seed=run.order_seed,
         split_seed=run.split_seed,
     )
