@@ -131,11 +131,11 @@ def load_command(name: str) -> Any:
                     info.callback = with_token(info.callback)
                     info.callback._with_token = True  # type: ignore[attr-defined]
         # As a group even with one command (export mlflow): add_typer keeps the level.
-        parent = typer.Typer()
+        parent = typer.Typer(add_completion=False)
         parent.add_typer(value, name=name)
         command = typer.main.get_group(parent).commands[name]
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         single.command(name=name)(with_token(value) if entry.token else value)
         command = typer.main.get_command(single)
     command.name = name
