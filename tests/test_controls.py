@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seedlab.controls import CONTROLS, PRESET_NAMES, how_texts
+from seedlab.controls import CONTROLS, PRESET_NAMES, applied_toggles, how_texts
 from seedlab.profiles import PRESETS, TOGGLES, Profile, ProfileSpec, resolve_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +139,24 @@ def test_how_texts_for_a_script_that_never_imported_tensorflow() -> None:
     assert with_tf["tf_seed"].startswith("start-up hook: tf.random.set_seed(seed)")
     off = how_texts(resolve_profile("none").model_dump(), imported={"tensorflow"})
     assert off["hash_seed"].startswith("PYTHONHASHSEED removed")
+
+
+def test_applied_toggles_count_the_runs_where_each_control_took_effect() -> None:
+    full = resolve_profile("full")
+    requested = full.model_dump()
+    torch_run = {"how": full.how({"torch"})}  # a PyTorch script: TF's controls never ran
+    tf_run = {"how": full.how({"tensorflow"})}
+    legacy_run: dict[str, object] = {"seed": 1}  # recorded before runs said how
+    rows = {r.name: r for r in applied_toggles(requested, [torch_run, tf_run, legacy_run])}
+    assert tuple(rows) == tuple(TOGGLES)
+    assert (rows["tf_seed"].reported, rows["tf_seed"].applied) == (3, 2)
+    assert rows["tf_seed"].reason == "not applied: the script never imported TensorFlow"
+    assert (rows["torch_seed"].applied, rows["hash_seed"].applied) == (2, 3)
+    assert rows["hash_seed"].reason is None
+    # A control the profile leaves off is applied nowhere and needs no reason.
+    assert not rows["onednn_off"].requested and rows["onednn_off"].applied == 0
+    assert rows["onednn_off"].reason is None
+    assert applied_toggles(requested, [])[0].reported == 0
 
 
 @pytest.mark.parametrize("name", ["hash_seed", "op_determinism"])

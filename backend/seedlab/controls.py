@@ -26,6 +26,9 @@ FRAMEWORK_NAMES: dict[str, str] = {
     "jax": "JAX",
 }
 
+# How a run says a control did not take effect (its framework was never imported).
+NOT_APPLIED = "not applied"
+
 PRESET_HELP: dict[str, str] = {
     "full": "Every seed, a fixed hash seed, deterministic kernels (TensorFlow, PyTorch, XLA) and "
     "single-threaded pools: same-seed runs should be bit-identical.",
@@ -99,7 +102,7 @@ class Control:
         if done:
             return "; ".join(done)
         names = " or ".join(FRAMEWORK_NAMES[f] for f in dict.fromkeys(self.frameworks()))
-        return f"not applied: the script never imported {names}"
+        return f"{NOT_APPLIED}: the script never imported {names}"
 
 
 def _hash_seed_env(on: bool, values: Mapping[str, Any]) -> dict[str, str | None]:
@@ -387,6 +390,49 @@ def how_texts(values: Mapping[str, Any], imported: set[str] | None = None) -> di
     """How every control was applied, in table order (see Control.how)."""
     filled = template_values(values)
     return {row.name: row.how(filled, imported) for row in CONTROLS}
+
+
+@dataclass(frozen=True)
+class AppliedToggle:
+    """One control across a job's runs: asked for, and in how many runs it took effect."""
+
+    name: str
+    requested: bool
+    reported: int  # runs that reported what they applied
+    applied: int  # of those, runs where the control took effect
+    reason: str | None  # why it did not take effect (the first run's words), when it did not
+
+
+def applied_toggles(
+    requested: Mapping[str, Any], applied_profiles: list[Mapping[str, Any]]
+) -> list[AppliedToggle]:
+    """Summarise the runs' applied profiles per control, in table order.
+
+    A run's `how` (what the run page shows) says "not applied: ..." for a control whose
+    framework it never imported. A run recorded before `how` existed counts as having applied
+    what was requested.
+    """
+    rows = []
+    for row in CONTROLS:
+        on = bool(requested.get(row.name))
+        applied = 0
+        reason = None
+        for profile in applied_profiles:
+            text = (profile.get("how") or {}).get(row.name, "")
+            if on and not text.startswith(NOT_APPLIED):
+                applied += 1
+            elif on and reason is None:
+                reason = text
+        rows.append(
+            AppliedToggle(
+                name=row.name,
+                requested=on,
+                reported=len(applied_profiles),
+                applied=applied,
+                reason=reason,
+            )
+        )
+    return rows
 
 
 def toggles_help() -> str:

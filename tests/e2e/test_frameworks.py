@@ -87,6 +87,13 @@ def test_bitwise_under_full_with_the_controls_applied(system: tuple[str, LiveSys
     job_page = httpx.get(f"{live.url}/jobs/{report['id']}").text
     framework_toggle = "torch_deterministic" if name == "torch_script" else "xla_deterministic"
     assert f'title="on">✓ {framework_toggle}' in job_page
+    # ... and TensorFlow's as not applied: the script never imported it.
+    toggles = {row["name"]: row for row in report["applied_toggles"]}
+    assert toggles["tf_seed"]["requested"] and toggles["tf_seed"]["applied"] == 0
+    assert "never imported TensorFlow" in toggles["tf_seed"]["reason"]
+    assert toggles[framework_toggle]["applied"] == toggles[framework_toggle]["reported"] == 2
+    assert 'title="on">✓ tf_seed' not in job_page
+    assert "<strong>tf_seed</strong>: not applied" in job_page
 
 
 def test_not_bitwise_under_none(system: tuple[str, LiveSystem]) -> None:

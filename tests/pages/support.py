@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
 
+from seedlab.profiles import Profile
+from seedlab.runner.child import catalog_how
+
 METRICS = ("loss", "val_loss", "val_auc")
 
 
@@ -144,6 +147,8 @@ class AgentDriver:
                     "seed": seed, "hash_seed": "0", "python_seed": seed, "numpy_seed": seed,
                     "tf_seed": seed, "op_determinism": True, "inter_op_threads": 1,
                     "intra_op_threads": 1, "isolation": "fork", "profile": "full",
+                    # What a catalog run says of each control (torch's: not applied).
+                    "how": catalog_how(Profile.model_validate(a["profile"])),
                 },
                 "fingerprint_hash": hashlib.sha256(repr(fingerprint).encode()).hexdigest(),
                 "fingerprint": fingerprint,

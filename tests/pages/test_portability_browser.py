@@ -138,6 +138,10 @@ def test_a_lookup_model_gets_one_line_per_code_and_the_spread_in_the_first_scree
     expect(listed).to_have_count(1)
     expect(listed.first.locator("summary")).to_contain_text("in 5 of 5 run(s): 5 place(s)")
     expect(page.locator("#job-environment")).to_contain_text("oneDNN")
+    # The toggles say what the runs applied: PyTorch's and Keras' own never ran in a catalog run.
+    expect(page.locator("#job-toggles")).to_contain_text("✓ tf_data_seed")
+    expect(page.locator("#job-toggles")).not_to_contain_text("✓ torch_seed")
+    expect(page.locator("#toggles-not-applied summary")).to_have_text("6 not applied")
     page.screenshot(path=str(shots / "job-page-first-screen.png"))
     # The spread table's first row is inside the first 900 px, and its CI method is named.
     row = page.locator("#spread-table tbody tr").first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from seedlab.analysis.types import RunData
 from seedlab.analysis.verdict import compute_verdict
 from seedlab.cache import ResultCache
 from seedlab.charts.overlay import default_metric, overlay_figure
+from seedlab.controls import applied_toggles
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
 from seedlab.jobs import decompose, sweep
@@ -28,6 +30,7 @@ from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
 from seedlab.jobs.models import Job
 from seedlab.jobs.schemas import (
+    AppliedToggleOut,
     ChurnOut,
     DecompositionOut,
     DifferenceNeeded,
@@ -245,6 +248,13 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         warning_groups=[
             WarningGroupOut(**g)
             for g in grouped_warnings([(run.id, run.warnings or []) for run in job.runs])
+        ],
+        applied_toggles=[
+            AppliedToggleOut(**asdict(row))
+            for row in applied_toggles(
+                job.profile,
+                [run.applied_profile for run in job.runs if run.applied_profile is not None],
+            )
         ],
         created_at=job.created_at,
         finished_at=job.finished_at,

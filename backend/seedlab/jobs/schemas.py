@@ -474,6 +474,19 @@ class WarningGroupOut(BaseModel):
     machine: bool = Field(description="A fact about the machine (oneDNN), not the model")
 
 
+class AppliedToggleOut(BaseModel):
+    """One control across the job's runs: what was asked, and in how many runs it took effect."""
+
+    name: str
+    requested: bool = Field(description="On in the job's profile")
+    reported: int = Field(description="Runs that reported what they applied")
+    applied: int = Field(description="Of those, runs where the control took effect")
+    reason: str | None = Field(
+        description="Why a requested control did not take effect (e.g. its framework was "
+        "never imported), in the first such run's words"
+    )
+
+
 class SourceShareOut(BaseModel):
     """One source's share of a metric's variance."""
 
@@ -521,6 +534,11 @@ class JobReport(BaseModel):
     )
     warnings: list[WarningOut] = Field(default_factory=list)
     warning_groups: list[WarningGroupOut] = Field(default_factory=list)
+    applied_toggles: list[AppliedToggleOut] = Field(
+        default_factory=list,
+        description="Per control, in table order: requested, and applied in how many of the "
+        "runs that reported (a framework's controls apply only where it was imported)",
+    )
     churn: ChurnOut | None = Field(
         default=None, description="Present when 2+ seeds recorded validation predictions"
     )

@@ -35,7 +35,6 @@ from seedlab.pages.templating import (
     render_page,
     templates,
 )
-from seedlab.profiles import TOGGLES
 from seedlab.queue import service as queue_service
 from seedlab.runs.schemas import RunSummary
 from seedlab.status import TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, JobStatus, RunStatus
@@ -223,7 +222,7 @@ def job_context(
         "terminal": terminal,
         "metric_columns": _metric_columns(report),
         "chart_key": _chart_key(report),
-        "toggles": [(name, bool(report.profile.get(name))) for name in TOGGLES],
+        **_toggle_rows(report),
         "variation": _variation(session, job_id, cache, terminal=terminal),
         "run_pair": _run_pair(report),
         "queued_reason": queue_service.queued_reason(session=session, job=job),
@@ -235,6 +234,27 @@ def job_context(
         "replay_metric": main_validation_metric(list(report.metrics)),
         "dataset_names": _dataset_names(session, report.params),
     }
+
+
+def _toggle_rows(report: JobReport) -> dict[str, Any]:
+    """The job page's toggles: what the runs applied once any reported, else what was asked.
+
+    `toggles` holds (name, state, note) with state "on" or "off"; controls asked for that took
+    effect in no run (their framework was never imported) go to `not_applied`, one short line.
+    """
+    toggles: list[tuple[str, str, str]] = []
+    not_applied: list[tuple[str, str]] = []
+    for row in report.applied_toggles:
+        if not row.requested:
+            toggles.append((row.name, "off", ""))
+        elif row.reported == 0 or row.applied == row.reported:
+            toggles.append((row.name, "on", ""))
+        elif row.applied == 0:
+            not_applied.append((row.name, row.reason or ""))
+        else:
+            toggles.append((row.name, "on", f"in {row.applied} of {row.reported} runs"))
+    reported = max((row.reported for row in report.applied_toggles), default=0)
+    return {"toggles": toggles, "not_applied": not_applied, "toggles_reported": reported}
 
 
 def sweep_view(report: JobReport) -> dict[str, Any] | None:

@@ -15,6 +15,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from seedlab.controls import NOT_APPLIED
+from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
 from seedlab.runner.events import EventWriter, RunEvent
 from seedlab.runspec import RunSpec
@@ -30,6 +32,19 @@ def load_entrypoint(entrypoint: str) -> Callable[[Any, RunContext], None]:
         importlib.import_module(module_name), function_name
     )
     return function
+
+
+def catalog_how(profile: Profile) -> dict[str, str]:
+    """How each control was applied to a catalog run: the environment, interpreter-start and
+    TensorFlow steps (setup.apply_profile); other frameworks' steps never run here."""
+    how = profile.how({"tensorflow"})
+    for name, text in how.items():
+        if text.startswith(NOT_APPLIED):
+            how[name] = (
+                f"{NOT_APPLIED}: a catalog experiment runs on TensorFlow, where only the "
+                "environment, interpreter-start and TensorFlow steps apply"
+            )
+    return how
 
 
 def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int:
@@ -51,7 +66,7 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
             order_seed=spec.order_seed,
             split_seed=spec.split_seed,
         )
-        events.emit(RunEvent.APPLIED, profile=applied)
+        events.emit(RunEvent.APPLIED, profile={**applied, "how": catalog_how(profile)})
 
         from seedlab.experiments.catalog import get_experiment
         from seedlab.runner.autolog import install_fit_hook
