@@ -35,10 +35,10 @@ lint: test-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Off by default: `PYTEST_PARALLEL="-n 2 --dist loadgroup"` would run the tests that train models
-# (marked tf or serial, one xdist group) in one worker and the rest beside them, but pytest-xdist
-# 3.8's loadgroup does not group under pytest 9.2 (the nodeid suffix it sets is not read back).
-PYTEST_PARALLEL ?=
+# Two pytest-xdist workers: one runs the tests that must not run beside each other (they train
+# models, share the live server and agents, or the Ray cluster), first and in order; the other
+# runs the rest beside them (tests/xdist_serial.py). PYTEST_PARALLEL= runs everything in one.
+PYTEST_PARALLEL ?= -n 2
 
 test: lint
 	$(BIN)/python -m pytest -ra $(PYTEST_PARALLEL) $(PYTEST_ARGS)

@@ -12,10 +12,9 @@ How a new end-to-end test uses the shared live system (`shared_live`, see its do
 - a test that needs short leases, auth, PostgreSQL, a killed agent or server, other agents or
   another working directory starts its own `LiveSystem` (tests/livesystem.py) and stops it.
 
-Tests marked `tf` (they train real models) and `serial` are put in one pytest-xdist group, so
-that `-n 2 --dist loadgroup` would run them one after the other in one worker (one shared live
-system) and the rest beside them. Not on by default: xdist 3.8's loadgroup does not group under
-pytest 9.2 (see the Makefile).
+With `pytest -n 2` (the Makefile's PYTEST_PARALLEL), the tests that must not run beside each
+other (marked `tf` or `serial`, end-to-end, or using a shared session fixture) run in one worker,
+first, and the rest beside them: tests/xdist_serial.py.
 """
 
 from __future__ import annotations
@@ -31,10 +30,13 @@ from seedlab.config import LOOPBACK_HOSTS, Settings
 from seedlab.db import Database
 from seedlab.migrate import upgrade_to_head
 from tests.livesystem import LiveSystem
+from tests.xdist_serial import (  # noqa: F401 - hooks pytest finds in this conftest
+    pytest_collection_finish,
+    pytest_configure_node,
+    pytest_xdist_make_scheduler,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-# The xdist group of the tests that must not run beside each other (see the module docstring).
-SERIAL_GROUP = "serial"
 
 PG_ADMIN_URL = os.environ.get(
     "SEEDLAB_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,13 +112,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # FastAPI's TestClient sends Host "testserver"; never part of the default allow-list.
         allowed_hosts=[*LOOPBACK_HOSTS, "testserver"],
     )
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """Put every `tf` or `serial` test in one xdist group: one worker runs them in order."""
-    # Here, not in pytest_collection_modifyitems: xdist reads the group in that hook, first.
-    if item.get_closest_marker("tf") or item.get_closest_marker("serial"):
-        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP))
 
 
 @pytest.fixture(scope="session")

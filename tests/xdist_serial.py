@@ -1,0 +1,96 @@
+"""With `pytest -n 2`: the tests that must not run beside each other go to one worker, first.
+
+Those are the tests marked `tf` or `serial`, the tests under tests/e2e, tests/ray and
+tests/runner, and every test that uses one of the session's expensive shared fixtures (the live
+server and agents, the Ray cluster, the MLflow server, the runner's zygote). One worker runs them
+in collection order (so one shared live system, one Ray cluster); the other worker runs the rest,
+one test module at a time, and takes over what is left when it is done.
+
+Why not `--dist loadgroup`: it reads the group from a suffix of the node id, which pytest-xdist
+3.8 does not get back under pytest 9.2 (every test lands in its own group). Here each worker
+writes the node ids it found to be serial to a file as its collection finishes, and the
+scheduler reads them once all workers have collected, before it splits the work.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SERIAL = "serial"
+SERIAL_DIRS = ("tests/e2e/", "tests/ray/", "tests/runner/")
+SERIAL_FIXTURES = frozenset(
+    {"shared_live", "ray_cluster", "launcher", "full_runs", "mlflow_server"}
+)
+# The workerinput key naming the directory where each worker writes its list of serial tests.
+LISTS_KEY = "seedlab_serial_lists"
+
+
+def must_run_serially(item: pytest.Item) -> bool:
+    """Marked tf or serial, under an end-to-end directory, or using a shared session fixture."""
+    if item.get_closest_marker("tf") or item.get_closest_marker("serial"):
+        return True
+    if item.nodeid.startswith(SERIAL_DIRS):
+        return True
+    return bool(SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Controller: tell each worker where to write its list (one directory per session)."""
+    config = node.config
+    directory = getattr(config, "_seedlab_serial_lists", None)
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="seedlab-xdist-serial-")
+        config._seedlab_serial_lists = directory
+    node.workerinput[LISTS_KEY] = directory
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Worker: write the serial node ids before xdist sends the collection to the controller."""
+    workerinput = getattr(session.config, "workerinput", None)
+    if not workerinput or LISTS_KEY not in workerinput:
+        return
+    serial = [item.nodeid for item in session.items if must_run_serially(item)]
+    path = Path(workerinput[LISTS_KEY]) / f"{workerinput['workerid']}.json"
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(serial))
+    partial.replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Controller: the scheduler below, for every `-n` run of this suite."""
+    from xdist.scheduler.loadscope import LoadScopeScheduling
+
+    class SerialFirstScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """Load-scope scheduling with one unit for every serial test, handed out first."""
+
+        serial: set[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.serial is None:
+                self.serial = _read_lists(getattr(config, "_seedlab_serial_lists", None))
+            return SERIAL if nodeid in self.serial else nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if SERIAL in self.workqueue:
+                self.workqueue.move_to_end(SERIAL, last=False)
+            super()._assign_work_unit(node)
+
+    return SerialFirstScheduling(config, log)
+
+
+def _read_lists(directory: str | None) -> set[str]:
+    """Every worker's serial node ids (they collected the same tests; xdist checks that)."""
+    if directory is None:
+        return set()
+    lists = list(Path(directory).glob("*.json"))
+    if not lists:
+        raise RuntimeError(f"no worker wrote its serial tests to {directory}")
+    return {nodeid for path in lists for nodeid in json.loads(path.read_text())}
