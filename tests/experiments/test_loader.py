@@ -251,6 +251,7 @@ def test_inspect_runs_in_a_subprocess_and_keeps_user_output_out_of_the_json(
         "defaults": {"epochs": 3},
         "source": f"file {path}",
         "seed_sources": ["init"],  # declared nothing: every seed follows the init seed
+        "bounded_metrics": [],  # none beyond those bounded by name
     }
     assert advert["params_schema"]["properties"]["epochs"]["maximum"] == 50
     (failed,) = report.failed

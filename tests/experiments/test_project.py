@@ -104,7 +104,7 @@ def test_pyproject_tool_seedlab(tmp_path: Path) -> None:
         ("[experiments.a]\ndescription = 'x'\n", 'experiment \'a\': field "command" is required'),
         ("[experiments.a]\ncommand = 'python t.py'\nshell = true\n",
          "experiment 'a': unknown keys ['shell']; allowed are ['description', 'command', "
-         "'params', 'metrics_file', 'workdir']"),
+         "'params', 'metrics_file', 'workdir', 'bounded_metrics']"),
         ("[experiments.a]\ncommand = 'python t.py'\n[experiments.a.params]\n"
          "n = { type = 'integer', default = 1 }\n",
          "parameter \"n\": field \"type\" is 'integer'; allowed are ['int', 'float', 'str', "

@@ -18,7 +18,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from seedlab.experiments.spec import DEFAULT_SEED_SOURCES, ExperimentSpec, check_seed_sources
+from seedlab.experiments.spec import (
+    DEFAULT_SEED_SOURCES,
+    ExperimentSpec,
+    check_bounded_metrics,
+    check_seed_sources,
+)
 from seedlab.experiments.versioning import source_version
 
 SPEC_ATTRIBUTE = "__seedlab_experiment__"
@@ -41,12 +46,15 @@ def experiment(
     description: str | None = None,
     version: str | None = None,
     seed_sources: tuple[str, ...] | list[str] = DEFAULT_SEED_SOURCES,
+    bounded_metrics: tuple[str, ...] | list[str] = (),
 ) -> Callable[[F], F]:
     """Declare `def train(params, ctx)` as the experiment `name` with the parameter model
     `params`; the version is the short sha256 of the module's source (prefixed by `version`).
 
     seed_sources: which of "init", "order", "split" the function seeds separately (from
-    ctx.init_seed, ctx.order_seed, ctx.split_seed); a decompose job varies each one."""
+    ctx.init_seed, ctx.order_seed, ctx.split_seed); a decompose job varies each one.
+    bounded_metrics: metrics it reports that lie in [0, 1] (such as "dice"), besides those
+    bounded by name (accuracy, AUC, precision, recall, F1): their intervals stay in [0, 1]."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ValueError(
             f"@experiment(name={name!r}): use a letter, then letters, digits, '_', '.' or '-' "
@@ -59,6 +67,7 @@ def experiment(
         )
 
     sources = check_seed_sources(seed_sources, where=f"@experiment(name={name!r})")
+    bounded = check_bounded_metrics(bounded_metrics, where=f"@experiment(name={name!r})")
 
     def attach(function: F) -> F:
         module = getattr(function, "__module__", None)
@@ -82,6 +91,7 @@ def experiment(
             entrypoint=f"{module}:{qualname}",
             source=f"module {module}",
             seed_sources=sources,
+            bounded_metrics=bounded,
         )
         setattr(function, SPEC_ATTRIBUTE, spec)
         setattr(function, DECLARED_VERSION_ATTRIBUTE, version)

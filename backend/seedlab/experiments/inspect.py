@@ -42,6 +42,7 @@ def advert(spec: ExperimentSpec) -> dict[str, Any]:
         "defaults": defaults,
         "source": spec.source,
         "seed_sources": list(spec.seed_sources),
+        "bounded_metrics": list(spec.bounded_metrics),
     }
 
 

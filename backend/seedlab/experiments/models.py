@@ -22,6 +22,9 @@ class ExperimentRecord(Base):
     entrypoint: Mapped[str] = mapped_column(String(300))
     params_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The metrics its version of the newest job declares bounded in [0, 1]: what that job's
+    # report reads once no agent advertises the version any more. Null before 0017 (none).
+    bounded_metrics: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
 class AgentCatalog(Base):
@@ -62,5 +65,7 @@ class AgentExperiment(Base):
     source: Mapped[str] = mapped_column(String(300))
     # ["init", "order", "split"] or part of it; null for advertisements before 0011 (init only).
     seed_sources: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # Metric names it declares bounded in [0, 1]; null for advertisements before 0017 (none).
+    bounded_metrics: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
     catalog: Mapped[AgentCatalog] = relationship(back_populates="experiments", lazy="raise")

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from seedlab.experiments.spec import ExperimentSpec
+from seedlab.experiments.spec import ExperimentSpec, check_bounded_metrics
 
 PROJECT_FILE = "seedlab.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -27,7 +27,7 @@ PYPROJECT_FILE = "pyproject.toml"
 COMMAND_ENTRYPOINT = "seedlab.runner.command:run_command"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 PARAM_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-EXPERIMENT_KEYS = ("description", "command", "params", "metrics_file", "workdir")
+EXPERIMENT_KEYS = ("description", "command", "params", "metrics_file", "workdir", "bounded_metrics")
 PARAM_KEYS = ("type", "default", "min", "max", "description", "values")
 PARAM_TYPES = ("int", "float", "str", "bool", "choice")
 # Placeholders every command may use besides its parameters.
@@ -152,6 +152,10 @@ def _experiment(
         raise ProjectFileError(f'{at}: field "workdir": {workdir} is not a directory')
     metrics = table.get("metrics_file")
     metrics_file = None if metrics is None else _relative_path(at, "metrics_file", metrics, workdir)
+    try:
+        bounded = check_bounded_metrics(table.get("bounded_metrics", []), where=at)
+    except ValueError as exc:
+        raise ProjectFileError(str(exc)) from None
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         f"{_camel(name)}Params",
         __config__=ConfigDict(extra="forbid"),
@@ -175,6 +179,7 @@ def _experiment(
             metrics_file=metrics_file,
             sources_digest=sources,
         ),
+        bounded_metrics=bounded,
     )
 
 

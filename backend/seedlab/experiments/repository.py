@@ -33,6 +33,7 @@ class Advertised:
     advertised_at: datetime
     live: bool
     seed_sources: tuple[str, ...] = ("init",)
+    bounded_metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,23 @@ def advertised(*, session: Session, live_since: datetime) -> list[Advertised]:
             advertised_at=advertised_at,
             live=last_seen >= live_since,
             seed_sources=tuple(item.seed_sources or ("init",)),
+            bounded_metrics=tuple(item.bounded_metrics or ()),
         )
         for item, advertised_at, last_seen in rows
     ]
+
+
+def advertised_bounded_metrics(*, session: Session, name: str, version: str) -> list[str] | None:
+    """The bounded metrics of the newest advertisement of this experiment version, None if no
+    agent advertises it (an advertisement from before 0017 declares none: [])."""
+    found = session.execute(
+        select(AgentExperiment.bounded_metrics)
+        .join(AgentCatalog, AgentCatalog.agent_id == AgentExperiment.agent_id)
+        .where(AgentExperiment.name == name, AgentExperiment.version == version)
+        .order_by(AgentCatalog.advertised_at.desc(), AgentExperiment.agent_id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else list(found[0] or [])
 
 
 def live_agent_count(*, session: Session, live_since: datetime) -> int:

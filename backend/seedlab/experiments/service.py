@@ -51,6 +51,8 @@ class CatalogItem:
     spec: ExperimentSpec | None = None
     # The seed sources it declares (init, order, split): what a decompose job varies.
     seed_sources: tuple[str, ...] = ("init",)
+    # Metrics it declares bounded in [0, 1] besides those bounded by name.
+    bounded_metrics: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as the API shows it (the fields of the original catalog entry first)."""
@@ -66,6 +68,7 @@ class CatalogItem:
             "agents": self.agents,
             "versions": list(self.versions),
             "seed_sources": list(self.seed_sources),
+            "bounded_metrics": list(self.bounded_metrics),
         }
 
 
@@ -88,6 +91,7 @@ def _from_spec(spec: ExperimentSpec, *, online: bool, agents: int) -> CatalogIte
         versions=[spec.version],
         spec=spec,
         seed_sources=spec.seed_sources,
+        bounded_metrics=spec.bounded_metrics,
     )
 
 
@@ -119,6 +123,7 @@ def server_catalog(*, session: Session, settings: Settings) -> list[CatalogItem]
             agents=len({a.agent_id for a in live}),
             versions=list(dict.fromkeys(a.version for a in [*live, *found])),
             seed_sources=chosen.seed_sources,
+            bounded_metrics=chosen.bounded_metrics,
         )
     return [items[name] for name in sorted(items)]
 
@@ -362,8 +367,24 @@ def ensure_record(*, session: Session, item: CatalogItem) -> None:
         item.spec.entrypoint if item.spec is not None else f"advertised: {item.source}"
     )[:300]
     record.params_schema = item.params_schema
+    record.bounded_metrics = list(item.bounded_metrics)
     record.updated_at = utcnow()
     session.flush()
+
+
+def bounded_metrics(*, session: Session, name: str, version: str) -> tuple[str, ...]:
+    """The metrics this experiment version declares bounded in [0, 1] (besides those by name)."""
+    for spec in catalog.builtin_specs():
+        if spec.name == name:
+            return spec.bounded_metrics
+    declared = experiments_repository.advertised_bounded_metrics(
+        session=session, name=name, version=version
+    )
+    if declared is None:
+        # No agent advertises the version any more: the declaration stored with its newest job.
+        record = experiments_repository.get_record(session=session, name=name)
+        declared = (record.bounded_metrics or []) if record is not None else []
+    return tuple(declared)
 
 
 def sync_catalog(*, session: Session) -> None:
@@ -377,6 +398,7 @@ def sync_catalog(*, session: Session) -> None:
         record.description = spec.description
         record.entrypoint = spec.entrypoint
         record.params_schema = spec.params_schema()
+        record.bounded_metrics = list(spec.bounded_metrics)
         record.updated_at = utcnow()
 
 

@@ -26,6 +26,28 @@ def check_seed_sources(sources: Any, *, where: str) -> tuple[str, ...]:
         )
     return tuple(s for s in SEED_SOURCES if s in sources)
 
+
+# Metrics an experiment may declare bounded in [0, 1], beyond those bounded by name
+# (analysis/spread.is_bounded_metric): as many and as long as a run's final metrics allow.
+MAX_BOUNDED_METRICS = 100
+MAX_METRIC_NAME = 100
+
+
+def check_bounded_metrics(metrics: Any, *, where: str) -> tuple[str, ...]:
+    """The declared [0, 1] metric names, sorted and unique; ValueError saying what is allowed."""
+    allowed = (
+        f"a list of metric names (at most {MAX_BOUNDED_METRICS}, each 1 to {MAX_METRIC_NAME} "
+        "characters) such as ['dice', 'hit_rate']"
+    )
+    if isinstance(metrics, str | bytes) or not isinstance(metrics, list | tuple):
+        raise ValueError(f"{where}: bounded_metrics is {allowed}, got {metrics!r}")
+    bad = [m for m in metrics if not isinstance(m, str) or not 0 < len(m) <= MAX_METRIC_NAME]
+    if bad or len(metrics) > MAX_BOUNDED_METRICS:
+        shown = repr(bad[0])[:120] if bad else f"{len(metrics)} names"
+        raise ValueError(f"{where}: bounded_metrics is {allowed}, got {shown}")
+    return tuple(sorted(set(metrics)))
+
+
 if TYPE_CHECKING:
     from seedlab.experiments.project import CommandSpec
 
@@ -48,10 +70,16 @@ class ExperimentSpec:
     # The sources of randomness it seeds separately (ctx.init_seed, ctx.order_seed,
     # ctx.split_seed): a decompose job varies each one; one not listed follows the init seed.
     seed_sources: tuple[str, ...] = DEFAULT_SEED_SOURCES
+    # Metrics it declares bounded in [0, 1] besides those bounded by name (accuracy, AUC, ...):
+    # the report gives them an interval that stays inside the bounds.
+    bounded_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        checked = check_seed_sources(self.seed_sources, where=f"experiment {self.name!r}")
+        where = f"experiment {self.name!r}"
+        checked = check_seed_sources(self.seed_sources, where=where)
         object.__setattr__(self, "seed_sources", checked)  # frozen: canonical order once
+        bounded = check_bounded_metrics(self.bounded_metrics, where=where)
+        object.__setattr__(self, "bounded_metrics", bounded)
 
     def params_schema(self) -> dict[str, Any]:
         """JSON schema of the parameters (drives the browser form)."""

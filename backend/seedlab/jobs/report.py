@@ -25,6 +25,7 @@ from seedlab.charts.overlay import default_metric, overlay_figure
 from seedlab.controls import applied_toggles
 from seedlab.divergence import service as divergence_service
 from seedlab.errors import InvalidInput
+from seedlab.experiments import service as experiments_service
 from seedlab.jobs import decompose, sweep
 from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import service as jobs_service
@@ -195,7 +196,12 @@ def _build_report(session: Session, job_id: int, cache: ResultCache) -> JobRepor
         else compared
     )
     verdict = compute_verdict(compared, tolerance=job.tolerance).to_dict()
-    spread = compute_spread(across)
+    # Metrics the experiment declares bounded in [0, 1] get an interval inside the bounds, as
+    # those bounded by name (accuracy, AUC, ...) do.
+    bounded = experiments_service.bounded_metrics(
+        session=session, name=job.experiment_name, version=job.experiment_version
+    )
+    spread = compute_spread(across, bounded=bounded)
     differing = {
         (seed["run_ids"][0], seed["run_ids"][1]): seed["seed"]
         for seed in verdict["seeds"]

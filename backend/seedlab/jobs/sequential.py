@@ -9,6 +9,7 @@ so two runs finishing at once decide a round once.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from seedlab.analysis.seedscience import seeds_for_halfwidth
 from seedlab.analysis.spread import compute_spread
 from seedlab.db import utcnow
+from seedlab.experiments import service as experiments_service
 from seedlab.jobs.models import Job
 from seedlab.jobs.seedplan import SeedPlan, Until
 from seedlab.runs import repository as runs_repository
@@ -50,14 +52,16 @@ def rule(state: dict[str, Any]) -> Until:
     return Until(metric=state["metric"], op=state["op"], target=float(state["target"]))
 
 
-def halfwidth(runs: list[Run], metric: str, version: str) -> float | None:
+def halfwidth(
+    runs: list[Run], metric: str, version: str, *, bounded: Collection[str] = ()
+) -> float | None:
     """The metric's 95% CI half-width over seeds, as the report's spread computes its CI."""
     data = [
         runs_service.as_run_data(run, None)
         for run in runs
         if run.experiment_version is None or run.experiment_version == version
     ]
-    spread = compute_spread(data, [metric])[metric]
+    spread = compute_spread(data, [metric], bounded=bounded)[metric]
     if spread.ci95 is None or spread.mean is None:
         return None
     half = (spread.ci95[1] - spread.ci95[0]) / 2
@@ -81,7 +85,10 @@ def advance(*, session: Session, job: Job) -> None:
         job.sequential = {**state, "met": False, "reason": RUNS_FAILED}
         return
     until = rule(state)
-    half = halfwidth(runs, until.metric, job.experiment_version)
+    bounded = experiments_service.bounded_metrics(
+        session=session, name=job.experiment_name, version=job.experiment_version
+    )
+    half = halfwidth(runs, until.metric, job.experiment_version, bounded=bounded)
     seeds = sorted({run.seed for run in runs})
     rounds[-1] = {"seeds": len(seeds), "halfwidth": half}
     if half is None:

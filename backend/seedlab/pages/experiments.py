@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -31,13 +32,13 @@ def _value_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _job_row(job: Job, metric: str | None) -> dict[str, Any]:
+def _job_row(job: Job, metric: str | None, bounded: Collection[str]) -> dict[str, Any]:
     compared = [
         runs_service.as_run_data(run, None)
         for run in job.runs
         if job.kind != "audit" or run.variant == BASELINE
     ]
-    spread = compute_spread(compared).get(metric) if metric else None
+    spread = compute_spread(compared, bounded=bounded).get(metric) if metric else None
     # A finished job carries its stored verdict; a running one (or one that finished before
     # verdicts were stored) gets it computed from its runs' checksums and final metrics.
     verdict = job.verdict or compute_verdict(compared, tolerance=job.tolerance).verdict
@@ -76,7 +77,12 @@ def experiment_context(
     ]
     all_metrics = sorted({k for job in jobs for run in job.runs for k in (run.final_metrics or {})})
     chosen = metric if metric in all_metrics else default_metric(all_metrics)
-    rows = [_job_row(job, chosen) for job in jobs]
+    # Declared per version: each version's declaration is read once.
+    declared = {
+        version: experiments_service.bounded_metrics(session=session, name=name, version=version)
+        for version in {job.experiment_version for job in jobs}
+    }
+    rows = [_job_row(job, chosen, declared[job.experiment_version]) for job in jobs]
     points = [
         HistoryPoint(
             job_id=row["job"].id,

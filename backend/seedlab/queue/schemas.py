@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seedlab.bounds import MAX_INT32, FiniteFloat, Id, Int32, JsonObject, Seconds
+from seedlab.experiments.spec import MAX_BOUNDED_METRICS, MAX_METRIC_NAME
 from seedlab.runspec import RunSpec
 
 # Bounds of an advertisement: the server stores it per agent and reads it on every catalog view.
@@ -61,6 +62,10 @@ class ExperimentAdvert(BaseModel):
     source: str = Field(default="builtin", max_length=300)
     # Older agents send none: such an experiment has one source, init.
     seed_sources: list[SeedSource] = Field(default_factory=_init_only, max_length=3)
+    # Metrics it declares bounded in [0, 1] beyond those bounded by name; older agents send none.
+    bounded_metrics: list[Annotated[str, Field(min_length=1, max_length=MAX_METRIC_NAME)]] = Field(
+        default_factory=list, max_length=MAX_BOUNDED_METRICS
+    )
 
     @field_validator("seed_sources")
     @classmethod
@@ -69,6 +74,11 @@ class ExperimentAdvert(BaseModel):
         if "init" not in value:
             raise ValueError("seed_sources must include 'init' (weights follow the run seed)")
         return [source for source in order if source in value]
+
+    @field_validator("bounded_metrics")
+    @classmethod
+    def _metrics_canonical(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
     @field_validator("params_schema")
     @classmethod
