@@ -189,6 +189,12 @@ def test_each_attempt_records_who_wrote_it(server: Server) -> None:
     report = server.client.get(f"/api/v1/jobs/{job_id}/report", headers=read).json()
     summary = next(r for r in report["runs"] if r["id"] == run["run_id"])
     assert {key: summary[key] for key in writer} == writer
+    # The run page says the same, in words.
+    page = server.client.get(f"/runs/{run['run_id']}", headers=read)
+    assert page.status_code == 200, page.text
+    written_by = page.text.split('id="run-writer">', 1)[1].split("</td>", 1)[0]
+    assert written_by.startswith("owner ")
+    assert f"agent #{registered['id']}, token #{token_id}" in written_by
 
 
 def test_diff_names_the_writer_of_each_run(server: Server) -> None:

@@ -12,12 +12,12 @@ from seedlab.jobs import repository as jobs_repository
 from seedlab.jobs import sequential, sweep
 from seedlab.jobs.models import Job
 from seedlab.runs import repository as runs_repository
+from seedlab.runs import service as runs_service
 from seedlab.status import (
     TERMINAL_JOB_STATUSES,
     JobStatus,
     RunStatus,
     transition_job,
-    transition_run,
 )
 
 
@@ -91,11 +91,7 @@ def cancel_job(*, session: Session, job_id: int) -> Job:
     """Cancel queued runs at once and ask agents to stop running ones."""
     job = jobs_repository.get_job(session=session, job_id=job_id)
     job.cancel_requested = True
-    now = utcnow()
-    for run in runs_repository.queued_runs_for_update(session=session, job_id=job.id):
-        transition_run(run, RunStatus.CANCELLED)
-        run.finished_at = now
-    runs_repository.request_cancel_of_running(session=session, job_id=job.id)
+    runs_service.cancel_runs(session=session, job_id=job.id, now=utcnow())
     refresh_status(session=session, job=job)
     return job
 

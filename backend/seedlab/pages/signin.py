@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from seedlab.deps import WriteSession
 from seedlab.pages.templating import templates
-from seedlab.security import repository as security_repository
+from seedlab.security import service as security_service
 from seedlab.security.sessions import COOKIE, MAX_AGE_SECONDS, SessionSigner
 from seedlab.tokens import service as tokens_service
 
@@ -48,9 +48,7 @@ async def signin(request: Request, session: WriteSession) -> Response:
         )
     signer: SessionSigner = request.app.state.sessions
     value, data = signer.issue()
-    security_repository.open_session(
-        session=session, key=data.key, token_id=token.id, max_age=MAX_AGE_SECONDS
-    )
+    security_service.sign_in(session=session, key=data.key, token_id=token.id)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -70,7 +68,7 @@ def signout(request: Request, session: WriteSession) -> Response:
     signer: SessionSigner = request.app.state.sessions
     data = signer.read(request.cookies.get(COOKIE, ""))
     if data is not None:
-        security_repository.end_session(session=session, key=data.key)
+        security_service.sign_out(session=session, key=data.key)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

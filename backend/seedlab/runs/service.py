@@ -205,6 +205,14 @@ def record_outcome(
         run.epoch = len(epoch_checksums)
 
 
+def cancel_runs(*, session: Session, job_id: int, now: datetime) -> None:
+    """Cancel a job's queued runs at once; ask its running ones to stop (their agents do)."""
+    for run in runs_repository.queued_runs_for_update(session=session, job_id=job_id):
+        transition_run(run, RunStatus.CANCELLED)
+        run.finished_at = now
+    runs_repository.request_cancel_of_running(session=session, job_id=job_id)
+
+
 def release(run: Run, *, lost: str, now: datetime) -> None:
     """The run lost its agent: cancelled if asked, failed when out of attempts, else queued."""
     run.lease_expires_at = None

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seedlab.config import Settings, env_name
 from seedlab.db import Database
-from seedlab.security import repository as security_repository
+from seedlab.security import service as security_service
 from seedlab.security.policy import (
     SAFE_METHODS,
     Access,
@@ -192,7 +192,7 @@ class SecurityMiddleware:
 
     def _session_principal(self, data: SessionData) -> Principal | None:
         with self.database.read() as session:
-            token_id = security_repository.session_token_id(session=session, key=data.key)
+            token_id = security_service.signed_in_token_id(session=session, key=data.key)
             if token_id is None:
                 return None  # signed out (or expired): the cookie alone proves nothing
             token = tokens_service.live_token(session=session, token_id=token_id)
