@@ -212,7 +212,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         log.error("write failed on a full disk on %s: %s", request.url.path, exc)
         return await _app_error(
             request,
-            StorageFull(full_message(data_dir=settings.data_dir, dialect=database.dialect)),
+            StorageFull(full_message(data_dir=settings.data_dir, exc=exc)),
         )
 
     @app.exception_handler(OSError)

@@ -28,6 +28,12 @@ class StorageFull(AppError):
 
 def is_disk_full(exc: BaseException) -> bool:
     """Whether exc (or what caused it) says the disk is full, on SQLite, PostgreSQL or a file."""
+    return full_disk_of(exc) is not None
+
+
+def full_disk_of(exc: BaseException) -> str | None:
+    """Whose disk is full: "file" (a write in the data directory), "sqlite", "postgresql", or
+    None when exc (and what caused it) is not about a full disk."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -36,22 +42,25 @@ def is_disk_full(exc: BaseException) -> bool:
             continue
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
+            return "file"
         if isinstance(current, sqlite3.Error) and (
             getattr(current, "sqlite_errorcode", None) == SQLITE_FULL
             or "database or disk is full" in str(current)
         ):
-            return True
+            return "sqlite"
         if getattr(current, "sqlstate", None) == PG_DISK_FULL:
-            return True
+            return "postgresql"
         # SQLAlchemy keeps the driver's exception in .orig.
         pending.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
-    return False
+    return None
 
 
-def full_message(*, data_dir: Path, dialect: str) -> str:
-    """What a client is told when a write failed on a full disk: where, and what to do."""
-    if dialect == "postgresql":
+def full_message(*, data_dir: Path, exc: BaseException) -> str:
+    """What a client is told when a write failed on a full disk: where, and what to do.
+
+    With PostgreSQL the database lives on its own server, but uploads still go to the data
+    directory: the message names the disk that was actually full."""
+    if full_disk_of(exc) == "postgresql":
         return (
             "the PostgreSQL server's disk is full: nothing was stored; free space on the "
             "database server and retry"

@@ -132,6 +132,33 @@ def test_full_disk_answers_507_and_the_agent_keeps_its_result(small_disk: Path) 
         system.stop()
 
 
+@pytest.mark.postgres
+def test_on_postgresql_a_full_data_directory_refuses_uploads_and_keeps_jobs(
+    small_disk: Path, postgres_url: str
+) -> None:
+    """With PostgreSQL, only uploads live in the data directory: they get the 507 naming it,
+    while submitting (a database write) goes on working."""
+    data_dir = small_disk / "seedlab-data"
+    system = LiveSystem(data_dir.parent, database_url=postgres_url, lease_seconds=LEASE)
+    system.env["SEEDLAB_DATA_DIR"] = str(data_dir)
+    system.start_server()
+    try:
+        http = httpx.Client(base_url=system.url, timeout=30)
+        filler = _fill(small_disk)
+        upload = http.post("/api/v1/datasets?name=d", content=b"x,y\n1,0\n2,1\n" * 2000,
+                           headers={"Content-Type": "text/csv"})
+        assert upload.status_code == 507, upload.text
+        assert f"the data directory {data_dir.resolve()} is full" in upload.json()["detail"]
+        job = {"experiment": "seed_card_mlp", "seeds": "1:1x1"}
+        assert http.post("/api/v1/jobs", json=job).status_code == 201
+        filler.unlink()
+        again = http.post("/api/v1/datasets?name=d", content=b"x,y\n1,0\n2,1\n" * 2000,
+                          headers={"Content-Type": "text/csv"})
+        assert again.status_code == 201, again.text
+    finally:
+        system.stop()
+
+
 def test_disk_full_is_recognised_from_each_engine_and_file_writes() -> None:
     import sqlite3
 
@@ -147,3 +174,13 @@ def test_disk_full_is_recognised_from_each_engine_and_file_writes() -> None:
         "could not extend file")))
     assert not is_disk_full(OperationalError("INSERT", {}, sqlite3.OperationalError("locked")))
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    # The message names the disk that was full: PostgreSQL's own, or the data directory's.
+    from seedlab.storage import full_message
+
+    data_dir = Path("/srv/seedlab")
+    pg_full = OperationalError("INSERT", {}, psycopg.errors.DiskFull("could not extend file"))
+    assert "PostgreSQL server's disk" in full_message(data_dir=data_dir, exc=pg_full)
+    upload_full = OSError(errno.ENOSPC, "No space left on device")
+    assert "the data directory /srv/seedlab is full" in full_message(
+        data_dir=data_dir, exc=upload_full
+    )
