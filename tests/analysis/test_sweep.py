@@ -169,6 +169,26 @@ def test_summary_of_a_close_pair_is_inconclusive_with_seeds_to_decide() -> None:
     assert 0.0 < section["configs"][0]["p_best"] < 1.0
 
 
+def test_summary_of_a_race_stopped_within_the_margin_is_tied_leader_first() -> None:
+    section = sweep_summary(
+        [{1: 0.90, 2: 0.91, 3: 0.92}, {1: 0.91, 2: 0.92, 3: 0.92}, {1: 0.5, 2: 0.5}],
+        params=[{"u": 1}, {"u": 2}, {"u": 3}],
+        metric="m",
+        mode="max",
+        margin=0.05,
+        rounds=[{"seeds": 2, "alive": 3}, {"seeds": 3, "alive": 2}],
+        eliminated_after=[None, None, 1],
+        stop=TIED,
+        seeds_planned=10,
+    )
+    winner = section["winner"]
+    assert winner["conclusion"] == "tied"
+    # The leader by mean, and the tied ones best first; the eliminated one is not among them.
+    assert winner["params"] == {"u": 2}
+    assert winner["tied"] == [{"u": 2}, {"u": 1}]
+    assert winner["seeds_needed"] == 3
+
+
 def test_no_conclusion_while_the_race_runs() -> None:
     section = sweep_summary(
         [{1: 1.0, 2: 2.0}, {1: 0.5}],
