@@ -7,8 +7,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from seedlab.cli.check import evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,3 +113,82 @@ def test_invalid_parameters_exit_2_naming_the_field(project: Path) -> None:
     result = _check(project, "seed_card_mlp", "--param", "epochs=0")
     assert result.returncode == 2
     assert "invalid parameters for seed_card_mlp: epochs: Input should be greater" in result.stderr
+
+
+CRASHING_SCRIPT = """
+import json
+
+
+def train():
+    print(json.dumps({"epoch": 1, "epochs": 2, "loss": 0.5}), flush=True)
+    raise ValueError("bad batch shape")
+
+
+train()
+"""
+
+
+def test_a_crashing_script_is_one_failed_line_with_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "seedlab.toml").write_text('[experiments.crasher]\ncommand = "python train.py"\n')
+    (tmp_path / "train.py").write_text(CRASHING_SCRIPT)
+    result = _check(tmp_path, "crasher")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    marked = [line for line in lines if line.startswith("  ") and not line.startswith("    ")]
+    assert marked == [
+        "  FAILED   run finished: the script failed: ValueError: bad batch shape (after 1 epoch(s))"
+    ], result.stdout
+    assert "MISSING" not in result.stdout
+    # The traceback's last lines, under the one line: where it failed, not the error again.
+    tail = lines[lines.index(marked[0]) + 1 : -1]
+    assert f'File "{tmp_path / "train.py"}", line 7, in train' in "\n".join(tail)
+    assert tail[-1].strip() == 'raise ValueError("bad batch shape")'
+    assert lines[-1].startswith("the run failed, so nothing else was checked (")
+
+
+# What a command script's run sends, as the evaluation reads it (events of runner/command.py).
+TORCH_FINGERPRINT = {"tensorflow": None, "frameworks": {"torch": {"version": "2.13.0"}}}
+KERAS_JAX_FINGERPRINT = {"tensorflow": None, "frameworks": {"keras": {"backend": "jax"}}}
+
+
+def _script_events(fingerprint: dict[str, Any], **done: Any) -> list[dict[str, Any]]:
+    epoch = {"event": "epoch", "epoch": 1, "metrics": {"loss": 0.5}, "seconds": 0.1}
+    return [
+        {"event": "applied", "profile": {}},
+        epoch,
+        {"event": "fingerprint", "hash": "h", "data": {**fingerprint, "data_hash": None}},
+        {"event": "done", "data_hash": None, **done},
+    ]
+
+
+def test_a_script_without_keras_gets_a_note_not_a_missing_data_hash() -> None:
+    checks = evaluate(
+        _script_events(TORCH_FINGERPRINT, weights_checksum="ab" * 32), 0, command=True
+    )
+    data = next(c for c in checks if c.name.startswith("data hash"))
+    assert (data.mark, data.counted) == ("info", False)
+    assert data.detail.startswith("not asked: the script used PyTorch, never Keras; a script has")
+    # Epochs were not declared: the advice is a script's, never ctx's.
+    assert [c.name for c in checks if not c.ok] == ["epochs declared"]
+    assert all("ctx." not in c.detail for c in checks)
+    assert 'add "epochs": N' in next(c for c in checks if c.name == "epochs declared").detail
+
+
+def test_a_keras_script_is_still_asked_for_its_data_hash_in_a_scripts_words() -> None:
+    checks = evaluate(_script_events(KERAS_JAX_FINGERPRINT), 0, command=True)
+    missing = {c.name: c.detail for c in checks if not c.ok}
+    assert set(missing) == {"epochs declared", "data hash recorded", "weights found"}
+    assert missing["data hash recorded"].startswith("no data hash: pass in-memory arrays to Keras")
+    assert '"weights_checksum"' in missing["weights found"]
+    assert all("ctx." not in detail for detail in missing.values())
+    # A decorated experiment keeps ctx's advice.
+    decorated = {c.name: c.detail for c in evaluate(_script_events(KERAS_JAX_FINGERPRINT), 0)}
+    assert decorated["data hash recorded"].startswith("no data hash: call ctx.record_data(x, y)")
+
+
+def test_a_failed_script_is_one_check() -> None:
+    events = [{"event": "error", "error": "ValueError: bad\nshape", "traceback": "..."}]
+    assert [(c.mark, c.detail) for c in evaluate(events, 1, command=True)] == [
+        ("FAILED", "the script failed: ValueError: bad shape")
+    ]
+    assert len(evaluate(events, 1)) == 5  # a decorated experiment's run: every check, as before
