@@ -45,7 +45,7 @@ test: lint
 
 bench: test-deps
 	for script in bench_job_vs_cold bench_overhead bench_ingest bench_reads bench_portability \
-		bench_patterns bench_cli bench_ray; do $(BIN)/python benchmarks/$$script.py || exit 1; done
+		bench_patterns bench_cli bench_floor bench_memory bench_ray; do $(BIN)/python benchmarks/$$script.py || exit 1; done
 	@# bench_ray needs root (a loopback-only network namespace for its Ray cluster): without
 	@# it the script prints "bench_ray skipped: ..." and the reason, and make goes on.
 
