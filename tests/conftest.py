@@ -23,6 +23,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,10 @@ from seedlab.config import LOOPBACK_HOSTS, Settings
 from seedlab.db import Database
 from seedlab.migrate import upgrade_to_head
 from tests.livesystem import LiveSystem
+from tests.security import fuzz_stats
 from tests.xdist_serial import (  # noqa: F401 - hooks pytest finds in this conftest
     pytest_collection_finish,
+    pytest_configure,
     pytest_configure_node,
     pytest_xdist_make_scheduler,
 )
@@ -112,6 +115,19 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # FastAPI's TestClient sends Host "testserver"; never part of the default allow-list.
         allowed_hosts=[*LOOPBACK_HOSTS, "testserver"],
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many fuzz cases ran (tests/security), when the fuzz test ran."""
+    line = fuzz_stats.closing_line()
+    if line is not None:
+        terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Controller of an `-n` run: collect the fuzz counts of a worker that finished."""
+    fuzz_stats.merge(getattr(node, "workeroutput", {}) or {})
 
 
 @pytest.fixture(scope="session")

@@ -79,11 +79,55 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return SERIAL if nodeid in self.serial else nodeid.split("::", 1)[0]
 
         def _assign_work_unit(self, node: Any) -> None:
+            # The serial unit first. Every index of a node id goes out: schemathesis gives its
+            # per-operation tests one node id, and the base class (list.index) sent only the
+            # first of them.
             if SERIAL in self.workqueue:
                 self.workqueue.move_to_end(SERIAL, last=False)
-            super()._assign_work_unit(node)
+            scope, work_unit = self.workqueue.popitem(last=False)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            indexes = [
+                index
+                for index, nodeid in enumerate(self.registered_collections[node])
+                if work_unit.get(nodeid) is False
+            ]
+            node.send_runtest_some(indexes)
 
     return SerialFirstScheduling(config, log)
+
+
+class RanEveryTest:
+    """Controller: fail the session when a collected test never reported (with `-n`)."""
+
+    def __init__(self) -> None:
+        self.collected = 0
+        self.finished = 0
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.collected = len(ids)  # every worker collects the same tests
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":  # one per test, whatever its outcome
+            self.finished += 1
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == 0 and self.finished < self.collected:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    f"xdist_serial: {self.collected - self.finished} of {self.collected} "
+                    "collected tests never ran",
+                    red=True,
+                )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Controller of an `-n` run: watch that every collected test runs."""
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        config.pluginmanager.register(RanEveryTest(), "seedlab-ran-every-test")
 
 
 def _read_lists(directory: str | None) -> set[str]:

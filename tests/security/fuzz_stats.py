@@ -24,3 +24,20 @@ def summary() -> str | None:
         f"fuzz: {sum(cases.values())} cases ran over {operations} operations "
         f"({stateful} in the stateful phase); no 5xx, every answer as documented"
     )
+
+
+def merge(worker_output: dict[str, object]) -> None:
+    """Add an xdist worker's counts (see tests/security/conftest.py)."""
+    counted = worker_output.get("fuzz_cases")
+    if isinstance(counted, dict):
+        cases.update(counted)
+    global failed
+    failed = failed or bool(worker_output.get("fuzz_failed"))
+
+
+def closing_line() -> str | None:
+    """The line the session ends with, or None when the fuzz test did not run."""
+    line = summary()
+    if line is not None and failed:
+        line = line.replace("; no 5xx, every answer as documented", "; FAILURES above")
+    return line
