@@ -140,3 +140,25 @@ def test_bad_sweep_options_exit_2(args: list[str], text: str) -> None:
     result = CliRunner().invoke(cli(sweep_cli.sweep), ["seed_card_mlp", *args])
     assert result.exit_code == 2, result.output
     assert text in result.output
+
+
+@pytest.mark.parametrize(
+    ("status", "conclusion", "wanted", "code"),
+    [
+        ("succeeded", "decided", ("decided",), 0),
+        ("succeeded", "tied", ("decided", "tied"), 0),
+        ("succeeded", "tied", ("decided",), 1),
+        ("succeeded", "inconclusive", ("decided",), 3),
+        ("failed", None, ("decided",), 2),
+    ],
+)
+def test_the_gate_exit_code_follows_the_winner_conclusion(
+    status: str, conclusion: str | None, wanted: tuple[str, ...], code: int
+) -> None:
+    winner = None
+    if conclusion is not None:
+        winner = {"params": {"u": 1}, "conclusion": conclusion, "seeds_needed": 9, "tied": []}
+    report = {"status": status, "sweep": {"winner": winner, "reason": "a run failed"}}
+    got, line = sweep_cli.gate_code(report, wanted)
+    assert got == code, line
+    assert line.startswith(f"gate winner={','.join(wanted)}: ")

@@ -146,6 +146,27 @@ def test_cancel_stops_the_ray_tasks(
     _wait(system, "Ray to free the CPUs", lambda: ray_cluster.cpus_in_use() == 0.0, 60)
 
 
+def test_a_run_needing_more_cpus_than_any_node_waits_with_the_reason(
+    system: LiveSystem, ray_cluster: RayCluster, ray_agent: int
+) -> None:
+    """The Ray agent offers the CPUs of its largest node (1 here), not the cluster's total: a
+    run that needs 2 is never handed to it, and the job page says why."""
+    with httpx.Client(base_url=system.url, timeout=30) as http:
+        agents = _wait(system, "the Ray agent", lambda: http.get("/api/v1/agents").json())
+        assert [agent["cpus"] for agent in agents] == [1], agents
+        reply = http.post(
+            "/api/v1/jobs",
+            json={"experiment": "seed_card_mlp", "seeds": "42:1x1", "requires": {"cpus": 2}},
+        )
+        assert reply.status_code == 201, reply.text
+        job_id = int(reply.json()["id"])
+        time.sleep(3)  # a few claim rounds of the agent
+        assert http.get(f"/api/v1/jobs/{job_id}").json()["status"] == "queued"
+        page = http.get(f"/jobs/{job_id}").text
+        assert "no agent with 2 CPUs" in page, page
+        assert http.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+
+
 def test_a_killed_ray_node_loses_nothing(
     system: LiveSystem, ray_cluster: RayCluster, ray_agent: int
 ) -> None:
