@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import seedlab
+from seedlab.analysis.portability import merge
 from seedlab.runner.context import steady_seconds_per_epoch
 from seedlab.runner.events import EventWriter, RunEvent
 from seedlab.runner.starthook import EVENT_FD_ENV, HOOK_DIR_ENV, HOOK_SPEC_ENV, SEED_ENV, HookSpec
@@ -190,6 +191,7 @@ def _run(spec: RunSpec, events: _Events) -> int:
     for reader in readers:
         reader.start()
     held: dict[str, dict[str, Any]] = {}
+    warnings: list[dict[str, Any]] = []  # the hook's, added to `done`
     with os.fdopen(hook_read, "r", encoding="utf-8") as hook_events:
         for line in hook_events:
             try:
@@ -200,6 +202,10 @@ def _run(spec: RunSpec, events: _Events) -> int:
                 kind = RunEvent(event.pop("event", None))
             except ValueError:
                 continue  # not an event of the protocol
+            if kind == RunEvent.WARNINGS:
+                if isinstance(event.get("warnings"), list):
+                    warnings = merge(warnings, event["warnings"])
+                continue
             if kind in (RunEvent.DONE, RunEvent.ERROR):
                 held[kind] = event  # the exit code decides
                 continue
@@ -231,10 +237,12 @@ def _run(spec: RunSpec, events: _Events) -> int:
         # What the script wrote last; a FloatingPointError fails the run.
         metrics_tail.read_new_lines(final=True)
     if "done" in held:
-        events.emit(RunEvent.DONE, **held["done"])
+        done = held["done"]
+        done["warnings"] = merge(done.get("warnings") or [], warnings)
+        events.emit(RunEvent.DONE, **done)
         return 0
     if events.epochs:
-        events.emit(RunEvent.DONE, **_done_fields(events.epochs))
+        events.emit(RunEvent.DONE, **_done_fields(events.epochs), warnings=warnings)
         return 0
     events.emit(
         RunEvent.ERROR,

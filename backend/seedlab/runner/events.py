@@ -17,6 +17,9 @@ class RunEvent(StrEnum):
     EPOCH = "epoch"  # one finished epoch: metrics, weights checksum, seconds
     DONE = "done"  # the result: final metrics, checksums, trace
     ERROR = "error"  # the run failed: error and traceback
+    # Portability warnings the start-up hook found ({"warnings": [...]}, PyTorch's recorded
+    # ops); the command supervisor adds them to `done` and never forwards this event.
+    WARNINGS = "warnings"
 
 
 class EventWriter:

@@ -34,6 +34,8 @@ EVENT_FD_ENV = "SEEDLAB_EVENT_FD"
 HOOK_DIR_ENV = "SEEDLAB_HOOK_DIR"
 # For the command itself: its seed, as the command line's {seed} gives it too.
 SEED_ENV = "SEEDLAB_SEED"
+# "0" turns off the recording of a PyTorch script's first training step (runner/torchops.py).
+TORCH_OPS_ENV = "SEEDLAB_TORCH_OPS"
 TRACEBACK_TAIL = 4000
 ERROR_MESSAGE_LIMIT = 2000
 # TensorFlow and Keras (the context and the fit hook), and every framework whose import runs a
@@ -98,6 +100,7 @@ class StartHook:
         self.context: Any = None  # RunContext, made once TensorFlow is imported
         self.failed = False
         self.keras_imported = False
+        self.torch_ops: Any = None  # runner/torchops.py's recorder, once torch is imported
 
     def at_interpreter_start(self) -> None:
         """Seed Python and NumPy now; watch for TF and Keras; report at exit."""
@@ -142,6 +145,8 @@ class StartHook:
             from seedlab.runner.controls import apply_steps
 
             apply_steps(self.profile, name, seed=self.seed)  # type: ignore[arg-type]
+            if name == "torch":
+                self._record_torch_ops()
         elif name == "tensorflow":
             self._on_tensorflow()
             if self.keras_imported:
@@ -159,6 +164,18 @@ class StartHook:
             # TensorFlow may import Keras while it is itself still importing: then the fit hook
             # waits for TensorFlow's turn.
             self._hook_fit()
+
+    def _record_torch_ops(self) -> None:
+        """Portability warnings from the ops of the first optimizer step (runner/torchops.py)."""
+        from seedlab.runner.torchops import start
+
+        if os.environ.get(TORCH_OPS_ENV, "1").strip() == "0":
+            return
+        def report(warnings: list[dict[str, Any]]) -> None:
+            if warnings:
+                self.events.emit(RunEvent.WARNINGS, warnings=warnings)
+
+        self.torch_ops = start(deterministic=self.profile.torch_deterministic, report=report)
 
     def _hook_fit(self) -> None:
         if self.context is not None:
@@ -215,6 +232,8 @@ class StartHook:
         Whether the run succeeded is the supervisor's call (it sees the exit code).
         """
         try:
+            if self.torch_ops is not None:
+                self.torch_ops.stop()  # a script that never stepped an optimizer
             if self.context is None:
                 self._report_without_tensorflow()
             else:
