@@ -33,7 +33,7 @@ PRESETS: dict[str, dict[str, bool]] = {
 # it could not matter to determinism and might leak into the fingerprint as noise.
 ALLOWED_ENV_PATTERN = re.compile(
     r"^(TF_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|KMP_[A-Z0-9_]+"
-    r"|XLA_FLAGS|CUBLAS_WORKSPACE_CONFIG)$"
+    r"|XLA_FLAGS|CUBLAS_WORKSPACE_CONFIG|KERAS_BACKEND)$"
 )
 
 
@@ -64,7 +64,7 @@ class _ProfileSpecBase(BaseModel):
         if bad:
             raise ValueError(
                 f"environment variables {bad} are not allowed; allowed are TF_*, CUDA_*, OMP_*, "
-                "MKL_*, KMP_*, XLA_FLAGS and CUBLAS_WORKSPACE_CONFIG"
+                "MKL_*, KMP_*, XLA_FLAGS, CUBLAS_WORKSPACE_CONFIG and KERAS_BACKEND"
             )
         return env
 

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from typing import Any, Protocol
 
 from seedlab.profiles import Profile
-from seedlab.runner.child import catalog_how
+from seedlab.runner.child import FrameworkSteps
 
 METRICS = ("loss", "val_loss", "val_auc")
 
@@ -148,7 +148,9 @@ class AgentDriver:
                     "tf_seed": seed, "op_determinism": True, "inter_op_threads": 1,
                     "intra_op_threads": 1, "isolation": "fork", "profile": "full",
                     # What a catalog run says of each control (torch's: not applied).
-                    "how": catalog_how(Profile.model_validate(a["profile"])),
+                    "how": FrameworkSteps(
+                        Profile.model_validate(a["profile"]), seed=seed, tensorflow=True
+                    ).how(),
                 },
                 "fingerprint_hash": hashlib.sha256(repr(fingerprint).encode()).hexdigest(),
                 "fingerprint": fingerprint,

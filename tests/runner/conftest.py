@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from seedlab.experiments.catalog import MODULES_ENV
+from seedlab.experiments.loader import SOURCES_ENV
 from seedlab.runner.launcher import Launcher
 from tests.runner.support import SMALL_PARAMS, RunResult, collect, profile, run, spec
 
 REPO = Path(__file__).resolve().parents[2]
+DECORATED_FRAMEWORKS = REPO / "examples" / "decorated_frameworks" / "experiments.py"
 
 # (experiment, isolation, seed, repeat) -> result, all under the `full` profile.
 RunKey = tuple[str, str, int, int]
@@ -28,6 +31,9 @@ def launcher() -> Iterator[Launcher]:
         **os.environ,
         "PYTHONPATH": pythonpath,
         MODULES_ENV: "tests.plugin_experiments, tests.portability_experiments",
+        # Decorated PyTorch, JAX and any-backend Keras experiments (they import no framework
+        # until a run calls them).
+        SOURCES_ENV: json.dumps([str(DECORATED_FRAMEWORKS)]),
     }
     shared = Launcher(base_env=base_env)
     yield shared

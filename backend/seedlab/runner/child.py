@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from seedlab.controls import NOT_APPLIED
+from seedlab.controls import CONTROLS, NOT_APPLIED
 from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
 from seedlab.runner.events import EventWriter, RunEvent
@@ -34,17 +36,96 @@ def load_entrypoint(entrypoint: str) -> Callable[[Any, RunContext], None]:
     return function
 
 
-def catalog_how(profile: Profile) -> dict[str, str]:
-    """How each control was applied to a catalog run: the environment, interpreter-start and
-    TensorFlow steps (setup.apply_profile); other frameworks' steps never run here."""
-    how = profile.how({"tensorflow"})
-    for name, text in how.items():
-        if text.startswith(NOT_APPLIED):
-            how[name] = (
-                f"{NOT_APPLIED}: a catalog experiment runs on TensorFlow, where only the "
-                "environment, interpreter-start and TensorFlow steps apply"
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (looked up, not imported)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+class FrameworkSteps:
+    """Applies the control table's steps of each framework the experiment imports (PyTorch,
+    JAX, Keras on another backend) and hooks Keras' fit, as the start-up hook does for a script.
+
+    TensorFlow's steps are applied up front where TensorFlow is installed (setup.apply_profile):
+    a catalog experiment on TensorFlow must not run an op before them.
+    """
+
+    def __init__(self, profile: Profile, *, seed: int, tensorflow: bool) -> None:
+        self.profile = profile
+        self.seed = seed
+        # The frameworks whose steps ran, and those imported whose steps were left out (why).
+        self.applied: set[str] = {"tensorflow"} if tensorflow else set()
+        self.left_out: dict[str, str] = {}
+        self.context: RunContext | None = None
+
+    def watch(self, context: RunContext) -> None:
+        """Apply the steps of frameworks already imported (a zygote's), then watch for more."""
+        from seedlab.runner.starthook import WATCHED, _ImportWatcher
+
+        self.context = context
+        for name in sorted(WATCHED):
+            if name in sys.modules:
+                self.on_import(name)
+        sys.meta_path.insert(0, _ImportWatcher(self))  # type: ignore[arg-type]
+
+    def on_import(self, name: str) -> None:
+        """A watched framework finished importing: apply its steps; hook Keras' fit."""
+        from seedlab.runner.autolog import install_fit_hook
+        from seedlab.runner.controls import apply_steps
+
+        if name in self.applied or name in self.left_out or name == "tensorflow":
+            return
+        if name == "keras":
+            assert self.context is not None
+            install_fit_hook(self.context)
+            if keras_backend() == "tensorflow":
+                # Catalog results stay as they were: Keras on TensorFlow draws its default
+                # seeds from Python's `random`, which the python_seed control seeds.
+                self.left_out[name] = (
+                    "Keras runs on TensorFlow here and draws its seeds from Python's `random` "
+                    "(python_seed)"
+                )
+                return
+        self.applied.add(name)
+        apply_steps(self.profile, name, seed=self.seed)  # type: ignore[arg-type]
+
+    def how(self) -> dict[str, str]:
+        """How each control was applied to this run, for the frameworks it imported."""
+        how = self.profile.how(self.applied)
+        for row in CONTROLS:
+            text = how.get(row.name, "")
+            if not text.startswith(NOT_APPLIED):
+                continue
+            reasons = [self.left_out[f] for f in row.frameworks() if f in self.left_out]
+            how[row.name] = (
+                f"{NOT_APPLIED}: {reasons[0]}"
+                if reasons
+                else text.replace("the script never imported", "the experiment never imported")
             )
-    return how
+        return how
+
+
+def keras_backend() -> str:
+    """The backend of the imported Keras ("tensorflow" for Keras 2 / tf.keras)."""
+    keras = sys.modules.get("keras")
+    try:
+        return str(keras.backend.backend())  # type: ignore[union-attr]
+    except Exception:  # Keras still importing, or Keras 2: TensorFlow's
+        return "tensorflow"
+
+
+def check_keras_backend() -> None:
+    """Fail when the experiment asked for a Keras backend that the imported Keras does not run.
+
+    A module that sets KERAS_BACKEND before `import keras` gets it only in a fresh interpreter;
+    a run forked from a zygote has Keras loaded on TensorFlow already.
+    """
+    wanted = os.environ.get("KERAS_BACKEND")
+    if wanted and "keras" in sys.modules and keras_backend() != wanted:
+        raise RuntimeError(
+            f"KERAS_BACKEND={wanted} was set after Keras was loaded on {keras_backend()} (a "
+            "run forked from a zygote): set it in the profile's environment instead "
+            f'(\'"env": {{"KERAS_BACKEND": "{wanted}"}}\'), which starts a fresh interpreter'
+        )
 
 
 def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int:
@@ -59,18 +140,19 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
         from seedlab.runner.setup import apply_profile
 
         profile = spec.profile
+        tensorflow = tensorflow_installed()
         applied = apply_profile(
             profile,
             seed=spec.seed,  # the init seed
             isolation=isolation,
             order_seed=spec.order_seed,
             split_seed=spec.split_seed,
+            tensorflow=tensorflow,
         )
-        events.emit(RunEvent.APPLIED, profile={**applied, "how": catalog_how(profile)})
+        frameworks = FrameworkSteps(profile, seed=spec.seed, tensorflow=tensorflow)
 
         from seedlab.experiments.catalog import get_experiment
-        from seedlab.runner.autolog import install_fit_hook
-        from seedlab.runner.fingerprint import capture
+        from seedlab.runner.fingerprint import capture, frameworks_state
 
         experiment = get_experiment(spec.experiment)
         _hash, fingerprint = capture(
@@ -78,7 +160,14 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
             version=experiment.version,
             entrypoint=experiment.entrypoint,
             ray=spec.ray,
+            tensorflow=tensorflow,
         )
+
+        def announce(pending: dict[str, Any]) -> dict[str, Any]:
+            # Sent with the fingerprint, when the frameworks the experiment imported are known.
+            events.emit(RunEvent.APPLIED, profile={**applied, "how": frameworks.how()})
+            return {**pending, "frameworks": frameworks_state()}
+
         context = RunContext(
             seed=spec.seed,
             shuffle_seed=applied["order_seed"] if profile.tf_data_seed else None,
@@ -88,13 +177,16 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
             fingerprint=fingerprint,
             trace=profile.trace,
             datasets=dict(spec.datasets),
+            before_fingerprint=announce,
         )
         context.applied_profile = applied
-        train = load_entrypoint(experiment.entrypoint)
-        params = experiment.params_model.model_validate(spec.params)
         # Every Keras fit reports to the context, whether or not the experiment remembered
-        # ctx.keras_callback() (a fit that has it is left alone).
-        install_fit_hook(context)
+        # ctx.keras_callback() (a fit that has it is left alone); PyTorch and JAX get their
+        # controls the moment they are imported.
+        frameworks.watch(context)
+        train = load_entrypoint(experiment.entrypoint)
+        check_keras_backend()
+        params = experiment.params_model.model_validate(spec.params)
         train(params, context)
         context.flush_fingerprint()
         events.emit(RunEvent.DONE, **context.done_fields())

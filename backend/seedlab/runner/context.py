@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,19 @@ from seedlab.runner.events import EventWriter, RunEvent
 
 
 def weights_checksum(model: Any) -> str:
-    """sha256 over the raw bytes of every weight of the model, in model.weights order."""
-    import numpy as np
+    """sha256 over the raw bytes of every weight: a Keras model (model.weights order), a PyTorch
+    module (state_dict order) or a JAX/NumPy pytree of arrays (leaf order)."""
+    if _is_keras_model(model):
+        import numpy as np
 
+        digest = hashlib.sha256()
+        for weight in model.weights:
+            digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+        return digest.hexdigest()
     digest = hashlib.sha256()
-    for weight in model.weights:
-        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    for _name, arrays in _weight_groups(model):
+        for array in arrays:
+            digest.update(array)
     return digest.hexdigest()
 
 
@@ -38,8 +45,16 @@ def layer_checksums(model: Any) -> tuple[list[str], list[str]]:
     """Names of the layers that own weights and a short sha256 of each one's weight bytes."""
     import numpy as np
 
+    if not _is_keras_model(model):
+        groups = _weight_groups(model)
+        names = [name for name, _arrays in groups]
+        checksums = [
+            hashlib.sha256(b"".join(arrays)).hexdigest()[:SHORT_CHECKSUM]
+            for _name, arrays in groups
+        ]
+        return names, checksums
     layers = [layer for layer in getattr(model, "layers", []) if layer.weights]
-    if not layers:  # not a Keras model with layers: the whole model is one "layer"
+    if not layers:  # a Keras model without layers: the whole model is one "layer"
         return ["model"], [weights_checksum(model)[:SHORT_CHECKSUM]]
     names, checksums = [], []
     for layer in layers:
@@ -49,6 +64,56 @@ def layer_checksums(model: Any) -> tuple[list[str], list[str]]:
         names.append(layer.name)
         checksums.append(digest.hexdigest()[:SHORT_CHECKSUM])
     return names, checksums
+
+
+def _is_keras_model(model: Any) -> bool:
+    """A Keras model or layer (weights with .numpy()), not a PyTorch module or a pytree.
+
+    On the PyTorch backend a Keras layer is also a torch Module: its class tree says Keras.
+    """
+    if not hasattr(model, "weights"):
+        return False
+    return not hasattr(model, "state_dict") or any(
+        cls.__module__.split(".")[0] == "keras" for cls in type(model).__mro__
+    )
+
+
+def _weight_groups(model: Any) -> list[tuple[str, list[bytes]]]:
+    """The weight bytes of a PyTorch module (grouped by owning module) or of a pytree of arrays
+    (grouped by top-level key), in a fixed order."""
+    if hasattr(model, "state_dict"):  # a torch.nn.Module: parameters and buffers
+        groups: dict[str, list[bytes]] = {}
+        for name, tensor in model.state_dict().items():
+            owner = name.rpartition(".")[0] or name
+            groups.setdefault(owner, []).append(_torch_bytes(tensor))
+        return list(groups.items())
+    import numpy as np
+
+    def leaves(value: Any) -> list[bytes]:
+        if isinstance(value, Mapping):
+            return [b for key in sorted(value, key=str) for b in leaves(value[key])]
+        if isinstance(value, list | tuple):
+            return [b for item in value for b in leaves(item)]
+        return [np.ascontiguousarray(np.asarray(value)).tobytes()]
+
+    if isinstance(model, Mapping):
+        return [(str(key), leaves(model[key])) for key in sorted(model, key=str)]
+    if isinstance(model, list | tuple) or hasattr(model, "shape"):
+        return [("model", leaves(model))]
+    raise TypeError(
+        f"cannot take the weights of a {type(model).__name__}: give a Keras model, a PyTorch "
+        "module, or a dict/list of arrays (JAX or NumPy parameters)"
+    )
+
+
+def _torch_bytes(tensor: Any) -> bytes:
+    """The raw bytes of a tensor on any device and of any dtype (bfloat16 has no NumPy twin)."""
+    import torch
+
+    flat = tensor.detach().cpu().contiguous().reshape(-1)
+    if flat.dtype == torch.bool:
+        flat = flat.to(torch.uint8)
+    return bytes(flat.view(torch.uint8).numpy().tobytes())
 
 
 def arrays_hash(*arrays: Any) -> str:
@@ -70,6 +135,7 @@ def arrays_hash(*arrays: Any) -> str:
 # Validation predictions kept per run: enough for churn, small enough for a JSON column.
 MAX_PREDICTIONS = 10_000
 
+
 class RunContext:
     """Seeds and reporting hooks for one run."""
 
@@ -84,6 +150,7 @@ class RunContext:
         datasets: dict[str, str] | None = None,
         order_seed: int | None = None,
         split_seed: int | None = None,
+        before_fingerprint: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         # The run seed is the init seed: Python, NumPy and TF's global seed (weights, dropout).
         self.seed = seed
@@ -128,6 +195,9 @@ class RunContext:
         self._last_log_time = time.perf_counter()
         # Held back until the data hash is known, so the fingerprint can carry it.
         self._pending_fingerprint = fingerprint
+        # Completes the fingerprint when it goes out: a run process learns the frameworks the
+        # experiment imported only as it runs (see runner/child.py).
+        self._before_fingerprint = before_fingerprint
 
     @contextlib.contextmanager
     def order_scope(self) -> Iterator[None]:
@@ -182,6 +252,34 @@ class RunContext:
             "labels": label_list,
         }
 
+    def seed_for(self, source: str = "init") -> int:
+        """The seed of one source of randomness: "init" (weights, dropout), "order" (shuffles,
+        data order) or "split" (train/validation split)."""
+        seeds = {"init": self.init_seed, "order": self.order_seed, "split": self.split_seed}
+        if source not in seeds:
+            raise ValueError(f"unknown seed source {source!r}; allowed are {sorted(seeds)}")
+        return seeds[source]
+
+    def numpy_rng(self, source: str = "init") -> Any:
+        """A NumPy Generator seeded from one source's seed (see seed_for)."""
+        import numpy as np
+
+        return np.random.default_rng(self.seed_for(source))
+
+    def torch_generator(self, source: str = "order", device: str = "cpu") -> Any:
+        """A torch.Generator seeded from one source's seed: pass it to a DataLoader (order, the
+        default), random_split (split) or torch.randn(..., generator=) (init)."""
+        import torch
+
+        return torch.Generator(device=device).manual_seed(self.seed_for(source))
+
+    def jax_key(self, source: str = "init") -> Any:
+        """A JAX PRNG key from one source's seed: JAX's randomness is explicit, so this key (and
+        keys split from it) is what makes a JAX experiment follow the run's seed."""
+        import jax
+
+        return jax.random.PRNGKey(self.seed_for(source))
+
     def set_epochs(self, epochs: int) -> None:
         """Declare how many epochs the run will train (for progress)."""
         self.epochs = epochs
@@ -223,7 +321,8 @@ class RunContext:
 
     def log(self, step: int, /, model: Any = None, **metrics: float) -> None:
         """Report one epoch (or step) of a custom training loop: its metrics, and the weights'
-        checksum when `model=` is given (needed for bit-for-bit verdicts)."""
+        checksum when `model=` is given (needed for bit-for-bit verdicts): a Keras model, a
+        PyTorch module or a dict/list of JAX or NumPy arrays."""
         if isinstance(step, bool) or not isinstance(step, int) or step <= self._last_logged_step:
             raise ValueError(
                 f"ctx.log(step, ...): step must be an int above the last one logged "
@@ -246,8 +345,10 @@ class RunContext:
         """Emit the held fingerprint, with the data hash when known; only the first call sends."""
         if self._pending_fingerprint is None:
             return
-        data = {**self._pending_fingerprint, "data_hash": self.data_hash}
-        self._pending_fingerprint = None
+        pending, self._pending_fingerprint = self._pending_fingerprint, None
+        if self._before_fingerprint is not None:
+            pending = self._before_fingerprint(pending)
+        data = {**pending, "data_hash": self.data_hash}
         self._events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(data), data=data)
 
     def report_epoch(self, epoch: int, metrics: dict[str, Any], model: Any, seconds: float) -> None:
@@ -460,6 +561,7 @@ def _watch_input_batches(
     if keras.backend.backend() != "tensorflow":
         return seen, None  # Keras on JAX/PyTorch: no TF host callback, no input checksums
     import tensorflow as tf
+
     if getattr(model, "jit_compile", False):
         # XLA cannot run a host callback: steps go without input checksums.
         return seen, None

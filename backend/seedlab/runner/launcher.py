@@ -37,7 +37,29 @@ HASH_SEED_OFF = (
     "run gets a fresh interpreter"
 )
 
+NO_TENSORFLOW = (
+    "TensorFlow is not installed: zygotes preload it, so each run gets a fresh interpreter"
+)
+OTHER_KERAS_BACKEND = (
+    "KERAS_BACKEND={backend}: the zygotes' Keras runs on TensorFlow, so each run gets a fresh "
+    "interpreter"
+)
+
 ZygoteKey = tuple[tuple[str, str | None], ...]
+
+
+def cold_reason(profile: Profile) -> str | None:
+    """Why a training function under this forking profile must start a fresh interpreter."""
+    import importlib.util
+
+    if not profile.hash_seed:
+        return HASH_SEED_OFF
+    backend = profile.env.get("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow":
+        return OTHER_KERAS_BACKEND.format(backend=backend)
+    if importlib.util.find_spec("tensorflow") is None:
+        return NO_TENSORFLOW
+    return None
 
 
 def command_project_dir(experiment: str, environ: Mapping[str, str]) -> str | None:
@@ -350,8 +372,9 @@ class Launcher:
             )
         if profile.isolation == "process":
             return self._spawn(spec, changes, reason=None)
-        if not profile.hash_seed:
-            return self._spawn(spec, changes, reason=HASH_SEED_OFF)
+        cold = cold_reason(profile)
+        if cold is not None:
+            return self._spawn(spec, changes, reason=cold)
         key = zygote_key(changes)
         with self._lock:
             zygote = self._zygote(key, changes)
@@ -369,7 +392,7 @@ class Launcher:
     def warm(self, profile: Profile) -> int | None:
         """Start the zygote for this profile's pre-import environment now; its pid, or None
         when the profile does not fork (cold spawn) or fork is unsafe here."""
-        if profile.isolation == "process" or not profile.hash_seed:
+        if profile.isolation == "process" or cold_reason(profile) is not None:
             return None
         changes = profile.pre_import_env()
         with self._lock:

@@ -1,4 +1,5 @@
-"""Apply the in-process part of a profile before any experiment code (child side, imports TF)."""
+"""Apply the in-process part of a profile before any experiment code (child side; imports TF
+where it is installed)."""
 
 from __future__ import annotations
 
@@ -32,15 +33,23 @@ def apply_profile(
     isolation: str,
     order_seed: int | None = None,
     split_seed: int | None = None,
+    tensorflow: bool = True,
 ) -> dict[str, Any]:
     """Seed and configure this process; return what is in effect, read back where possible.
 
     `seed` is the run seed, which is the init seed: Python, NumPy and TF's global seed.
+    tensorflow=False: TensorFlow is not installed, so only the interpreter-start steps run.
     """
-    configure_tensorflow(profile, seed=seed)
+    if tensorflow:
+        configure_tensorflow(profile, seed=seed)
     seed_python_numpy(profile, seed=seed)
     return applied_state(
-        profile, seed=seed, isolation=isolation, order_seed=order_seed, split_seed=split_seed
+        profile,
+        seed=seed,
+        isolation=isolation,
+        order_seed=order_seed,
+        split_seed=split_seed,
+        tensorflow=tensorflow,
     )
 
 
