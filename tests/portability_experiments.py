@@ -129,6 +129,35 @@ def train(params: TrapParams, ctx: Any) -> None:
     model.fit(data, epochs=params.epochs, verbose=0)
 
 
+class TorchTrapParams(BaseModel):
+    """Whether the PyTorch probe upsamples between its layers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upsample: bool = False
+
+
+def train_torch(params: TorchTrapParams, ctx: Any) -> None:
+    """Two optimizer steps of a tiny PyTorch net; its bilinear upsampling has no deterministic
+    CUDA backprop."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(ctx.init_seed)
+    layer = torch.nn.Linear(4, 4)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    x = torch.rand(8, 1, 2, 4, generator=ctx.torch_generator("split"))
+    for epoch in (1, 2):
+        optimizer.zero_grad()
+        out = layer(x)
+        if params.upsample:
+            out = F.interpolate(out, scale_factor=2, mode="bilinear")
+        loss = out.square().mean()
+        loss.backward()
+        optimizer.step()
+        ctx.log(epoch, model=layer, loss=float(loss))
+
+
 EXPERIMENTS = [
     ExperimentSpec(
         name="portability_probe",
@@ -136,5 +165,12 @@ EXPERIMENTS = [
         description="test plugin: a tiny model with one portability trap",
         params_model=TrapParams,
         entrypoint="tests.portability_experiments:train",
-    )
+    ),
+    ExperimentSpec(
+        name="torch_portability_probe",
+        version="1",
+        description="test plugin: a tiny PyTorch net, with or without bilinear upsampling",
+        params_model=TorchTrapParams,
+        entrypoint="tests.portability_experiments:train_torch",
+    ),
 ]

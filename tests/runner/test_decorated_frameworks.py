@@ -123,3 +123,18 @@ def test_a_backend_chosen_after_keras_was_loaded_fails_the_run_saying_where_to_s
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(RuntimeError, match=r'environment instead .*"KERAS_BACKEND": "jax"'):
         check_keras_backend()
+
+
+def test_a_decorated_torch_experiment_gets_portability_warnings_from_its_first_step(
+    launcher: Launcher,
+) -> None:
+    upsampled = run(launcher, spec("torch_portability_probe", params={"upsample": True}))
+    plain = run(launcher, spec("torch_portability_probe", params={"upsample": False}))
+    warnings = upsampled.done["warnings"]
+    assert [(w["code"], w["where"]) for w in warnings] == [
+        ("no_deterministic_cuda_kernel", "op aten.upsample_bilinear2d_backward")
+    ], warnings
+    assert plain.done["warnings"] == []
+    # The recorder is the scripts' one (runner/torchops.py): tests/runner/test_torchops.py shows
+    # weights bit-identical with and without it.
+    assert len(_checksums(upsampled)) == 2

@@ -56,6 +56,7 @@ class FrameworkSteps:
         self.applied: set[str] = {"tensorflow"} if tensorflow else set()
         self.left_out: dict[str, str] = {}
         self.context: RunContext | None = None
+        self.torch_ops: Any = None  # runner/torchops.py's recorder, once torch is imported
 
     def watch(self, context: RunContext) -> None:
         """Apply the steps of frameworks already imported (a zygote's), then watch for more."""
@@ -87,6 +88,26 @@ class FrameworkSteps:
                 return
         self.applied.add(name)
         apply_steps(self.profile, name, seed=self.seed)  # type: ignore[arg-type]
+        if name == "torch":
+            self._record_torch_ops()
+
+    def _record_torch_ops(self) -> None:
+        """Portability warnings from the ops of the first optimizer step, as a script gets."""
+        from seedlab.runner.starthook import torch_ops_wanted
+        from seedlab.runner.torchops import start
+
+        context = self.context
+        if context is None or not torch_ops_wanted():
+            return
+        self.torch_ops = start(
+            deterministic=bool(self.profile.torch_deterministic),
+            report=lambda warnings: context.add_portability(warnings, 0.0),
+        )
+
+    def finish(self) -> None:
+        """The experiment returned: stop recording a run that never stepped an optimizer."""
+        if self.torch_ops is not None:
+            self.torch_ops.stop()
 
     def how(self) -> dict[str, str]:
         """How each control was applied to this run, for the frameworks it imported."""
@@ -188,6 +209,7 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
         check_keras_backend()
         params = experiment.params_model.model_validate(spec.params)
         train(params, context)
+        frameworks.finish()
         context.flush_fingerprint()
         events.emit(RunEvent.DONE, **context.done_fields())
         return 0

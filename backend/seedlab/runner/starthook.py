@@ -75,6 +75,11 @@ def start() -> None:
     StartHook(spec, events).at_interpreter_start()
 
 
+def torch_ops_wanted() -> bool:
+    """Whether to record a PyTorch run's first training step (SEEDLAB_TORCH_OPS=0: no)."""
+    return os.environ.get(TORCH_OPS_ENV, "1").strip() != "0"
+
+
 def _unhook_children() -> None:
     """Take the hook directory off PYTHONPATH, so Python subprocesses of the script run plain."""
     hook_dir = os.environ.pop(HOOK_DIR_ENV, None)
@@ -169,8 +174,9 @@ class StartHook:
         """Portability warnings from the ops of the first optimizer step (runner/torchops.py)."""
         from seedlab.runner.torchops import start
 
-        if os.environ.get(TORCH_OPS_ENV, "1").strip() == "0":
+        if not torch_ops_wanted():
             return
+
         def report(warnings: list[dict[str, Any]]) -> None:
             if warnings:
                 self.events.emit(RunEvent.WARNINGS, warnings=warnings)
