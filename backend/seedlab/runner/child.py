@@ -21,6 +21,7 @@ from seedlab.controls import CONTROLS, NOT_APPLIED
 from seedlab.profiles import Profile
 from seedlab.runner.context import RunContext
 from seedlab.runner.events import EventWriter, RunEvent
+from seedlab.runner.starthook import keras_backend
 from seedlab.runspec import RunSpec
 
 TRACEBACK_TAIL = 4000
@@ -60,13 +61,13 @@ class FrameworkSteps:
 
     def watch(self, context: RunContext) -> None:
         """Apply the steps of frameworks already imported (a zygote's), then watch for more."""
-        from seedlab.runner.starthook import WATCHED, _ImportWatcher
+        from seedlab.runner.starthook import WATCHED, ImportWatcher
 
         self.context = context
         for name in sorted(WATCHED):
             if name in sys.modules:
                 self.on_import(name)
-        sys.meta_path.insert(0, _ImportWatcher(self))  # type: ignore[arg-type]
+        sys.meta_path.insert(0, ImportWatcher(self))
 
     def on_import(self, name: str) -> None:
         """A watched framework finished importing: apply its steps; hook Keras' fit."""
@@ -123,15 +124,6 @@ class FrameworkSteps:
                 else text.replace("the script never imported", "the experiment never imported")
             )
         return how
-
-
-def keras_backend() -> str:
-    """The backend of the imported Keras ("tensorflow" for Keras 2 / tf.keras)."""
-    keras = sys.modules.get("keras")
-    try:
-        return str(keras.backend.backend())  # type: ignore[union-attr]
-    except Exception:  # Keras still importing, or Keras 2: TensorFlow's
-        return "tensorflow"
 
 
 def check_keras_backend() -> None:

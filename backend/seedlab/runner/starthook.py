@@ -20,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -112,7 +112,7 @@ class StartHook:
         from seedlab.runner.setup import seed_python_numpy
 
         seed_python_numpy(self.profile, seed=self.seed)
-        sys.meta_path.insert(0, _ImportWatcher(self))
+        sys.meta_path.insert(0, ImportWatcher(self))
         previous = sys.excepthook
 
         def excepthook(
@@ -161,7 +161,7 @@ class StartHook:
 
             self.keras_imported = True
             apply_steps(self.profile, "keras", seed=self.seed)
-            if _keras_backend() != "tensorflow":
+            if keras_backend() != "tensorflow":
                 # Keras 3 on JAX or PyTorch: no TensorFlow (it may not even be installed).
                 self._on_tensorflow(tensorflow=False)
             elif "tensorflow" not in sys.modules:
@@ -276,7 +276,7 @@ class StartHook:
         self.events.emit(RunEvent.FINGERPRINT, hash=fingerprint_hash(fingerprint), data=fingerprint)
 
 
-def _keras_backend() -> str:
+def keras_backend() -> str:
     """The backend the imported Keras runs on ("tensorflow" for Keras 2 / tf.keras)."""
     keras = sys.modules.get("keras")
     try:
@@ -285,10 +285,17 @@ def _keras_backend() -> str:
         return "tensorflow"
 
 
-class _ImportWatcher(importlib.abc.MetaPathFinder):
-    """Runs the hook right after `tensorflow` or `keras` finished executing its package."""
+class ImportListener(Protocol):
+    """What an ImportWatcher tells: the start-up hook, or a catalog run's FrameworkSteps."""
 
-    def __init__(self, hook: StartHook) -> None:
+    def on_import(self, name: str) -> None:
+        """A watched framework finished importing."""
+
+
+class ImportWatcher(importlib.abc.MetaPathFinder):
+    """Calls the listener right after a watched framework finished executing its package."""
+
+    def __init__(self, hook: ImportListener) -> None:
         self.hook = hook
         self.seen: set[str] = set()
 
