@@ -52,6 +52,26 @@ def test_light(n):
 
 def test_twin():
     _log("twin")
+
+
+@pytest.fixture(scope="session")
+def launcher():
+    return "a zygote"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    return "a cluster"
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_launched(launcher, n):
+    _log(f"runner{n}")
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_on_ray(ray_cluster, n):
+    _log(f"ray{n}")
 """
 
 
@@ -78,21 +98,27 @@ def _run(
     return done, lines
 
 
-def test_every_item_runs_and_the_serial_ones_share_one_worker(tmp_path: Path) -> None:
+def test_every_item_runs_and_each_serial_unit_stays_in_one_worker(tmp_path: Path) -> None:
     done, ran = _run(tmp_path, "-n", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     names = [name for name, _worker in ran]
     # Both items of the twinned node id ran, and everything else once.
     assert sorted(names) == sorted(
         [f"tf{n}" for n in range(6)] + [f"light{n}" for n in range(12)] + ["twin", "twin"]
+        + [f"runner{n}" for n in range(4)] + [f"ray{n}" for n in range(4)]
     )
-    serial_workers = {worker for name, worker in ran if name.startswith("tf")}
-    assert len(serial_workers) == 1, ran
-    # The serial unit goes out first: the first test its worker ran is a serial one.
-    (worker,) = serial_workers
-    first = next(name for name, w in ran if w == worker)
-    assert first.startswith("tf"), ran
-    assert "20 passed" in done.stdout, done.stdout
+    units = {}
+    for prefix in ("tf", "runner", "ray"):
+        workers = {worker for name, worker in ran if name.startswith(prefix)}
+        assert len(workers) == 1, (prefix, ran)  # one zygote, one cluster, one live system
+        units[prefix] = workers.pop()
+    # The launcher's and the cluster's units go out first, one to each worker: the first
+    # test each worker ran is theirs.
+    assert units["runner"] != units["ray"], ran
+    for prefix in ("runner", "ray"):
+        first = next(name for name, worker in ran if worker == units[prefix])
+        assert first.startswith(prefix), ran
+    assert "28 passed" in done.stdout, done.stdout
 
 
 def test_a_test_that_never_ran_fails_the_session(tmp_path: Path) -> None:
@@ -100,4 +126,4 @@ def test_a_test_that_never_ran_fails_the_session(tmp_path: Path) -> None:
     done, ran = _run(tmp_path, "-n", "2", "--dist", "loadscope", scheduler=False)
     assert [name for name, _worker in ran].count("twin") == 1
     assert done.returncode == 1, done.stdout
-    assert "1 of 20 collected tests never ran" in done.stdout, done.stdout
+    assert "1 of 28 collected tests never ran" in done.stdout, done.stdout

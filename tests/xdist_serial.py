@@ -1,10 +1,14 @@
-"""With `pytest -n 2`: the tests that must not run beside each other go to one worker, first.
+"""With `pytest -n 2`: tests that share an expensive session fixture run in one worker, in order.
 
-Those are the tests marked `tf` or `serial`, the tests under tests/e2e, tests/ray and
-tests/runner, and every test that uses one of the session's expensive shared fixtures (the live
-server and agents, the Ray cluster, the MLflow server, the runner's zygote). One worker runs them
-in collection order (so one shared live system, one Ray cluster); the other worker runs the rest,
-one test module at a time, and takes over what is left when it is done.
+Three serial units, each handed out whole, before any other work:
+- `serial-runner`: tests/runner and every test using the runner's launcher (its zygote);
+- `serial-ray`: tests/ray and every test using the Ray cluster;
+- `serial`: the rest of the tests marked `tf` or `serial`, tests/e2e, and every test using the
+  shared live server and agents or the MLflow server.
+Each unit runs in collection order in one worker, so there is one live system, one Ray cluster
+and one launcher per session. The first two units go to the two workers at once, the third to
+whichever is free first; test modules follow, one at a time, as workers free up. (One serial unit
+for all three kept a worker idle for the last third of the run: 37 minutes in `.ci/run`.)
 
 Why not `--dist loadgroup`: it reads the group from a suffix of the node id, which pytest-xdist
 3.8 does not get back under pytest 9.2 (every test lands in its own group). Here each worker
@@ -26,6 +30,12 @@ SERIAL_DIRS = ("tests/e2e/", "tests/ray/", "tests/runner/")
 SERIAL_FIXTURES = frozenset(
     {"shared_live", "ray_cluster", "launcher", "full_runs", "mlflow_server"}
 )
+# Units of their own, in the order they are handed out (then SERIAL): (directory, fixtures).
+SEPARATE_UNITS: dict[str, tuple[str, frozenset[str]]] = {
+    "serial-runner": ("tests/runner/", frozenset({"launcher", "full_runs"})),
+    "serial-ray": ("tests/ray/", frozenset({"ray_cluster"})),
+}
+UNIT_ORDER = (*SEPARATE_UNITS, SERIAL)
 # The workerinput key naming the directory where each worker writes its list of serial tests.
 LISTS_KEY = "seedlab_serial_lists"
 
@@ -37,6 +47,15 @@ def must_run_serially(item: pytest.Item) -> bool:
     if item.nodeid.startswith(SERIAL_DIRS):
         return True
     return bool(SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def serial_unit(item: pytest.Item) -> str | None:
+    """The serial unit a test belongs to, or None when it may run anywhere."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    for unit, (directory, unit_fixtures) in SEPARATE_UNITS.items():
+        if item.nodeid.startswith(directory) or unit_fixtures & fixtures:
+            return unit
+    return SERIAL if must_run_serially(item) else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -56,7 +75,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     workerinput = getattr(session.config, "workerinput", None)
     if not workerinput or LISTS_KEY not in workerinput:
         return
-    serial = [item.nodeid for item in session.items if must_run_serially(item)]
+    serial = {item.nodeid: unit for item in session.items if (unit := serial_unit(item))}
     path = Path(workerinput[LISTS_KEY]) / f"{workerinput['workerid']}.json"
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(serial))
@@ -71,19 +90,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class SerialFirstScheduling(LoadScopeScheduling):  # type: ignore[misc]
         """Load-scope scheduling with one unit for every serial test, handed out first."""
 
-        serial: set[str] | None = None
+        serial: dict[str, str] | None = None
 
         def _split_scope(self, nodeid: str) -> str:
             if self.serial is None:
                 self.serial = _read_lists(getattr(config, "_seedlab_serial_lists", None))
-            return SERIAL if nodeid in self.serial else nodeid.split("::", 1)[0]
+            return self.serial.get(nodeid) or nodeid.split("::", 1)[0]
 
         def _assign_work_unit(self, node: Any) -> None:
-            # The serial unit first. Every index of a node id goes out: schemathesis gives its
-            # per-operation tests one node id, and the base class (list.index) sent only the
-            # first of them.
-            if SERIAL in self.workqueue:
-                self.workqueue.move_to_end(SERIAL, last=False)
+            # Serial units first, in UNIT_ORDER. Every index of a node id goes out: schemathesis
+            # gives its per-operation tests one node id, and the base class (list.index) sent
+            # only the first of them.
+            for unit in reversed(UNIT_ORDER):
+                if unit in self.workqueue:
+                    self.workqueue.move_to_end(unit, last=False)
             scope, work_unit = self.workqueue.popitem(last=False)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
             indexes = [
@@ -130,11 +150,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RanEveryTest(), "seedlab-ran-every-test")
 
 
-def _read_lists(directory: str | None) -> set[str]:
-    """Every worker's serial node ids (they collected the same tests; xdist checks that)."""
+def _read_lists(directory: str | None) -> dict[str, str]:
+    """Every worker's serial node ids and their units (they collected the same tests; xdist
+    checks that)."""
     if directory is None:
-        return set()
+        return {}
     lists = list(Path(directory).glob("*.json"))
     if not lists:
         raise RuntimeError(f"no worker wrote its serial tests to {directory}")
-    return {nodeid for path in lists for nodeid in json.loads(path.read_text())}
+    return {nodeid: unit for path in lists for nodeid, unit in json.loads(path.read_text()).items()}
