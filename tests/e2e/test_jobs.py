@@ -76,6 +76,10 @@ def test_full_profile_is_bitwise(system: LiveSystem) -> None:
     assert run["applied_profile"]["op_determinism"] is True
     assert len(onednn) == int(run["applied_profile"]["onednn"].startswith("on")), onednn
     assert run["isolation"] == "fork"
+    # Where its time went, measured in the run process; the agent saw the whole of it.
+    phases = run["phases"]
+    assert set(phases) == {"setup", "build", "training"} and phases["training"] > 0
+    assert sum(phases.values()) <= run["seconds"]
     # Each agent started the full profile's zygote on its own, before its first claim.
     agent_logs = [p.read_text() for p in system.data_dir.glob("agent-*.log")]
     assert [log.count("warm for profile full") for log in agent_logs] == [1, 1], system.logs()

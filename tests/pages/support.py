@@ -129,6 +129,7 @@ class AgentDriver:
         warnings: list[dict[str, str]] | None = None,
         predictions: dict[str, Any] | None = None,
         midway: Callable[[dict[str, Any]], None] | None = None,
+        phases: dict[str, float | None] | None = None,
     ) -> dict[str, Any]:
         """Claim, start, log per-epoch points and finish the oldest queued run.
 
@@ -204,6 +205,8 @@ class AgentDriver:
                 finish["warnings"] = warnings
             if predictions is not None:
                 finish["predictions"] = predictions
+            if phases is not None:
+                finish["phases"] = phases
         self._post(f"/api/v1/agent/runs/{run_id}/finish", finish)
         return a
 

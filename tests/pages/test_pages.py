@@ -307,10 +307,23 @@ def test_live_fragments_match_the_page(client: TestClient, driver: AgentDriver) 
 def test_run_page_shows_profile_fingerprint_and_checksums(
     client: TestClient, driver: AgentDriver
 ) -> None:
-    _submit(client, seeds="42:1x1")
-    run_id = driver.complete_next(epochs=4)["run_id"]
+    _submit(client, seeds="42:2x1")
+    phases = {"setup": 0.25, "build": 0.125, "training": 0.5}
+    run_id = driver.complete_next(epochs=4, phases=phases)["run_id"]
     html = client.get(f"/runs/{run_id}").text
     assert 'id="run-status" data-status="succeeded"' in html
+    # Where the 1.25 s went: the run process's phases, the rest before and after them.
+    timing = {r.cells[0]: r.cells[1] for r in table_rows(html, "run-timing")}
+    assert timing["Run time"] == "1.25 s (process start to exit)"
+    assert timing["… process start and exit"] == "0.375 s"
+    assert timing["… profile applied, experiment imported"] == "0.25 s"
+    assert timing["… data, model build and compile"] == "0.125 s"
+    assert timing["… training (the epochs)"] == "0.5 s"
+    assert client.get(f"/api/v1/runs/{run_id}").json()["phases"] == phases
+    # A run that did not measure its phases (a script, or before 0018): the total alone.
+    unmeasured = driver.complete_next(epochs=2)["run_id"]
+    other = {r.cells[0] for r in table_rows(client.get(f"/runs/{unmeasured}").text, "run-timing")}
+    assert "Run time" in other and not any(label.startswith("…") for label in other)
     assert f'<script defer src="{plotly_url()}"></script>' in html and 'id="run-curves"' in html
     profile = {r.cells[0]: r.cells[1] for r in table_rows(html, "applied-profile")}
     assert profile["op_determinism"] == "yes" and profile["seed"] == "42"

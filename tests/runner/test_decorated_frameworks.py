@@ -46,6 +46,9 @@ def test_a_decorated_torch_experiment_gets_the_torch_controls_and_reports_with_c
     assert how["keras_seed"].startswith("not applied: Keras runs on TensorFlow here")
     flags = forked[0].fingerprint["data"]["frameworks"]["torch"]
     assert flags["deterministic_algorithms"] is True and flags["threads"] == 1
+    phases = forked[0].done["phases"]
+    training = sum(event["seconds"] for event in forked[0].epochs)
+    assert phases["training"] == pytest.approx(training) and phases["setup"] > 0
     # ctx.log(model=module): a per-module trace, as a Keras model gets per layer.
     assert forked[0].done["data_hash"] and forked[0].done["epoch_checksums"] == _checksums(cold)
 

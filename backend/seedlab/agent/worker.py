@@ -352,6 +352,7 @@ class AgentWorker:
                 weights_checksum=final.get("weights_checksum"),
                 epoch_checksums=final.get("epoch_checksums"),
                 seconds_per_epoch=final.get("seconds_per_epoch"),
+                phases=final.get("phases"),
                 trace=final.get("trace"),
                 warnings=final.get("warnings"),
                 predictions=final.get("predictions"),

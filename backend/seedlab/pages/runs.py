@@ -14,6 +14,7 @@ from seedlab.errors import NotFound
 from seedlab.fingerprints import service as fingerprints_service
 from seedlab.pages.templating import render_fragments, render_page
 from seedlab.runs import service as runs_service
+from seedlab.runs.schemas import RunRead
 from seedlab.status import TERMINAL_RUN_STATUSES
 
 router = APIRouter(include_in_schema=False)
@@ -64,6 +65,25 @@ def fingerprint_rows(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def time_split(run: RunRead) -> list[tuple[str, float]]:
+    """Where the run's time went, as label/seconds rows ([] when the run did not measure it).
+
+    The run process measures its own phases; what the agent saw beyond them (fork or
+    interpreter start, reporting, exit) is the first row.
+    """
+    phases = run.phases or {}
+    if run.seconds is None or phases.get("training") is None:
+        return []
+    rows = [
+        ("profile applied, experiment imported", phases.get("setup")),
+        ("data, model build and compile", phases.get("build")),
+        ("training (the epochs)", phases.get("training")),
+    ]
+    measured = [(label, float(value)) for label, value in rows if value is not None]
+    outside = max(0.0, run.seconds - sum(value for _label, value in measured))
+    return [("process start and exit", outside), *measured]
+
+
 def run_context(session: Session, run_id: int) -> dict[str, Any]:
     """Everything the run page and its live fragment render."""
     run = runs_service.read_run(session=session, run_id=run_id)
@@ -80,6 +100,7 @@ def run_context(session: Session, run_id: int) -> dict[str, Any]:
         "terminal": run.status in TERMINAL_RUN_STATUSES,
         "fingerprint": fingerprint,
         "fingerprint_rows": fingerprint_rows(fingerprint or {}),
+        "time_split": time_split(run),
         "distributions": list((fingerprint or {}).get("distributions") or []),
         "chart_key": f"{run.status}:{run.attempt}:{run.epoch or 0}",
     }

@@ -346,6 +346,21 @@ class PredictionsIn(BaseModel):
         return self
 
 
+class RunPhasesIn(BaseModel):
+    """Where a run's time went, measured in the run process (seconds; null: not measured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    setup: Seconds | None = Field(
+        default=None, description="profile applied and the experiment imported"
+    )
+    build: Seconds | None = Field(
+        default=None, description="from then to the last epoch's end, minus training: data, "
+        "model build and compile, evaluation between fits"
+    )
+    training: Seconds | None = Field(default=None, description="the epochs themselves, summed")
+
+
 class RunFinished(AttemptFenced):
     """The end of an attempt."""
 
@@ -359,6 +374,7 @@ class RunFinished(AttemptFenced):
     )
     seconds: Seconds | None = None
     seconds_per_epoch: Seconds | None = None
+    phases: RunPhasesIn | None = None
     trace: RunTraceIn | None = None
     warnings: list[RunWarningIn] | None = Field(
         default=None, max_length=50, description="What the run process noticed, e.g. a repeated "

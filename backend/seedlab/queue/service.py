@@ -389,6 +389,7 @@ def finish_run(
         ),
         seconds=payload.seconds,
         seconds_per_epoch=payload.seconds_per_epoch,
+        phases=payload.phases.model_dump() if payload.phases else None,
         error=payload.error,
         traceback=payload.traceback,
     )

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -141,8 +142,18 @@ def check_keras_backend() -> None:
         )
 
 
+def run_phases(
+    *, setup: float, after_setup: float, epoch_seconds: list[float]
+) -> dict[str, float]:
+    """Where a run's time went: setup (profile, imports), build (data, model, compile: the
+    function's time outside its epochs) and training (the epochs)."""
+    training = sum(epoch_seconds)
+    return {"setup": setup, "build": max(0.0, after_setup - training), "training": training}
+
+
 def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int:
     """Execute one run (a spec or its JSON; a malformed one fails the run) here; the exit code."""
+    started = time.perf_counter()
     events = EventWriter(event_fd)
     context: RunContext | None = None
     try:
@@ -200,10 +211,17 @@ def run_child(spec: RunSpec | str | bytes, event_fd: int, isolation: str) -> int
         train = load_entrypoint(experiment.entrypoint)
         check_keras_backend()
         params = experiment.params_model.model_validate(spec.params)
+        loaded = time.perf_counter()
+        context.begin()
         train(params, context)
         frameworks.finish()
         context.flush_fingerprint()
-        events.emit(RunEvent.DONE, **context.done_fields())
+        phases = run_phases(
+            setup=loaded - started,
+            after_setup=time.perf_counter() - loaded,
+            epoch_seconds=context.epoch_seconds,
+        )
+        events.emit(RunEvent.DONE, **context.done_fields(), phases=phases)
         return 0
     except BaseException as exc:  # any failure is the run's, reported with its traceback
         # Best effort: when even reporting fails (the agent is gone), the exit code remains.

@@ -280,6 +280,11 @@ class RunContext:
 
         return jax.random.PRNGKey(self.seed_for(source))
 
+    def begin(self) -> None:
+        """The training function starts now: a custom loop's first epoch is timed from here,
+        not from the run process's set-up (so its imports do not count as training)."""
+        self._last_log_time = time.perf_counter()
+
     def set_epochs(self, epochs: int) -> None:
         """Declare how many epochs the run will train (for progress)."""
         self.epochs = epochs

@@ -88,6 +88,9 @@ class Run(Base):
     experiment_version: Mapped[str | None] = mapped_column(String(40), default=None)
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
     seconds_per_epoch: Mapped[float | None] = mapped_column(Float, default=None)
+    # Where the time went, as the run process measured it: {setup, build, training} seconds
+    # (see runs.schemas.RunPhases); the rest of `seconds` is process start and exit.
+    phases: Mapped[dict[str, float | None] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     traceback: Mapped[str | None] = mapped_column(Text, default=None)
 

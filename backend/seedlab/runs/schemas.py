@@ -71,6 +71,12 @@ class RunRead(RunSummary):
     traceback: str | None
     seconds: float | None
     seconds_per_epoch: float | None
+    phases: dict[str, float | None] | None = Field(
+        default=None,
+        description="where the time went, measured in the run process: setup (profile applied, "
+        "experiment imported), build (data, model, compile) and training (the epochs), in "
+        "seconds; the rest of `seconds` is process start and exit; null before 0018",
+    )
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -81,6 +81,7 @@ def run_read(run: Run) -> RunRead:
         traceback=run.traceback,
         seconds=run.seconds,
         seconds_per_epoch=run.seconds_per_epoch,
+        phases=run.phases,
         queued_at=run.queued_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -187,6 +188,7 @@ def record_outcome(
     seconds_per_epoch: float | None,
     error: str | None,
     traceback: str | None,
+    phases: dict[str, float | None] | None = None,
 ) -> None:
     """Close the run with its outcome (succeeded, failed or cancelled) and what it reported."""
     transition_run(run, status)
@@ -199,6 +201,7 @@ def record_outcome(
     run.warnings = warnings
     run.seconds = seconds
     run.seconds_per_epoch = seconds_per_epoch
+    run.phases = phases
     run.error = error
     run.traceback = traceback
     if status is RunStatus.SUCCEEDED and epoch_checksums:
