@@ -35,9 +35,9 @@ lint: test-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Two pytest-xdist workers: one runs the tests that must not run beside each other (they train
-# models, share the live server and agents, or the Ray cluster), first and in order; the other
-# runs the rest beside them (tests/xdist_serial.py). PYTEST_PARALLEL= runs everything in one.
+# Two pytest-xdist workers: the tests sharing the live system, the runner's launcher or the Ray
+# cluster stay together, one unit each, first and in order; every other module goes whole to
+# whichever worker is free (tests/xdist_serial.py). PYTEST_PARALLEL= runs everything in one.
 PYTEST_PARALLEL ?= -n 2
 
 test: lint

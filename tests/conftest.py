@@ -13,9 +13,8 @@ How a new end-to-end test uses the shared live system (`shared_live`, see its do
   another working directory starts its own `LiveSystem` (tests/livesystem.py) and stops it.
 
 With `pytest -n 2` (the Makefile's PYTEST_PARALLEL), the tests that share a session fixture run
-in one worker each, in order: the runner's launcher, the Ray cluster, and the rest of the tests
-marked `tf` or `serial`, end-to-end or using the live system or the MLflow server; the others run
-wherever a worker is free: tests/xdist_serial.py.
+in one worker per fixture, in order: the shared live system, the runner's launcher, the Ray
+cluster; every other module runs whole in whichever worker is free: tests/xdist_serial.py.
 """
 
 from __future__ import annotations

@@ -39,9 +39,13 @@ def _log(name):
         f.write(f"{name} {os.environ['PYTEST_XDIST_WORKER']}\\n")
 
 
-@pytest.mark.tf
+@pytest.fixture(scope="session")
+def shared_live():
+    return "a live system"
+
+
 @pytest.mark.parametrize("n", range(6))
-def test_trains(n):
+def test_trains(shared_live, n):
     _log(f"tf{n}")
 
 
@@ -112,10 +116,10 @@ def test_every_item_runs_and_each_serial_unit_stays_in_one_worker(tmp_path: Path
         workers = {worker for name, worker in ran if name.startswith(prefix)}
         assert len(workers) == 1, (prefix, ran)  # one zygote, one cluster, one live system
         units[prefix] = workers.pop()
-    # The launcher's and the cluster's units go out first, one to each worker: the first
+    # The live system's and the launcher's units go out first, one to each worker: the first
     # test each worker ran is theirs.
-    assert units["runner"] != units["ray"], ran
-    for prefix in ("runner", "ray"):
+    assert units["tf"] != units["runner"], ran
+    for prefix in ("tf", "runner"):
         first = next(name for name, worker in ran if worker == units[prefix])
         assert first.startswith(prefix), ran
     assert "28 passed" in done.stdout, done.stdout

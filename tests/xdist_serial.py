@@ -1,14 +1,15 @@
 """With `pytest -n 2`: tests that share an expensive session fixture run in one worker, in order.
 
 Three serial units, each handed out whole, before any other work:
+- `serial`: every test using the shared live server and agents (`shared_live`), or marked
+  `serial`;
 - `serial-runner`: tests/runner and every test using the runner's launcher (its zygote);
-- `serial-ray`: tests/ray and every test using the Ray cluster;
-- `serial`: the rest of the tests marked `tf` or `serial`, tests/e2e, and every test using the
-  shared live server and agents or the MLflow server.
+- `serial-ray`: tests/ray and every test using the Ray cluster.
 Each unit runs in collection order in one worker, so there is one live system, one Ray cluster
 and one launcher per session. The first two units go to the two workers at once, the third to
-whichever is free first; test modules follow, one at a time, as workers free up. (One serial unit
-for all three kept a worker idle for the last third of the run: 37 minutes in `.ci/run`.)
+whichever is free first; then test modules, one at a time, as workers free up (a module's own
+fixtures, such as an end-to-end module's own live system, stay with it). One serial unit for
+every test that trains kept a worker idle for the last 20 minutes of a 39-minute `.ci/run`.
 
 Why not `--dist loadgroup`: it reads the group from a suffix of the node id, which pytest-xdist
 3.8 does not get back under pytest 9.2 (every test lands in its own group). Here each worker
@@ -26,25 +27,21 @@ from typing import Any
 import pytest
 
 SERIAL = "serial"
-SERIAL_DIRS = ("tests/e2e/", "tests/ray/", "tests/runner/")
-SERIAL_FIXTURES = frozenset(
-    {"shared_live", "ray_cluster", "launcher", "full_runs", "mlflow_server"}
-)
-# Units of their own, in the order they are handed out (then SERIAL): (directory, fixtures).
+SERIAL_FIXTURES = frozenset({"shared_live"})
+# Units of their own: (directory, fixtures).
 SEPARATE_UNITS: dict[str, tuple[str, frozenset[str]]] = {
     "serial-runner": ("tests/runner/", frozenset({"launcher", "full_runs"})),
     "serial-ray": ("tests/ray/", frozenset({"ray_cluster"})),
 }
-UNIT_ORDER = (*SEPARATE_UNITS, SERIAL)
+# The order units are handed out in: the longest first (about 700, 400 and 300 s in CI).
+UNIT_ORDER = (SERIAL, *SEPARATE_UNITS)
 # The workerinput key naming the directory where each worker writes its list of serial tests.
 LISTS_KEY = "seedlab_serial_lists"
 
 
 def must_run_serially(item: pytest.Item) -> bool:
-    """Marked tf or serial, under an end-to-end directory, or using a shared session fixture."""
-    if item.get_closest_marker("tf") or item.get_closest_marker("serial"):
-        return True
-    if item.nodeid.startswith(SERIAL_DIRS):
+    """Marked serial, or using the shared live system."""
+    if item.get_closest_marker("serial"):
         return True
     return bool(SERIAL_FIXTURES & set(getattr(item, "fixturenames", ())))
 

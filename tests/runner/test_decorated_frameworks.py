@@ -13,7 +13,7 @@ from tests.conftest import require_frameworks
 from tests.runner.support import RunResult, profile, run, spec
 
 require_frameworks()
-pytestmark = pytest.mark.tf  # trains models: the serial worker
+pytestmark = pytest.mark.tf  # trains models
 
 SMALL = {"epochs": 2, "samples": 128}
 
