@@ -73,9 +73,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not workerinput or LISTS_KEY not in workerinput:
         return
     serial = {item.nodeid: unit for item in session.items if (unit := serial_unit(item))}
+    # Modules that train go out right after the serial units: left for last, a 60-second
+    # end-to-end module keeps one worker busy while the other has nothing left to do.
+    heavy = sorted(
+        {
+            item.nodeid.split("::", 1)[0]
+            for item in session.items
+            if item.nodeid not in serial
+            and (item.get_closest_marker("tf") or item.nodeid.startswith("tests/e2e/"))
+        }
+    )
     path = Path(workerinput[LISTS_KEY]) / f"{workerinput['workerid']}.json"
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(serial))
+    partial.write_text(json.dumps({"units": serial, "heavy": heavy}))
     partial.replace(path)
 
 
@@ -88,19 +98,23 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         """Load-scope scheduling with one unit for every serial test, handed out first."""
 
         serial: dict[str, str] | None = None
+        heavy: frozenset[str] | set[str] = frozenset()
 
         def _split_scope(self, nodeid: str) -> str:
             if self.serial is None:
-                self.serial = _read_lists(getattr(config, "_seedlab_serial_lists", None))
+                self.serial, self.heavy = _read_lists(
+                    getattr(config, "_seedlab_serial_lists", None)
+                )
             return self.serial.get(nodeid) or nodeid.split("::", 1)[0]
 
         def _assign_work_unit(self, node: Any) -> None:
-            # Serial units first, in UNIT_ORDER. Every index of a node id goes out: schemathesis
-            # gives its per-operation tests one node id, and the base class (list.index) sent
-            # only the first of them.
-            for unit in reversed(UNIT_ORDER):
-                if unit in self.workqueue:
-                    self.workqueue.move_to_end(unit, last=False)
+            # Serial units first, in UNIT_ORDER, then the modules that train. Every index of a
+            # node id goes out: schemathesis gives its per-operation tests one node id, and the
+            # base class (list.index) sent only the first of them.
+            front = [unit for unit in UNIT_ORDER if unit in self.workqueue]
+            front += [scope for scope in self.workqueue if scope in self.heavy]
+            for scope in reversed(front):
+                self.workqueue.move_to_end(scope, last=False)
             scope, work_unit = self.workqueue.popitem(last=False)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
             indexes = [
@@ -147,12 +161,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(RanEveryTest(), "seedlab-ran-every-test")
 
 
-def _read_lists(directory: str | None) -> dict[str, str]:
-    """Every worker's serial node ids and their units (they collected the same tests; xdist
-    checks that)."""
+def _read_lists(directory: str | None) -> tuple[dict[str, str], set[str]]:
+    """Every worker's serial node ids with their units, and the modules that train (the
+    workers collected the same tests; xdist checks that)."""
     if directory is None:
-        return {}
-    lists = list(Path(directory).glob("*.json"))
+        return {}, set()
+    lists = [json.loads(path.read_text()) for path in Path(directory).glob("*.json")]
     if not lists:
         raise RuntimeError(f"no worker wrote its serial tests to {directory}")
-    return {nodeid: unit for path in lists for nodeid, unit in json.loads(path.read_text()).items()}
+    units = {nodeid: unit for found in lists for nodeid, unit in found["units"].items()}
+    return units, {module for found in lists for module in found["heavy"]}
