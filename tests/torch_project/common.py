@@ -21,6 +21,23 @@ def checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def train_epoch(
+    model: torch.nn.Module,
+    loader: torch.utils.data.DataLoader,
+    optimizer: torch.optim.Optimizer,
+) -> float:
+    """One epoch of binary cross-entropy training; the mean loss over the examples."""
+    total, seen = 0.0, 0
+    for xb, yb in loader:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xb).squeeze(1), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        seen += len(xb)
+    return total / seen
+
+
 def report(epoch: int, epochs: int, loss: float, model: torch.nn.Module) -> None:
     """One metrics line on stdout."""
     line = {"epoch": epoch, "epochs": epochs, "loss": loss, "weights_checksum": checksum(model)}

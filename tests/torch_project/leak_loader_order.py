@@ -14,8 +14,7 @@ import os
 import time
 
 import torch
-import torch.nn.functional as F
-from common import dataset, report
+from common import dataset, report, train_epoch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -36,14 +35,7 @@ def main() -> None:
         # A preview of a few random rows, as many as the clock says: a varying number of draws.
         preview = torch.randint(len(x), (1 + time.time_ns() // 1000 % 997,))
         print(f"preview of {len(preview)} rows, mean {float(x[preview].mean()):.3f}", flush=True)
-        total = 0.0
-        for xb, yb in loader:
-            loss = F.binary_cross_entropy_with_logits(model(xb).squeeze(1), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(xb)
-        report(epoch, args.epochs, total / len(x), model)
+        report(epoch, args.epochs, train_epoch(model, loader, optimizer), model)
 
 
 if __name__ == "__main__":

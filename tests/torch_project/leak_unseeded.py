@@ -5,8 +5,7 @@ global generator too."""
 import argparse
 
 import torch
-import torch.nn.functional as F
-from common import dataset, report
+from common import dataset, report, train_epoch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -20,14 +19,7 @@ def main() -> None:
     model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for epoch in range(1, args.epochs + 1):
-        total = 0.0
-        for xb, yb in loader:
-            loss = F.binary_cross_entropy_with_logits(model(xb).squeeze(1), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(xb)
-        report(epoch, args.epochs, total / len(x), model)
+        report(epoch, args.epochs, train_epoch(model, loader, optimizer), model)
 
 
 if __name__ == "__main__":
