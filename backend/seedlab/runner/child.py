@@ -95,16 +95,13 @@ class FrameworkSteps:
 
     def _record_torch_ops(self) -> None:
         """Portability warnings from the ops of the first optimizer step, as a script gets."""
-        from seedlab.runner.starthook import torch_ops_wanted
-        from seedlab.runner.torchops import start
+        from seedlab.runner.starthook import record_torch_ops
 
         context = self.context
-        if context is None or not torch_ops_wanted():
-            return
-        self.torch_ops = start(
-            deterministic=bool(self.profile.torch_deterministic),
-            report=lambda warnings: context.add_portability(warnings, 0.0),
-        )
+        if context is not None:
+            self.torch_ops = record_torch_ops(
+                self.profile, lambda warnings: context.add_portability(warnings, 0.0)
+            )
 
     def finish(self) -> None:
         """The experiment returned: stop recording a run that never stepped an optimizer."""

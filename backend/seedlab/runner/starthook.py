@@ -18,13 +18,14 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType, TracebackType
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from seedlab.controls import CONTROLS
+from seedlab.profiles import Profile
 from seedlab.runner.canonical import fingerprint_hash
 from seedlab.runner.events import EventWriter, RunEvent
 from seedlab.runspec import RunSpec, RunSpecError, parse_spec
@@ -75,9 +76,14 @@ def start() -> None:
     StartHook(spec, events).at_interpreter_start()
 
 
-def torch_ops_wanted() -> bool:
-    """Whether to record a PyTorch run's first training step (SEEDLAB_TORCH_OPS=0: no)."""
-    return os.environ.get(TORCH_OPS_ENV, "1").strip() != "0"
+def record_torch_ops(profile: Profile, report: Callable[[list[dict[str, Any]]], None]) -> Any:
+    """Record a PyTorch run's first training step for portability warnings (runner/torchops.py),
+    reported through `report`; the recorder, or None when SEEDLAB_TORCH_OPS=0 turns it off."""
+    if os.environ.get(TORCH_OPS_ENV, "1").strip() == "0":
+        return None
+    from seedlab.runner.torchops import start
+
+    return start(deterministic=bool(profile.torch_deterministic), report=report)
 
 
 def _unhook_children() -> None:
@@ -171,17 +177,13 @@ class StartHook:
             self._hook_fit()
 
     def _record_torch_ops(self) -> None:
-        """Portability warnings from the ops of the first optimizer step (runner/torchops.py)."""
-        from seedlab.runner.torchops import start
-
-        if not torch_ops_wanted():
-            return
+        """Portability warnings from the ops of the first optimizer step, as a hook event."""
 
         def report(warnings: list[dict[str, Any]]) -> None:
             if warnings:
                 self.events.emit(RunEvent.WARNINGS, warnings=warnings)
 
-        self.torch_ops = start(deterministic=self.profile.torch_deterministic, report=report)
+        self.torch_ops = record_torch_ops(self.profile, report)
 
     def _hook_fit(self) -> None:
         if self.context is not None:
