@@ -583,9 +583,13 @@ def _watch_input_batches(
 
     def traced_train_step(data: Any) -> Any:
         tensors = [t for t in tf.nest.flatten(data) if t is not None]
-        noted = tf.numpy_function(note, tensors, tf.int64, stateful=True)
-        with tf.control_dependencies([noted]):
-            return train_step(data)
+        # A stateful op in a tf.function runs whether or not its output is used. No
+        # control_dependencies around the step: variables the step creates on its first trace
+        # (the optimizer's, the metrics') would get initialisers that depend on the callback,
+        # which TF cannot lift out of the function; it then traces the step twice more under a
+        # tf.cond (its `fn_with_cond` path), about 0.2 s per run.
+        tf.numpy_function(note, tensors, tf.int64, stateful=True)
+        return train_step(data)
 
     model.train_step = traced_train_step
     model.train_function = None  # rebuilt by fit() around the traced step
