@@ -154,14 +154,35 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def test_a_spare_child_waits_for_the_next_run_and_leaves_with_the_zygote() -> None:
-    own = Launcher()  # its own zygote: closing the shared one would slow the other tests
+def _private_dirty_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Private_Dirty:"):
+                return int(line.split()[1]) // 1024
+    raise AssertionError(f"no Private_Dirty for {pid}")
+
+
+@pytest.mark.parametrize("copy_pages", [False, True], ids=["shared-pages", "copied-pages"])
+def test_a_spare_child_waits_for_the_next_run_and_leaves_with_the_zygote(
+    copy_pages: bool,
+) -> None:
+    # Its own zygote: closing the shared one would slow the other tests.
+    own = Launcher(copy_pages=copy_pages)
     try:
         first = run(own, spec("seed_card_mlp"))
         zygote_pid = first.handle.zygote_pid
         assert zygote_pid is not None and first.done
         spares = _children(zygote_pid)  # the finished run was reaped; the next one waits
         assert len(spares) == 1 and first.handle.pid not in spares
+        (spare,) = spares
+        if copy_pages:  # it writes to the ~100 MB of objects it inherited, at idle priority
+            deadline = time.monotonic() + 30
+            while _private_dirty_mb(spare) < 60 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _private_dirty_mb(spare) >= 60
+        else:  # by default it shares every page with the zygote until its run writes them
+            time.sleep(1)
+            assert _private_dirty_mb(spare) < 20
         second = run(own, spec("seed_card_mlp"))
         assert second.handle.pid in spares  # the spare became the run
         assert second.done["weights_checksum"] == first.done["weights_checksum"]

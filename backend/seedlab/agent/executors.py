@@ -203,6 +203,7 @@ class LocalFactory:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
             launcher = Launcher(
                 max_zygotes=options.max_zygotes or options.settings.max_zygotes,
+                copy_pages=options.settings.spare_copies_pages,
                 base_env=env,
                 cpus=cpus,
                 gpus=share,

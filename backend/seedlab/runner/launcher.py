@@ -193,12 +193,15 @@ class RunHandle:
 class Zygote:
     """A process that imported numpy/TF once and forks a child per run, one at a time."""
 
-    def __init__(self, env: dict[str, str], python: str, start_timeout: float) -> None:
+    def __init__(
+        self, env: dict[str, str], python: str, start_timeout: float, *, copy_pages: bool = False
+    ) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._log = _temporary_log()
+        command = [python, "-m", "seedlab.runner.zygote", "--control-fd", str(theirs.fileno())]
         with theirs:
             self.proc = subprocess.Popen(
-                [python, "-m", "seedlab.runner.zygote", "--control-fd", str(theirs.fileno())],
+                [*command, "--copy-pages"] if copy_pages else command,
                 env=env,
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
@@ -323,6 +326,7 @@ class Launcher:
         base_env: Mapping[str, str] | None = None,
         zygote_start_timeout: float = ZYGOTE_START_TIMEOUT,
         max_zygotes: int = DEFAULT_MAX_ZYGOTES,
+        copy_pages: bool = False,
         cpus: int | None = None,
         gpus: Sequence[int] = (),
     ) -> None:
@@ -338,6 +342,8 @@ class Launcher:
         self.base_env = None if base_env is None else dict(base_env)
         self.zygote_start_timeout = zygote_start_timeout
         self.max_zygotes = max_zygotes
+        # Whether each zygote's spare child copies its inherited pages ahead of its run.
+        self.copy_pages = copy_pages
         # Least recently used first.
         self._zygotes: OrderedDict[ZygoteKey, Zygote] = OrderedDict()
         self._fork_unsafe: dict[ZygoteKey, str] = {}
@@ -415,7 +421,9 @@ class Launcher:
         if zygote is None:
             self._make_room()
             env = child_environment(changes, self.base_env)
-            zygote = Zygote(env, self.python, self.zygote_start_timeout)
+            zygote = Zygote(
+                env, self.python, self.zygote_start_timeout, copy_pages=self.copy_pages
+            )
             if not zygote.fork_safe:
                 self._fork_unsafe[key] = zygote.unsafe_reason or "fork is unsafe here"
                 zygote.close()  # it will never fork: do not keep TF loaded for nothing

@@ -157,12 +157,14 @@ def _set_policy(policy: int) -> bool:
 class Spare:
     """A child forked ahead of its request, waiting for its spec on a socket of its own."""
 
-    # The fork (about 15 ms for a process that holds TensorFlow) and the page copies then
-    # happen while the previous run trains, not between claim and first epoch. The child is
+    # The fork (about 15 ms for a process that holds TensorFlow) and, when asked for, the page
+    # copies then happen while the previous run trains, not between claim and first epoch.
+    # The copies are off by default: they wait at idle priority ahead of the spec, so where
+    # every core trains they land between claim and first epoch after all. The child is
     # forked from the same zygote state as at request time and does nothing else before its
     # spec arrives, so what it runs is unchanged.
 
-    def __init__(self, sock: socket.socket, zygote_pid: int) -> None:
+    def __init__(self, sock: socket.socket, zygote_pid: int, *, copy_pages: bool) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -173,7 +175,8 @@ class Spare:
                 sock.close()
                 ours.close()
                 _die_with_parent(zygote_pid)
-                _copy_shared_pages()
+                if copy_pages:
+                    _copy_shared_pages()
                 request = _receive(theirs)
                 if request is None:
                     code = 0  # the zygote is leaving: never used
@@ -208,7 +211,7 @@ class Spare:
             os.waitpid(self.pid, 0)
 
 
-def serve(control_fd: int) -> None:
+def serve(control_fd: int, *, copy_pages: bool = False) -> None:
     """Preload, announce readiness, then run one request at a time until the launcher leaves."""
     for module in PRELOAD:
         importlib.import_module(module)
@@ -222,7 +225,7 @@ def serve(control_fd: int) -> None:
     _send(sock, {"ready": True, "fork_safe": safe, "reason": reason})
     zygote_pid = os.getpid()
     # No spare when fork is unsafe: the launcher closes this zygote without a request.
-    spare = Spare(sock, zygote_pid) if safe else None
+    spare = Spare(sock, zygote_pid, copy_pages=copy_pages) if safe else None
     try:
         while True:
             request = _receive(sock)
@@ -244,7 +247,7 @@ def serve(control_fd: int) -> None:
             try:
                 _send(sock, {"pid": pid})
                 # The next run's child, forked and warmed while this run trains.
-                spare = Spare(sock, zygote_pid)
+                spare = Spare(sock, zygote_pid, copy_pages=copy_pages)
                 _, status = os.waitpid(pid, 0)
                 _send(sock, {"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
             except (BrokenPipeError, ConnectionResetError):
@@ -267,10 +270,15 @@ def main() -> None:
     """Entry: `python -m seedlab.runner.zygote --control-fd N`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--control-fd", type=int, required=True, help="socket to the launcher")
+    parser.add_argument(
+        "--copy-pages",
+        action="store_true",
+        help="spare children copy their inherited pages while they wait",
+    )
     args = parser.parse_args()
     # A zygote holds ~640 MB: it must not outlive an agent that was SIGKILLed mid-run.
     die_with_parent()
-    serve(args.control_fd)
+    serve(args.control_fd, copy_pages=args.copy_pages)
 
 
 if __name__ == "__main__":
