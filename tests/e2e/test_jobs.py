@@ -191,7 +191,7 @@ def test_killed_agent_run_is_retried_as_next_attempt(tmp_path: Path) -> None:
         live.start_server()
         doomed = live.start_agent("doomed")
         result = live.cli(
-            "submit", "credit_risk_mlp", "--param", "epochs=150", "--seeds", "3:1x1", "--json"
+            "submit", "credit_risk_mlp", "--param", "epochs=60", "--seeds", "3:1x1", "--json"
         )
         job_id = json.loads(result.stdout)["id"]
         report_url = f"{live.url}/api/v1/jobs/{job_id}/report"
@@ -208,6 +208,6 @@ def test_killed_agent_run_is_retried_as_next_attempt(tmp_path: Path) -> None:
         assert [a["outcome"] for a in run["attempts"]] == ["lease_expired", "succeeded"]
         metrics = httpx.get(f"{live.url}/api/v1/runs/{run['id']}/metrics").json()
         steps = [p[0] for s in metrics["series"] if s["key"] == "loss" for p in s["points"]]
-        assert steps == list(range(1, 151))  # only the second attempt's points, all of them
+        assert steps == list(range(1, 61))  # only the second attempt's points, all of them
     finally:
         live.stop()

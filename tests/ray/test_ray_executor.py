@@ -173,7 +173,7 @@ def test_a_killed_ray_node_loses_nothing(
     try:
         with httpx.Client(base_url=system.url, timeout=30) as http:
             # One seed twice: the retried run must still match its twin bit for bit.
-            job_id = _submit(http, "42:1x2", epochs=400)
+            job_id = _submit(http, "42:1x2", epochs=100)
             _two_training(system, http, job_id)
             ray_cluster.command(cmd="kill_node")
             job = _finished(system, http, job_id)
