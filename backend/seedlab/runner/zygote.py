@@ -1,7 +1,8 @@
 """The zygote: imports the heavy modules once, runs no TF op, forks a child per run.
 
-Started by the launcher as `python -m seedlab.runner.zygote --control-fd N`, in the pre-import
-environment of one profile. Protocol on the control socket (a socketpair from the launcher):
+Started by the launcher as `python -m seedlab.runner.zygote --control-fd N [--copy-pages]`, in
+the pre-import environment of one profile. Protocol on the control socket (a socketpair from
+the launcher):
   launcher -> zygote: 4-byte big-endian length + RunSpec JSON, with fds [event_w, stderr_w]
                       attached (SCM_RIGHTS)
   zygote -> launcher: JSON lines: {"ready": true, "fork_safe": bool, "reason": str|null} once,
