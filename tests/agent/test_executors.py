@@ -85,6 +85,16 @@ def test_each_executor_checks_its_options() -> None:
     ray.check(AgentOptions(settings=settings, ray_address="auto"))
 
 
+def test_the_local_workers_copy_spare_pages_only_when_the_setting_asks() -> None:
+    local = executors.resolve("local").load()
+    for asked in (False, True):
+        options = AgentOptions(settings=Settings(spare_copies_pages=asked), concurrency=2)
+        placements = local.build(options)  # launchers only: no zygote starts before a run
+        assert [p.executor.copy_pages for p in placements] == [asked, asked]  # type: ignore[attr-defined]
+        for placement in placements:
+            placement.executor.close()
+
+
 # A toy executor: it "trains" inside the agent's own process, with a weights checksum that is
 # a function of the seeds alone, and runs up to two runs at once.
 

@@ -107,3 +107,62 @@ def test_a_second_fit_continues_the_epoch_numbers() -> None:
     epochs = [e for e in _events(read_fd) if e["event"] == "epoch"]
     assert [(e["epoch"], e["epochs"]) for e in epochs] == [(1, 2), (2, 2), (3, 3)]
     assert context.epochs == 3 and len(context.epoch_checksums) == 3
+
+
+def _traced_function_names(monkeypatch: pytest.MonkeyPatch, fit: Any) -> list[str]:
+    """The names of the tf.function tracings fit() runs (TF's own names, e.g. fn_with_cond)."""
+    from tensorflow.python.eager.polymorphic_function import tracing_compilation
+
+    names: list[str] = []
+    call_function = tracing_compilation.call_function
+
+    def recording(args: Any = None, kwargs: Any = None, tracing_options: Any = None) -> Any:
+        names.append(getattr(tracing_options, "name", ""))
+        return call_function(args, kwargs, tracing_options)
+
+    monkeypatch.setattr(tracing_compilation, "call_function", recording)
+    fit()
+    return names
+
+
+def _adam_model() -> Any:
+    """A model whose optimizer and metric create their variables inside the first trace."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model
+
+
+def test_the_noted_train_step_is_not_traced_again_under_a_tf_cond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The input-checksum callback leaves the optimizer's variables liftable: no fn_with_cond
+    (a step traced twice more, ~0.2 s per run); a step wrapped in control_dependencies gets it."""
+    import tensorflow as tf
+
+    x = np.ones((8, 3), dtype="float32")
+    y = np.ones((8, 1), dtype="float32")
+    context, _read_fd = _context()
+    install_fit_hook(context)
+    noted = _adam_model()
+    names = _traced_function_names(monkeypatch, lambda: noted.fit(x, y, epochs=1, verbose=0))
+    assert len(context.epoch_first_batches) == 1 and context.epoch_first_batches[0]  # noted
+    assert "fn_with_cond" not in names, names
+
+    # The control: the same callback as a control dependency of the whole step.
+    wrapped = _adam_model()
+    train_step = wrapped.train_step
+
+    def step_after_the_callback(data: Any) -> Any:
+        tensors = tf.nest.flatten(data)
+        done = tf.numpy_function(lambda *a: np.int64(0), tensors, tf.int64, stateful=True)
+        with tf.control_dependencies([done]):
+            return train_step(data)
+
+    wrapped.train_step = step_after_the_callback
+    keras_fit = type(wrapped).fit.__wrapped__  # fit without the hook
+    names = _traced_function_names(
+        monkeypatch, lambda: keras_fit(wrapped, x, y, epochs=1, verbose=0)
+    )
+    assert "fn_with_cond" in names, names
