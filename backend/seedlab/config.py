@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # Agent side: zygotes kept alive per agent (each keeps TensorFlow imported, ~640 MB).
     max_zygotes: int = Field(default=DEFAULT_MAX_ZYGOTES, ge=1)
     # Agent side: a zygote's spare child copies the pages it inherited while it waits (about
-    # 90 MB and 0.16 s of CPU per run) so that its run takes fewer page faults. Off by default:
+    # 130 MB and 0.16 s of CPU per run) so that its run takes fewer page faults. Off by default:
     # on a machine whose cores all train, the copy costs more than it saves.
     spare_copies_pages: bool = False
     # Uploaded CSV data sets larger than this are refused (413) while they stream in.
