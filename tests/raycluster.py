@@ -159,6 +159,12 @@ class _Inside:
         # Its workers run in the raylet's session; take whatever is left of that node.
         subprocess.run(["pkill", "-KILL", "-s", str(self.node.pid)], check=False)
 
+    def node_pids(self) -> list[int]:
+        """The processes of the second node (its raylet and the workers it started)."""
+        assert self.node is not None
+        found = subprocess.run(["pgrep", "-s", str(self.node.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in found.stdout.split()]
+
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         action = command["cmd"]
         if action == "run":
@@ -190,6 +196,8 @@ class _Inside:
         if action == "start_node":
             self.start_node()
             return {"ok": True}
+        if action == "node_pids":
+            return {"pids": self.node_pids()}
         if action == "cpus":
             self.wait_for_cpus(command["cpus"])
             return {"ok": True}
@@ -313,6 +321,10 @@ class RayCluster:
         if code is None:
             self.command(cmd="signal", pid=pid, signal=int(signal.SIGKILL))
         return code if code is None else int(code)
+
+    def second_node_pids(self) -> set[int]:
+        """Pids (in the namespace) of the node `kill_node` kills, its Ray workers among them."""
+        return set(self.command(cmd="node_pids")["pids"])
 
     def cpus_in_use(self) -> float:
         """CPUs held by tasks now, as `ray status` reports them ("1.0/2.0 CPU")."""

@@ -130,6 +130,32 @@ def _two_training(system: LiveSystem, http: httpx.Client, job_id: int) -> list[d
     return runs
 
 
+def _training_on_the_second_node(
+    system: LiveSystem, http: httpx.Client, ray_cluster: RayCluster, job_id: int
+) -> None:
+    """Until a run of the job is past its first epoch in a worker of the node `kill_node` kills.
+
+    Waiting for both runs at once would be racy: one node's worker may still be starting its
+    zygote (another test's code left it another one) while the other node's run trains to the end.
+    """
+
+    def worker_pid(run: dict[str, Any]) -> int | None:
+        fingerprint = http.get(f"/api/v1/fingerprints/{run['fingerprint_hash']}").json()
+        return fingerprint["data"].get("ray", {}).get("worker_pid")
+
+    def on_second_node() -> bool:
+        training = [
+            run
+            for run in http.get(f"/api/v1/jobs/{job_id}/runs").json()
+            if run["status"] == "running" and (run.get("epoch") or 0) >= 1
+            and run["fingerprint_hash"]
+        ]
+        pids = ray_cluster.second_node_pids() if training else set()
+        return any(worker_pid(run) in pids for run in training)
+
+    _wait(system, "a run training on the second Ray node", on_second_node)
+
+
 def test_cancel_stops_the_ray_tasks(
     system: LiveSystem, ray_cluster: RayCluster, ray_agent: int
 ) -> None:
@@ -174,7 +200,7 @@ def test_a_killed_ray_node_loses_nothing(
         with httpx.Client(base_url=system.url, timeout=30) as http:
             # One seed twice: the retried run must still match its twin bit for bit.
             job_id = _submit(http, "42:1x2", epochs=100)
-            _two_training(system, http, job_id)
+            _training_on_the_second_node(system, http, ray_cluster, job_id)
             ray_cluster.command(cmd="kill_node")
             job = _finished(system, http, job_id)
             runs = _runs(http, job_id)
