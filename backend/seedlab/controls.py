@@ -26,6 +26,10 @@ FRAMEWORK_NAMES: dict[str, str] = {
     "jax": "JAX",
 }
 
+# Who applies the in-process steps: the start-up hook inside a command experiment's unmodified
+# script, or the run process of a catalog (decorated) experiment, before it runs the experiment.
+Runner = Literal["script", "catalog"]
+
 # How a run says a control did not take effect (its framework was never imported).
 NOT_APPLIED = "not applied"
 
@@ -57,6 +61,8 @@ class Step:
     # Steps of one `when` run in table order, lower `order` first (TF's thread pools must be
     # set before anything starts its runtime).
     order: int = 0
+    # The same step in a catalog run, where the run process applies it (None: worded as `on`).
+    catalog: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,10 @@ class Control:
     seeds_only: bool
     steps: tuple[Step, ...]
     none: bool = False
-    # How the run page describes the control when it is off.
+    # How the run page describes the control when it is off (in a catalog run: catalog_off,
+    # when set).
     off: str = "off"
+    catalog_off: str | None = None
     # The run seed reaches the run through it (decompose and compare need these on).
     seed: bool = False
     # Audited by default (an audit job turns each audited control off in one variant).
@@ -85,17 +93,25 @@ class Control:
         """The frameworks whose import applies one of this control's steps."""
         return [s.when for s in self.steps if s.when in FRAMEWORK_NAMES]
 
-    def how(self, values: Mapping[str, Any], imported: set[str] | None = None) -> str:
+    def how(
+        self,
+        values: Mapping[str, Any],
+        imported: set[str] | None = None,
+        runner: Runner = "script",
+    ) -> str:
         """How the run page describes this control.
 
         imported: the frameworks the run imported (None: all of them, as when describing the
         plan rather than a finished run). Steps of frameworks never imported are left out; a
         control none of whose steps ran says which import it waited for.
+        runner: who applied the steps (a catalog run's words where the row has them).
         """
+        catalog = runner == "catalog"
         if not values.get(self.name):
-            return self.off.format(**values)
+            off = self.catalog_off if catalog and self.catalog_off is not None else self.off
+            return off.format(**values)
         done = [
-            step.on.format(**values)
+            (step.catalog if catalog and step.catalog is not None else step.on).format(**values)
             for step in self.steps
             if imported is None or step.when not in FRAMEWORK_NAMES or step.when in imported
         ]
@@ -144,9 +160,11 @@ CONTROLS: list[Control] = [
                 "start",
                 "start-up hook: random.seed(seed) at interpreter start",
                 apply=f"{APPLY}:python_seed",
+                catalog="random.seed(seed) by the run process before the experiment",
             ),
         ),
         off="start-up hook: random.seed() from OS entropy at interpreter start",
+        catalog_off="not seeded: random.seed() from OS entropy by the run process",
     ),
     Control(
         name="numpy_seed",
@@ -159,9 +177,11 @@ CONTROLS: list[Control] = [
                 "start",
                 "start-up hook: np.random.seed(seed) at interpreter start",
                 apply=f"{APPLY}:numpy_seed",
+                catalog="np.random.seed(seed) by the run process before the experiment",
             ),
         ),
         off="start-up hook: np.random.seed() from OS entropy at interpreter start",
+        catalog_off="not seeded: np.random.seed() from OS entropy by the run process",
     ),
     Control(
         name="tf_seed",
@@ -174,6 +194,7 @@ CONTROLS: list[Control] = [
                 "tensorflow",
                 "start-up hook: tf.random.set_seed(seed) when TensorFlow is imported",
                 apply=f"{APPLY}:tf_seed",
+                catalog="tf.random.set_seed(seed) by the run process before the experiment",
             ),
         ),
         off="not set",
@@ -189,6 +210,8 @@ CONTROLS: list[Control] = [
                 "TF_DETERMINISTIC_OPS=1 in the environment before start and "
                 "enable_op_determinism() when TensorFlow is imported",
                 apply=f"{APPLY}:op_determinism",
+                catalog="tf.config.experimental.enable_op_determinism() by the run process "
+                "before the experiment",
             ),
         ),
     ),
@@ -209,6 +232,8 @@ CONTROLS: list[Control] = [
                 "tensorflow",
                 "TF's inter-op and intra-op pools set to 1 when TensorFlow is imported",
                 apply=f"{APPLY}:tf_threads",
+                catalog="TF's inter-op and intra-op pools set to 1 by the run process before "
+                "the experiment",
                 order=-1,
             ),
             Step(
@@ -236,6 +261,8 @@ CONTROLS: list[Control] = [
                 "tensorflow",
                 "no op-level seed is passed to an unmodified script: shuffles without seed= "
                 "derive theirs from the global seed{tf_seed_note}",
+                catalog="the experiment's shuffles take the run's order seed (ctx.shuffle_seed); "
+                "shuffles without seed= derive theirs from the global seed{tf_seed_note}",
             ),
         ),
     ),
@@ -266,6 +293,8 @@ CONTROLS: list[Control] = [
                 "start-up hook: torch.manual_seed(seed) (CPU and every CUDA device) when PyTorch "
                 "is imported",
                 apply=f"{APPLY}:torch_seed",
+                catalog="torch.manual_seed(seed) (CPU and every CUDA device) by the run process "
+                "when the experiment imports PyTorch",
             ),
         ),
         off="not set (PyTorch seeds itself from OS entropy)",
@@ -386,10 +415,12 @@ def template_values(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def how_texts(values: Mapping[str, Any], imported: set[str] | None = None) -> dict[str, str]:
+def how_texts(
+    values: Mapping[str, Any], imported: set[str] | None = None, runner: Runner = "script"
+) -> dict[str, str]:
     """How every control was applied, in table order (see Control.how)."""
     filled = template_values(values)
-    return {row.name: row.how(filled, imported) for row in CONTROLS}
+    return {row.name: row.how(filled, imported, runner) for row in CONTROLS}
 
 
 @dataclass(frozen=True)

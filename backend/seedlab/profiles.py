@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from seedlab.controls import CONTROLS, PRESET_NAMES, how_texts
+from seedlab.controls import CONTROLS, PRESET_NAMES, Runner, how_texts
 from seedlab.controls import PresetName as PresetName  # re-exported: jobs/schemas.py
 
 TOGGLES: tuple[str, ...] = tuple(row.name for row in CONTROLS)
@@ -112,9 +112,9 @@ class _ProfileBase(BaseModel):
         env.update(self.env)
         return env
 
-    def how(self, imported: set[str] | None = None) -> dict[str, str]:
+    def how(self, imported: set[str] | None = None, runner: Runner = "script") -> dict[str, str]:
         """How each control is applied, in the words the run page shows (see controls.py)."""
-        return how_texts(self.model_dump(), imported)
+        return how_texts(self.model_dump(), imported, runner)
 
 
 def _toggle_fields(optional: bool) -> dict[str, Any]:

@@ -328,6 +328,11 @@ def test_run_page_shows_profile_fingerprint_and_checksums(
     profile = {r.cells[0]: r.cells[1] for r in table_rows(html, "applied-profile")}
     assert profile["op_determinism"] == "yes" and profile["seed"] == "42"
     assert profile["intra_op_threads"] == "1"
+    # A catalog run: the run process applied the profile, in those words (not a script's hook).
+    how = {r.cells[0]: r.cells[1] for r in table_rows(html, "applied-how")}
+    assert how["python_seed"] == "random.seed(seed) by the run process before the experiment"
+    assert "start-up hook" not in html and "unmodified script" not in html
+    assert "The run process applied the profile before it ran the experiment" in html
     fp = {r.cells[0]: r.cells[1] for r in table_rows(html, "fingerprint")}
     assert fp["CPU model"] == "Test CPU 9000" and fp["ISA flags"] == "avx, avx2, fma"
     assert fp["TensorFlow"] == "2.18.0" and fp["scikit-learn"] == "1.5.2"

@@ -41,7 +41,11 @@ def test_a_decorated_torch_experiment_gets_the_torch_controls_and_reports_with_c
     assert forked[0].handle.isolation == "fork" and cold.handle.isolation == "process"
 
     how = forked[0].applied["how"]
-    assert how["torch_seed"].startswith("start-up hook: torch.manual_seed(seed)")
+    # Worded for a catalog run: the run process applied them, not a script's start-up hook.
+    assert how["torch_seed"].startswith("torch.manual_seed(seed) (CPU and every CUDA device) by")
+    assert how["python_seed"] == "random.seed(seed) by the run process before the experiment"
+    assert how["tf_data_seed"].startswith("the experiment's shuffles take the run's order seed")
+    assert not any("start-up hook" in text for text in how.values()), how
     assert "use_deterministic_algorithms(True)" in how["torch_deterministic"]
     assert how["keras_seed"].startswith("not applied: Keras runs on TensorFlow here")
     flags = forked[0].fingerprint["data"]["frameworks"]["torch"]

@@ -100,6 +100,8 @@ def run_context(session: Session, run_id: int) -> dict[str, Any]:
         "terminal": run.status in TERMINAL_RUN_STATUSES,
         "fingerprint": fingerprint,
         "fingerprint_rows": fingerprint_rows(fingerprint or {}),
+        # A command experiment's profile is applied from outside its script (the start-up hook).
+        "command_run": bool(((fingerprint or {}).get("experiment") or {}).get("command")),
         "time_split": time_split(run),
         "distributions": list((fingerprint or {}).get("distributions") or []),
         "chart_key": f"{run.status}:{run.attempt}:{run.epoch or 0}",

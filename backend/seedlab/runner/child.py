@@ -110,7 +110,7 @@ class FrameworkSteps:
 
     def how(self) -> dict[str, str]:
         """How each control was applied to this run, for the frameworks it imported."""
-        how = self.profile.how(self.applied)
+        how = self.profile.how(self.applied, runner="catalog")
         for row in CONTROLS:
             text = how.get(row.name, "")
             if not text.startswith(NOT_APPLIED):
