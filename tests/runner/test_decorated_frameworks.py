@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from seedlab.analysis.runwarnings import MACHINE_CODES
 from seedlab.runner.launcher import OTHER_KERAS_BACKEND, Launcher
 from tests.conftest import require_frameworks
 from tests.runner.support import RunResult, profile, run, spec
@@ -137,11 +138,13 @@ def test_a_decorated_torch_experiment_gets_portability_warnings_from_its_first_s
 ) -> None:
     upsampled = run(launcher, spec("torch_portability_probe", params={"upsample": True}))
     plain = run(launcher, spec("torch_portability_probe", params={"upsample": False}))
-    warnings = upsampled.done["warnings"]
+    # The model's warnings; a fact of the machine (oneDNN on by default on a CPU with
+    # AVX512-VNNI, from the zygote's TensorFlow) is not the experiment's.
+    warnings = [w for w in upsampled.done["warnings"] if w["code"] not in MACHINE_CODES]
     assert [(w["code"], w["where"]) for w in warnings] == [
         ("no_deterministic_cuda_kernel", "op aten.upsample_bilinear2d_backward")
     ], warnings
-    assert plain.done["warnings"] == []
+    assert [w for w in plain.done["warnings"] if w["code"] not in MACHINE_CODES] == []
     # The recorder is the scripts' one (runner/torchops.py): tests/runner/test_torchops.py shows
     # weights bit-identical with and without it.
     assert len(_checksums(upsampled)) == 2
