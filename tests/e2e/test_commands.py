@@ -99,6 +99,7 @@ def test_example_script_is_bitwise_under_full(system: LiveSystem) -> None:
     page = httpx.get(f"{system.url}/runs/{run['id']}").text
     assert numpy_how in page
     assert 'id="applied-how"' in page
+    assert "seedlab's start-up hook applies the profile from outside it" in page
 
 
 def test_example_script_differs_under_none(system: LiveSystem) -> None:
