@@ -141,6 +141,18 @@ def test_how_texts_for_a_script_that_never_imported_tensorflow() -> None:
     assert off["hash_seed"].startswith("PYTHONHASHSEED removed")
 
 
+def test_how_texts_of_a_catalog_run_name_the_run_process_and_the_experiment() -> None:
+    profile = resolve_profile("full").model_dump()
+    how = how_texts(profile, imported={"tensorflow"}, runner="catalog")
+    assert how["tf_seed"] == "tf.random.set_seed(seed) by the run process before the experiment"
+    assert how["torch_seed"] == "not applied: the experiment never imported PyTorch"
+    assert not any("start-up hook" in text for text in how.values()), how
+    # A row without catalog words keeps its own.
+    assert how["hash_seed"] == "PYTHONHASHSEED=0 in the environment before start"
+    off = how_texts(resolve_profile("none").model_dump(), imported=set(), runner="catalog")
+    assert off["python_seed"] == "not seeded: random.seed() from OS entropy by the run process"
+
+
 def test_applied_toggles_count_the_runs_where_each_control_took_effect() -> None:
     full = resolve_profile("full")
     requested = full.model_dump()

@@ -118,7 +118,8 @@ class Control:
         if done:
             return "; ".join(done)
         names = " or ".join(FRAMEWORK_NAMES[f] for f in dict.fromkeys(self.frameworks()))
-        return f"{NOT_APPLIED}: the script never imported {names}"
+        who = "the experiment" if catalog else "the script"
+        return f"{NOT_APPLIED}: {who} never imported {names}"
 
 
 def _hash_seed_env(on: bool, values: Mapping[str, Any]) -> dict[str, str | None]:

@@ -116,11 +116,8 @@ class FrameworkSteps:
             if not text.startswith(NOT_APPLIED):
                 continue
             reasons = [self.left_out[f] for f in row.frameworks() if f in self.left_out]
-            how[row.name] = (
-                f"{NOT_APPLIED}: {reasons[0]}"
-                if reasons
-                else text.replace("the script never imported", "the experiment never imported")
-            )
+            if reasons:
+                how[row.name] = f"{NOT_APPLIED}: {reasons[0]}"
         return how
 
 
